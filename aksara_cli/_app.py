@@ -1,0 +1,114 @@
+"""The Click command group ``aksara``.
+
+Click errors become one line on stderr and exit code 4 (pytest's usage-error
+code), so scripts see the same code whether Click or pytest rejected the input.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from ._run import TestOptions, pytest_args, run_pytest, validate_cov_report
+
+__all__ = ["USAGE_ERROR", "cli", "run_cli"]
+
+USAGE_ERROR = 4
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# The version is read from the installed metadata only when asked for, and
+# without importing aksara_testing (pytest must be first to import its plugin).
+@click.version_option(package_name="aksara-testing", prog_name="aksara-testing")
+def cli() -> None:
+    """Test async SQLAlchemy + ASGI apps."""
+
+
+def _check_cov_reports(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    for report in value:
+        problem = validate_cov_report(report)
+        if problem:
+            raise click.BadParameter(problem, ctx=ctx, param=param)
+    return value
+
+
+@cli.command(
+    "test",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Arguments after -- go to pytest untouched: aksara test -- -p no:randomly",
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[PATHS]... [-- PYTEST_ARGS]")
+@click.option("-k", "keyword", metavar="EXPR", help="Only tests whose names match EXPR.")
+@click.option("-m", "markexpr", metavar="EXPR", help="Only tests whose markers match EXPR.")
+@click.option("-v", "--verbose", count=True, help="More output (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Less output (repeatable).")
+@click.option("-x", "--failfast", is_flag=True, help="Stop at the first failure.")
+@click.option("--lf", "last_failed", is_flag=True, help="Rerun only the tests that failed last.")
+@click.option("--ff", "failed_first", is_flag=True, help="Run last failures first.")
+@click.option("--maxfail", type=click.IntRange(min=1), metavar="N", help="Stop after N failures.")
+@click.option("--durations", type=click.IntRange(min=0), metavar="N", help="Show N slowest.")
+@click.option("--junitxml", metavar="PATH", help="Write a JUnit XML report.")
+@click.option("--pdb", is_flag=True, help="Start the debugger on failures.")
+@click.option(
+    "--cov",
+    multiple=True,
+    is_flag=False,
+    flag_value="",
+    metavar="[PKG]",
+    help="Measure coverage of PKG (repeatable; alone: the whole project).",
+)
+@click.option(
+    "--cov-report",
+    multiple=True,
+    metavar="TYPE[:DEST]",
+    callback=_check_cov_reports,
+    help="term, term-missing, html, xml, json, lcov, annotate, markdown (repeatable).",
+)
+@click.option("--cov-fail-under", type=float, metavar="PERCENT", help="Fail below PERCENT.")
+@click.option("--settings", metavar="FILE", help="pyproject.toml with [tool.aksara].")
+@click.option("--app", metavar="MODULE:ATTR", help="ASGI app to test (overrides settings).")
+@click.option("--database-url", metavar="URL", help="The app's database URL (overrides settings).")
+@click.option("--slow", is_flag=True, help="Also run tests marked slow.")
+@click.option("--ci", is_flag=True, help="Also run tests marked ci_only (default when CI=true).")
+@click.option("--seed", type=int, metavar="N", help="Seed for fake data, to reproduce a run.")
+def test_command(**options: Any) -> None:
+    """Run the test suite with pytest, in this process.
+
+    Exits with pytest's exit code; usage and configuration errors exit 4.
+    """
+    if options["cov_report"] and not options["cov"]:
+        raise click.UsageError("--cov-report needs --cov[=PKG]; add --cov=yourpackage")
+    argv = pytest_args(TestOptions(**options))
+    sys.exit(run_pytest(argv))
+
+
+def run_cli(argv: Sequence[str] | None = None) -> int:
+    """Run the group; Click's usage errors become one line and exit code 4."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "aksara --help")
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("aksara: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        command = (
+            exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "aksara"
+        )
+        click.echo(f"{command}: error: {_one_line(exc.format_message())}", err=True)
+        return USAGE_ERROR
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    return 0
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

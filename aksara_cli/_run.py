@@ -1,0 +1,116 @@
+"""``aksara test``: a pure mapping from options to a pytest argv, then one ``pytest.main``.
+
+Kept pure so every option's translation is unit-tested without running pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["COV_REPORT_TYPES", "TestOptions", "pytest_args", "run_pytest", "validate_cov_report"]
+
+COV_REPORT_TYPES = (
+    "term",
+    "term-missing",
+    "annotate",
+    "html",
+    "xml",
+    "json",
+    "lcov",
+    "markdown",
+    "markdown-append",
+)
+_FILE_REPORTS = frozenset(COV_REPORT_TYPES) - {"term", "term-missing"}
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    """Everything ``aksara test`` was given, in the form Click parsed it."""
+
+    __test__ = False  # not a pytest test class
+
+    args: tuple[str, ...] = ()
+    keyword: str | None = None
+    markexpr: str | None = None
+    verbose: int = 0
+    quiet: int = 0
+    failfast: bool = False
+    last_failed: bool = False
+    failed_first: bool = False
+    maxfail: int | None = None
+    durations: int | None = None
+    junitxml: str | None = None
+    pdb: bool = False
+    cov: tuple[str, ...] = ()
+    cov_report: tuple[str, ...] = ()
+    cov_fail_under: float | None = None
+    settings: str | None = None
+    app: str | None = None
+    database_url: str | None = None
+    slow: bool = False
+    ci: bool = False
+    seed: int | None = None
+
+
+def validate_cov_report(value: str) -> str | None:
+    """Return an error sentence for a bad ``--cov-report`` value, else None."""
+    kind, _, dest = value.partition(":")
+    if kind == "term" or kind == "term-missing":
+        if dest not in ("", "skip-covered"):
+            return f"--cov-report={value}: {kind} takes only ':skip-covered'"
+        return None
+    if kind not in COV_REPORT_TYPES:
+        return (
+            f"--cov-report={value} is not a report type; use one of "
+            f"{', '.join(COV_REPORT_TYPES)} (optionally TYPE:DEST)"
+        )
+    return None
+
+
+def pytest_args(options: TestOptions) -> list[str]:
+    """The pytest command line equivalent to ``options``."""
+    argv: list[str] = []
+    flags = {
+        "-x": options.failfast,
+        "--lf": options.last_failed,
+        "--ff": options.failed_first,
+        "--pdb": options.pdb,
+        "--aksara-slow": options.slow,
+        "--aksara-ci": options.ci,
+    }
+    values: dict[str, object | None] = {
+        "-k": options.keyword,
+        "-m": options.markexpr,
+        "--maxfail": options.maxfail,
+        "--durations": options.durations,
+        "--junitxml": options.junitxml,
+        "--cov-fail-under": options.cov_fail_under,
+        "--aksara-settings": options.settings,
+        "--aksara-app": options.app,
+        "--aksara-database-url": options.database_url,
+        "--aksara-seed": options.seed,
+    }
+    argv += ["-v"] * options.verbose + ["-q"] * options.quiet
+    argv += [flag for flag, on in flags.items() if on]
+    for flag, value in values.items():
+        if value is not None:
+            # Short options take their value as the next word: -k '-x' stays a value.
+            argv += [flag, _format(value)] if len(flag) == 2 else [f"{flag}={_format(value)}"]
+    argv += [f"--cov={pkg}" if pkg else "--cov" for pkg in options.cov]
+    argv += [f"--cov-report={report}" for report in options.cov_report]
+    argv += list(options.args)
+    return argv
+
+
+def _format(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def run_pytest(argv: Sequence[str]) -> int:
+    """Run pytest in this process with the aksara plugin; return its exit code."""
+    import pytest
+
+    return int(pytest.main(list(argv)))

@@ -1,0 +1,238 @@
+"""One resolved view of the ``[tool.aksara]`` settings.
+
+Precedence, lowest first: defaults, the settings file (``pyproject.toml`` at
+pytest's rootdir, or ``--aksara-settings FILE``), ``AKSARA_<KEY>`` environment
+variables, command-line flags, then the ``test_settings`` fixture. Every value
+remembers where it came from so the report header and error messages can say.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigurationError
+
+__all__ = ["SETTINGS", "SettingDef", "Settings", "load_settings", "mask_url"]
+
+Kind = Literal["str", "target", "targets", "path", "table"]
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    """The definition of one key of ``[tool.aksara]``: the single source for docs and parsing."""
+
+    key: str
+    kind: Kind
+    help: str
+    flag: str | None = None
+
+    @property
+    def env_var(self) -> str | None:
+        return None if self.kind == "table" else f"AKSARA_{self.key.upper()}"
+
+
+SETTINGS: tuple[SettingDef, ...] = (
+    SettingDef("app", "target", "`module:attr` of the ASGI app the test client talks to.", "--app"),
+    SettingDef(
+        "database_url",
+        "str",
+        "The app's own database URL; the test database is derived from it.",
+        "--database-url",
+    ),
+    SettingDef(
+        "test_database_url", "str", "An explicit test database URL (name must start with test_)."
+    ),
+    SettingDef("models", "target", "`module:attr` of a DeclarativeBase subclass or a MetaData."),
+    SettingDef("session", "targets", "`module:attr` (or a list) of the app's async_sessionmaker."),
+    SettingDef("migrations", "path", "Path to alembic.ini or an Alembic script directory."),
+    SettingDef("auth", "target", "`module:attr` of callable(user) -> token or headers."),
+    SettingDef("env", "table", "Environment variables set before test modules are collected."),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The merged settings of one run. Read it from the ``test_settings`` fixture."""
+
+    root: Path
+    file: Path | None = None
+    app: str | None = None
+    database_url: str | None = None
+    test_database_url: str | None = None
+    models: str | None = None
+    session: tuple[str, ...] = ()
+    migrations: Path | None = None
+    auth: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source(self, key: str) -> str:
+        """Where ``key`` came from: the settings file, an env var, a flag, or ``default``."""
+        return self.sources.get(key, _DEFAULT)
+
+    def describe(self, key: str) -> str:
+        """``key 'value' (from source)`` for error messages."""
+        value = getattr(self, key)
+        if key.endswith("url") and isinstance(value, str):
+            value = mask_url(value)
+        return f"{key} = {value!r} (from {self.source(key)})"
+
+    def merged(self, values: Mapping[str, Any], source: str) -> Settings:
+        """These settings with ``values`` applied on top; keys are case-insensitive."""
+        changes: dict[str, Any] = {}
+        sources = dict(self.sources)
+        for raw_key, raw in values.items():
+            key = raw_key.lower()
+            definition = _BY_KEY.get(key)
+            if definition is None:
+                continue
+            changes[key] = _convert(definition, raw, source, self.root)
+            sources[key] = source
+        return replace(self, **changes, sources=sources) if changes else self
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as a plain mapping (keys as in ``[tool.aksara]``)."""
+        return {s.key: getattr(self, s.key) for s in SETTINGS}
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def load_settings(
+    root: Path,
+    settings_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, str | None] | None = None,
+) -> Settings:
+    """Resolve the settings of a project rooted at ``root``.
+
+    >>> load_settings(Path("."), flags={"app": "myapp.main:app"}).app
+    'myapp.main:app'
+    """
+    environ = os.environ if environ is None else environ
+    settings = Settings(root=root)
+    path = settings_file if settings_file is not None else root / "pyproject.toml"
+    if settings_file is not None and not path.is_file():
+        raise ConfigurationError(
+            f"settings file {str(path)!r} given by --settings does not exist; "
+            "pass the path of a pyproject.toml that has a [tool.aksara] table"
+        )
+    if path.is_file():
+        table = _read_table(path)
+        if table is not None:
+            label = _label(path, root)
+            settings = replace(settings, file=path, root=path.parent)
+            _reject_unknown(table, label)
+            settings = _apply(settings, table, label)
+    from_env = {
+        s.key: environ[s.env_var]
+        for s in SETTINGS
+        if s.env_var is not None and environ.get(s.env_var, "") != ""
+    }
+    for key, value in from_env.items():
+        settings = _apply(settings, {key: value}, f"env {_BY_KEY[key].env_var}")
+    for key, flag_value in (flags or {}).items():
+        if flag_value is not None:
+            settings = _apply(settings, {key: flag_value}, _BY_KEY[key].flag or key)
+    return settings
+
+
+def _label(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _read_table(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(
+            f"{path} is not valid TOML ({exc}); fix the file or pass another with --settings"
+        ) from None
+    tool = data.get("tool", {})
+    table = tool.get("aksara") if isinstance(tool, dict) else None
+    if table is not None and not isinstance(table, dict):
+        raise ConfigurationError(f"[tool.aksara] in {path} must be a table, not {table!r}")
+    return table
+
+
+def _reject_unknown(table: Mapping[str, Any], label: str) -> None:
+    for key in table:
+        if key not in _BY_KEY:
+            close = difflib.get_close_matches(key, list(_BY_KEY), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            valid = ", ".join(sorted(_BY_KEY))
+            raise ConfigurationError(
+                f"[tool.aksara] in {label} has unknown key {key!r}; {hint}valid keys: {valid}"
+            )
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:
+    changes = {
+        key: _convert(_BY_KEY[key], raw, source, settings.root) for key, raw in values.items()
+    }
+    sources = {**settings.sources, **dict.fromkeys(values, source)}
+    return replace(settings, **changes, sources=sources)
+
+
+def _convert(definition: SettingDef, raw: Any, source: str, root: Path) -> Any:
+    key = definition.key
+    if definition.kind == "table":
+        return _convert_table(raw, source)
+    if definition.kind == "targets":
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise _type_error(key, raw, source, 'a "module:attr" string or a list of them')
+        return tuple(_check_target(key, i.strip(), source) for i in items if i.strip())
+    if not isinstance(raw, str):
+        raise _type_error(key, raw, source, "a string")
+    if definition.kind == "target":
+        return _check_target(key, raw, source)
+    if definition.kind == "path":
+        path = Path(raw)
+        return path if path.is_absolute() else root / path
+    return raw
+
+
+def _convert_table(raw: Any, source: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise _type_error("env", raw, source, 'a table such as env = { DEBUG = "true" }')
+    table: dict[str, str] = {}
+    for name, value in raw.items():
+        if isinstance(value, bool):
+            table[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            table[name] = str(value)
+        else:
+            raise _type_error(f"env.{name}", value, source, "a string, number or boolean")
+    return table
+
+
+def _check_target(key: str, value: str, source: str) -> str:
+    if not _TARGET.match(value):
+        raise ConfigurationError(
+            f"setting {key} = {value!r} (from {source}) is not of the form "
+            f"'module:attr'; write it like 'myapp.main:app'"
+        )
+    return value
+
+
+def _type_error(key: str, raw: Any, source: str, expected: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"setting {key} = {raw!r} (from {source}) has the wrong type; it must be {expected}"
+    )

@@ -1,0 +1,141 @@
+"""The pytest plugin (entry point ``aksara``): options, settings and hooks.
+
+Fixtures live in :mod:`aksara_testing.fixtures`; this module only wires them in.
+Nothing heavy is imported here: a project without ``[tool.aksara]`` pays for a
+TOML read and a few hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from ._markers import MARKERS, apply_run_markers
+from ._settings import Settings, load_settings, mask_url
+from .errors import ConfigurationError
+
+__all__ = ["SEED_KEY", "SETTINGS_KEY"]
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+SEED_KEY = pytest.StashKey[int]()
+_ENV_BACKUP_KEY = pytest.StashKey[dict[str, str | None]]()
+
+# pytest-asyncio defaults we change: every async test and fixture shares one
+# session-wide loop, so session-scoped engines and connections work. Values a
+# project sets in its own ini/pyproject still win.
+_ASYNCIO_DEFAULTS = {
+    "asyncio_mode": "auto",
+    "asyncio_default_fixture_loop_scope": "session",
+    "asyncio_default_test_loop_scope": "session",
+}
+
+pytest_plugins = ["aksara_testing.fixtures"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("aksara", "aksara-testing")
+    group.addoption(
+        "--aksara-settings",
+        metavar="FILE",
+        default=None,
+        help="pyproject.toml holding [tool.aksara] (default: the one at the rootdir).",
+    )
+    group.addoption("--aksara-app", metavar="MODULE:ATTR", default=None, help="ASGI app to test.")
+    group.addoption(
+        "--aksara-database-url", metavar="URL", default=None, help="The app's database URL."
+    )
+    group.addoption(
+        "--aksara-slow", action="store_true", default=False, help="Also run tests marked slow."
+    )
+    group.addoption(
+        "--aksara-ci", action="store_true", default=False, help="Also run tests marked ci_only."
+    )
+    group.addoption(
+        "--aksara-seed", metavar="N", type=int, default=None, help="Seed for fake data (Faker)."
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    for name, default in _ASYNCIO_DEFAULTS.items():
+        # Re-registering an ini key only replaces its default.
+        parser.addini(name, f"{name} (aksara-testing default: {default})", default=default)
+    options = early_config.known_args_namespace
+    settings_file = options.aksara_settings
+    try:
+        settings = load_settings(
+            early_config.rootpath,
+            Path(settings_file) if settings_file else None,
+            flags={"app": options.aksara_app, "database_url": options.aksara_database_url},
+        )
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    early_config.stash[SETTINGS_KEY] = settings
+    early_config.stash[_ENV_BACKUP_KEY] = export_env(settings.env)
+    if settings.file is not None and str(settings.root) not in sys.path:
+        sys.path.insert(0, str(settings.root))
+
+
+def export_env(values: Mapping[str, str]) -> dict[str, str | None]:
+    """Set environment variables; return what they were so they can be restored."""
+    backup = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    return backup
+
+
+def restore_env(backup: dict[str, str | None]) -> None:
+    for name, value in backup.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    seed = config.getoption("aksara_seed")
+    config.stash[SEED_KEY] = seed if seed is not None else random.randrange(1_000_000)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    backup = config.stash.get(_ENV_BACKUP_KEY, None)
+    if backup is not None:
+        restore_env(backup)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = config.stash[SETTINGS_KEY]
+    return header_line(settings, config.stash[SEED_KEY], config.rootpath)
+
+
+def header_line(settings: Settings, seed: int, rootpath: Path) -> str:
+    """The one line that says which settings this run uses and where they came from."""
+    parts = [f"settings {_relative(settings.file, rootpath) if settings.file else 'none'}"]
+    if settings.app:
+        parts.append(f"app {settings.app} ({settings.source('app')})")
+    url = settings.test_database_url or settings.database_url
+    if url:
+        key = "test_database_url" if settings.test_database_url else "database_url"
+        parts.append(f"database {mask_url(url)} ({settings.source(key)})")
+    parts.append(f"seed {seed}")
+    return "aksara: " + ", ".join(parts)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    apply_run_markers(config, items)

@@ -1,0 +1,14 @@
+"""Variant (e): the same test against the aksara-testing `db_session` fixture (no conftest)."""
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Item
+
+# --- repeated for each test ---
+
+
+async def test_item_0(db_session: AsyncSession) -> None:
+    db_session.add(Item(name="x"))
+    await db_session.commit()
+    assert await db_session.scalar(select(func.count()).select_from(Item)) == 1

@@ -1,0 +1,14 @@
+"""Insert one row, commit, count: passes only if every test starts from an empty table."""
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Item
+
+# --- repeated for each test ---
+
+
+async def test_item_0(db_session: AsyncSession) -> None:
+    db_session.add(Item(name="x"))
+    await db_session.commit()
+    assert await db_session.scalar(select(func.count()).select_from(Item)) == 1
