@@ -8,7 +8,6 @@ remembers where it came from so the report header and error messages can say.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -94,7 +93,7 @@ class Settings:
         for raw_key, raw in values.items():
             key = raw_key.lower()
             definition = _BY_KEY.get(key)
-            if definition is None:
+            if definition is None or raw is None:
                 continue
             changes[key] = _convert(definition, raw, source, self.root)
             sources[key] = source
@@ -174,6 +173,8 @@ def _read_table(path: Path) -> dict[str, Any] | None:
 def _reject_unknown(table: Mapping[str, Any], label: str) -> None:
     for key in table:
         if key not in _BY_KEY:
+            import difflib
+
             close = difflib.get_close_matches(key, list(_BY_KEY), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             valid = ", ".join(sorted(_BY_KEY))

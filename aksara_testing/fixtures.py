@@ -2,16 +2,60 @@
 
 from __future__ import annotations
 
+import types
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
 import pytest
+import pytest_asyncio
 
-from ._settings import Settings
+from ._runtime import Runtime
+from .errors import ConfigurationError
 
-__all__ = ["test_settings"]
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = ["db_session", "test_settings"]
+
+RUNTIME_KEY = pytest.StashKey[Runtime]()
+
+
+def runtime_of(config: pytest.Config) -> Runtime:
+    return config.stash[RUNTIME_KEY]
 
 
 @pytest.fixture(scope="session")
-def test_settings(request: pytest.FixtureRequest) -> Settings:
-    """The merged [tool.aksara] settings of this run; override it in a conftest."""
-    from .plugin import SETTINGS_KEY
+def test_settings(request: pytest.FixtureRequest) -> Mapping[str, Any]:
+    """The merged [tool.aksara] settings; override this fixture in a conftest.
 
-    return request.config.stash[SETTINGS_KEY]
+    Keys are case-insensitive; keys that are not settings (``DEBUG``...) are
+    exported to the environment as strings.
+    """
+    return types.MappingProxyType(runtime_of(request.config).settings.as_dict())
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", autouse=True)
+async def _aksara_session(
+    request: pytest.FixtureRequest, test_settings: Mapping[str, Any]
+) -> AsyncIterator[Runtime]:
+    runtime = runtime_of(request.config)
+    try:
+        runtime.start(test_settings, request.session)
+    except ConfigurationError as exc:
+        pytest.exit(str(exc), returncode=4)
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()
+
+
+@pytest.fixture(scope="session")
+def db_session(request: pytest.FixtureRequest) -> AsyncSession:
+    """An AsyncSession on the current test layer, for fixtures of any scope and tests.
+
+    Everything written through it (or by the app) is rolled back when the
+    scope that wrote it ends, even after ``commit()``.
+    """
+    from ._sessions import LayerSession, layer_session_factory
+
+    return LayerSession(layer_session_factory(runtime_of(request.config)))

@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 import random
 import sys
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ._markers import MARKERS, apply_run_markers
+from ._runtime import Runtime
 from ._settings import Settings, load_settings, mask_url
 from .errors import ConfigurationError
+from .fixtures import RUNTIME_KEY
 
 __all__ = ["SEED_KEY", "SETTINGS_KEY"]
 
@@ -57,6 +60,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--aksara-seed", metavar="N", type=int, default=None, help="Seed for fake data (Faker)."
+    )
+    group.addoption(
+        "--aksara-reuse-db",
+        action="store_true",
+        default=False,
+        help="Keep the test database after the run and reuse it while the schema is unchanged.",
+    )
+    group.addoption(
+        "--aksara-create-db",
+        action="store_true",
+        default=False,
+        help="Rebuild the test database even if --aksara-reuse-db could reuse it.",
     )
 
 
@@ -103,9 +118,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     seed = config.getoption("aksara_seed")
     config.stash[SEED_KEY] = seed if seed is not None else random.randrange(1_000_000)
+    runtime = Runtime(config, config.stash[SETTINGS_KEY])
+    config.stash[RUNTIME_KEY] = runtime
+    runtime.install()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    runtime = config.stash.get(RUNTIME_KEY, None)
+    if runtime is not None:
+        runtime.uninstall()
     backup = config.stash.get(_ENV_BACKUP_KEY, None)
     if backup is not None:
         restore_env(backup)
@@ -134,6 +155,39 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[Any, Any, Any]:
+    # Database work done while a fixture runs belongs to that fixture's scope.
+    runtime = request.config.stash[RUNTIME_KEY]
+    previous = runtime.fixture_node
+    runtime.fixture_node = request.node
+    try:
+        return (yield)
+    finally:
+        runtime.fixture_node = previous
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    item.config.stash[RUNTIME_KEY].item = item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    try:
+        return (yield)
+    finally:
+        item.config.stash[RUNTIME_KEY].after_item(item, nextitem)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    runtime = config.stash.get(RUNTIME_KEY, None)
+    for note in runtime.notes if runtime is not None else ():
+        terminalreporter.write_line(f"aksara: {note}")
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,0 +1,169 @@
+"""The test database: create it, build its schema, reuse it, drop it.
+
+Only :func:`aksara_testing._urls.check_safe` hands out the :class:`Target`
+that every destructive function here requires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from ._urls import Target, backend_of, is_memory
+
+__all__ = [
+    "DatabaseHandle",
+    "SchemaSource",
+    "build_database",
+    "create_engine_for",
+    "drop_database",
+    "fingerprint",
+    "remove_tree",
+]
+
+_MARK = "aksara-schema:"
+
+
+@dataclass(frozen=True)
+class SchemaSource:
+    """What the schema is built from, and a fingerprint of it for ``--reuse-db``."""
+
+    metadata: MetaData | None
+    build: Callable[[AsyncConnection], Any] | None = None  # async fn(conn); None: create_all
+
+    def fingerprint(self, engine: AsyncEngine) -> str:
+        return fingerprint(self.metadata, engine) if self.metadata is not None else "empty"
+
+
+@dataclass
+class DatabaseHandle:
+    """The test database of this run: its URL and the engine tests use.
+
+    Returned by :func:`aksara_testing.setup_test_database`.
+    """
+
+    url: URL
+    engine: AsyncEngine
+    reused: bool = False
+    note: str = ""
+
+
+def fingerprint(metadata: MetaData, engine: AsyncEngine) -> str:
+    """A hash of the DDL ``metadata`` produces on ``engine``'s dialect."""
+    dialect = engine.dialect
+    digest = hashlib.sha256()
+    for table in metadata.sorted_tables:
+        digest.update(str(CreateTable(table).compile(dialect=dialect)).encode())
+        for index in sorted(table.indexes, key=lambda i: i.name or ""):
+            digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode())
+    return digest.hexdigest()[:16]
+
+
+def create_engine_for(url: URL) -> AsyncEngine:
+    """The engine tests run on: SQLite on the loop thread, PostgreSQL via asyncpg."""
+    if backend_of(url) == "sqlite":
+        from ._sqlite import create_sqlite_engine
+
+        return create_sqlite_engine(url)
+    if backend_of(url) == "postgresql":
+        from ._postgres import create_postgres_engine
+
+        return create_postgres_engine(url)
+    return create_async_engine(url)
+
+
+async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -> DatabaseHandle:
+    """Create the database at ``target`` with its schema, or reuse it if unchanged."""
+    url = target.url
+    engine = create_engine_for(url)
+    wanted = source.fingerprint(engine)
+    if reuse and not is_memory(url):
+        found = await _stored_fingerprint(url)
+        if found == wanted:
+            return DatabaseHandle(url, engine, reused=True, note="reused (schema unchanged)")
+        note = "rebuilt (schema changed)" if found else "created"
+    else:
+        note = "created"
+    await engine.dispose()
+    await _recreate(target)
+    engine = create_engine_for(url)
+    async with engine.connect() as connection:
+        if source.build is not None:
+            await source.build(connection)
+        elif source.metadata is not None:
+            await connection.run_sync(source.metadata.create_all)
+        await connection.commit()
+    if not is_memory(url):
+        await _store_fingerprint(url, wanted)
+    return DatabaseHandle(url, engine, note=note)
+
+
+async def drop_database(target: Target) -> None:
+    """Drop the database at ``target`` (and its reuse marker)."""
+    url = target.url
+    if is_memory(url):
+        return
+    if backend_of(url) == "sqlite":
+        path = Path(url.database or "")
+        for leftover in (path, _marker_path(path), *_sqlite_journals(path)):
+            leftover.unlink(missing_ok=True)
+        return
+    from ._postgres import drop
+
+    await drop(url)
+
+
+async def _recreate(target: Target) -> None:
+    url = target.url
+    if is_memory(url):
+        return
+    await drop_database(target)
+    if backend_of(url) == "sqlite":
+        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
+        return
+    from ._postgres import create
+
+    await create(url)
+
+
+async def _stored_fingerprint(url: URL) -> str | None:
+    if backend_of(url) == "sqlite":
+        path = Path(url.database or "")
+        marker = _marker_path(path)
+        if path.is_file() and marker.is_file():
+            return marker.read_text().strip()
+        return None
+    from ._postgres import read_comment
+
+    comment = await read_comment(url)
+    return comment[len(_MARK) :] if comment and comment.startswith(_MARK) else None
+
+
+async def _store_fingerprint(url: URL, value: str) -> None:
+    if backend_of(url) == "sqlite":
+        _marker_path(Path(url.database or "")).write_text(value)
+        return
+    from ._postgres import write_comment
+
+    await write_comment(url, _MARK + value)
+
+
+def _marker_path(path: Path) -> Path:
+    return path.with_name(path.name + ".aksara")
+
+
+def _sqlite_journals(path: Path) -> list[Path]:
+    return [path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm")]
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,149 @@
+"""Rolled-back layers: one connection, one savepoint per pytest scope that wrote data.
+
+The run holds a single connection inside one outer transaction (the session
+layer). Each pytest scope node that touches the database (package, module,
+class, test) gets a savepoint named by its depth, ``aksara_<depth>``. When a
+scope ends its savepoint is rolled back to (``ROLLBACK TO`` keeps the
+savepoint), so the next scope at that depth reuses it: a test that wrote data
+costs one ``ROLLBACK TO`` statement, a test that did not costs nothing.
+
+Sessions join the current savepoint with ``join_transaction_mode=
+"create_savepoint"``, so ``commit()``, ``rollback()`` and ``begin_nested()``
+behave as in production, yet nothing outlives its scope. Invariant: every
+session with an open transaction began it at the deepest established layer;
+before going deeper, open sessions are committed ("sealed") into their layer,
+and before rolling a layer back they are closed.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import Session
+
+__all__ = ["Isolation"]
+
+
+@dataclass
+class _Savepoint:
+    name: str
+    owner: object | None  # the pytest node whose data it holds; None: empty, reusable
+
+
+class Isolation:
+    """The connection every test shares, and its stack of savepoints."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self.sync_connection: Connection = connection.sync_connection  # type: ignore[assignment]
+        self._stack: list[_Savepoint] = []
+        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+        self._aligning = False
+        self.restarts = 0
+
+    @classmethod
+    async def start(cls, engine: AsyncEngine) -> Isolation:
+        connection = await engine.connect()
+        await connection.begin()
+        # Makes drivers that begin lazily (asyncpg) open the transaction now.
+        await connection.exec_driver_sql("SELECT 1")
+        return cls(connection)
+
+    @property
+    def depth(self) -> int:
+        return len(self._stack)
+
+    def owners(self) -> tuple[object | None, ...]:
+        return tuple(sp.owner for sp in self._stack)
+
+    def is_aligned(self, chain: Sequence[object]) -> bool:
+        stack = self._stack
+        if len(stack) != len(chain):
+            return False
+        return all(sp.owner is node for sp, node in zip(stack, chain, strict=True))
+
+    def needs_rollback(self, keep: Sequence[object]) -> bool:
+        """True when some savepoint holds data of a scope outside ``keep``."""
+        for index, sp in enumerate(self._stack):
+            if sp.owner is None:
+                return False
+            if index >= len(keep) or sp.owner is not keep[index]:
+                return True
+        return False
+
+    def bind(self, session: Session, chain: Sequence[object]) -> Connection:
+        """The connection ``session`` should use, with the layers matching ``chain``."""
+        if not self._aligning and not self.is_aligned(chain):
+            self.align(chain, current=session)
+        self._sessions.add(session)
+        return self.sync_connection
+
+    def align(self, chain: Sequence[object], current: Session | None = None) -> None:
+        """Make the savepoint stack match ``chain`` (one owner per depth).
+
+        Runs synchronously on the connection, so call it from inside SQLAlchemy's
+        greenlet (``get_bind``) or through :meth:`align_async`.
+        """
+        self._aligning = True
+        try:
+            if not self.sync_connection.in_transaction():
+                self._restart()
+            self._roll_back_foreign(chain, current)
+            if len(chain) > len(self._stack):
+                self._end_sessions(commit=True, current=current)
+                for depth in range(len(self._stack), len(chain)):
+                    name = f"aksara_{depth + 1}"
+                    self.sync_connection.exec_driver_sql(f"SAVEPOINT {name}")
+                    self._stack.append(_Savepoint(name, chain[depth]))
+        finally:
+            self._aligning = False
+
+    async def align_async(self, chain: Sequence[object]) -> None:
+        await self.connection.run_sync(lambda _: self.align(chain))
+
+    def _roll_back_foreign(self, chain: Sequence[object], current: Session | None) -> None:
+        for index, sp in enumerate(self._stack):
+            wanted = chain[index] if index < len(chain) else None
+            if sp.owner is wanted:
+                continue
+            if sp.owner is None:  # empty: adopt it
+                sp.owner = wanted
+                continue
+            self._end_sessions(commit=False, current=current)
+            # Savepoints of sessions nobody closed (all newer than ours, by the invariant).
+            while (nested := self.sync_connection.get_nested_transaction()) is not None:
+                nested.rollback()
+            self.sync_connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {sp.name}")
+            del self._stack[index + 1 :]
+            sp.owner = wanted
+            return
+
+    def _end_sessions(self, *, commit: bool, current: Session | None) -> None:
+        for session in list(self._sessions):
+            if session is current or not session.in_transaction():
+                continue
+            if commit:
+                try:
+                    session.commit()
+                    continue
+                except Exception:
+                    pass  # a session that cannot commit is closed like a stale one
+            session.close()
+
+    def _restart(self) -> None:
+        """Test code ended the outer transaction itself: begin a new one."""
+        self.restarts += 1
+        self._stack.clear()
+        self.sync_connection.begin()
+        self.sync_connection.exec_driver_sql("SELECT 1")
+
+    async def close(self) -> None:
+        """Roll everything back and give the connection up."""
+        await self.connection.run_sync(lambda _: self._end_sessions(commit=False, current=None))
+        if self.connection.in_transaction():
+            await self.connection.rollback()
+        await self.connection.close()

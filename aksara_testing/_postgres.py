@@ -1,0 +1,79 @@
+"""PostgreSQL specifics: server-side database admin, and cheap savepoints on asyncpg.
+
+SQLAlchemy names savepoints ``sa_savepoint_<n>`` with an ever-growing n, so on
+asyncpg each one misses the prepared-statement cache and costs two round
+trips. Savepoint statements need no parameters, so the test engine sends them
+over asyncpg's simple-query protocol instead: one round trip, nothing cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import pool, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
+
+__all__ = ["create", "create_postgres_engine", "drop", "read_comment", "write_comment"]
+
+
+def create_postgres_engine(url: URL, **kwargs: Any) -> AsyncEngine:
+    """An asyncpg engine whose savepoint statements skip statement preparation."""
+    engine = create_async_engine(url, **kwargs)
+    dialect: Any = engine.sync_engine.dialect
+    dialect.do_savepoint = _simple("SAVEPOINT {}")
+    dialect.do_release_savepoint = _simple("RELEASE SAVEPOINT {}")
+    dialect.do_rollback_to_savepoint = _simple("ROLLBACK TO SAVEPOINT {}")
+    return engine
+
+
+def _simple(template: str) -> Any:
+    def run(connection: Connection, name: str) -> None:
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        await_only(raw.execute(template.format(_quote(name))))
+
+    return run
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _admin_engine(url: URL) -> AsyncEngine:
+    return create_async_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
+    )
+
+
+async def _admin(url: URL, sql: str, **params: Any) -> Any:
+    engine = _admin_engine(url)
+    try:
+        async with engine.connect() as connection:
+            result = await connection.execute(text(sql), params)
+            return result.scalar() if result.returns_rows else None
+    finally:
+        await engine.dispose()
+
+
+async def create(url: URL) -> None:
+    await _admin(url, f"CREATE DATABASE {_quote(url.database or '')}")
+
+
+async def drop(url: URL) -> None:
+    await _admin(url, f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)")
+
+
+async def read_comment(url: URL) -> str | None:
+    value = await _admin(
+        url,
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :name",
+        name=url.database,
+    )
+    return value if isinstance(value, str) else None
+
+
+async def write_comment(url: URL, comment: str) -> None:
+    literal = comment.replace("'", "''")
+    await _admin(url, f"COMMENT ON DATABASE {_quote(url.database or '')} IS '{literal}'")

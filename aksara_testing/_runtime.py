@@ -1,0 +1,283 @@
+"""The state of one pytest run: settings, the test database, its layers.
+
+One :class:`Runtime` per ``pytest.Config`` (in ``config.stash``), also reachable
+through a ContextVar so sessions and ``setup_test_database`` can find it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._settings import Settings, mask_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import Session
+
+    from ._database import DatabaseHandle
+    from ._isolation import Isolation
+    from ._sessions import SessionRebinding
+
+__all__ = ["Runtime", "current_runtime", "setup_test_database"]
+
+_CURRENT: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
+    "aksara_runtime", default=None
+)
+_LAYER_TYPES = (pytest.Package, pytest.Module, pytest.Class, pytest.Item)
+
+
+def current_runtime() -> Runtime | None:
+    """The runtime of the pytest run in progress, if any."""
+    return _CURRENT.get()
+
+
+class Runtime:
+    """Everything aksara-testing keeps for one run."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.reuse = bool(config.getoption("aksara_reuse_db", False))
+        self.recreate = bool(config.getoption("aksara_create_db", False))
+        self.handle: DatabaseHandle | None = None
+        self.isolation: Isolation | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.routing = False
+        self.session_node: object = None
+        self.item: pytest.Item | None = None
+        self.fixture_node: object = None
+        self.layer_sessions: dict[object, AsyncSession] = {}
+        self.notes: list[str] = []
+        self._chains: dict[object, tuple[object, ...]] = {}
+        self._lock = asyncio.Lock()
+        self._rebinding: SessionRebinding | None = None
+        self._env_backup: dict[str, str | None] = {}
+        self._sqlite_dir: Path | None = None
+        self._token: contextvars.Token[Runtime | None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def install(self) -> None:
+        self._token = _CURRENT.set(self)
+
+    def uninstall(self) -> None:
+        if self._token is not None:
+            try:
+                _CURRENT.reset(self._token)
+            except ValueError:  # reset from another context: just clear it
+                _CURRENT.set(None)
+            self._token = None
+
+    def start(self, overrides: Mapping[str, Any], session_node: object) -> None:
+        """Merge the ``test_settings`` fixture, export its extras, reroute app sessions."""
+        from ._sessions import SessionRebinding
+
+        self.session_node = session_node
+        self.settings = self.settings.merged(overrides, "test_settings fixture")
+        extras = {
+            k: _env_string(v)
+            for k, v in overrides.items()
+            if k.lower() not in self.settings.as_dict()
+        }
+        self._env_backup = {k: os.environ.get(k) for k in extras}
+        os.environ.update(extras)
+        self._rebinding = SessionRebinding()
+        self._rebinding.apply(self.settings)
+        self.routing = True
+
+    async def aclose(self) -> None:
+        """End of the run: roll back, close, drop the test database unless reused."""
+        self.routing = False
+        if self._rebinding is not None:
+            self._rebinding.restore()
+        for name, value in self._env_backup.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self.layer_sessions.clear()
+        if self.isolation is not None:
+            await self.isolation.close()
+            self.isolation = None
+        if self.handle is not None:
+            await self.handle.engine.dispose()
+            if not self.reuse:
+                from ._database import drop_database
+                from ._urls import check_safe
+
+                await drop_database(check_safe(self.handle.url, self.settings))
+                if self._sqlite_dir is not None:
+                    from ._database import remove_tree
+
+                    remove_tree(self._sqlite_dir)
+            self.handle = None
+
+    # -- the database --------------------------------------------------------------
+
+    async def activate(self, overrides: Mapping[str, Any] | None = None) -> DatabaseHandle:
+        """Create the test database and open the shared connection, once."""
+        if overrides:
+            merged = self.settings.merged(overrides, "setup_test_database()")
+            if self.handle is not None and merged != self.settings:
+                self._check_same_database(merged)
+            self.settings = merged
+        if self.handle is not None:
+            return self.handle
+        from .errors import ConfigurationError
+
+        async with self._lock:
+            if self.handle is None:
+                try:
+                    await self._build()
+                except ConfigurationError as exc:
+                    pytest.exit(str(exc), returncode=4)
+        assert self.handle is not None
+        return self.handle
+
+    async def _build(self) -> None:
+        from ._database import build_database
+        from ._isolation import Isolation
+        from ._urls import check_safe, derive_test_url
+
+        self.loop = asyncio.get_running_loop()
+        url = derive_test_url(self.settings, self.sqlite_dir())
+        target = check_safe(url, self.settings)
+        handle = await build_database(target, self._schema_source(), reuse=self.reuse_allowed)
+        self.isolation = await Isolation.start(handle.engine)
+        self.handle = handle
+        shown = mask_url(url.render_as_string(hide_password=False))
+        self.notes.append(f"test database {shown} {handle.note}")
+
+    @property
+    def reuse_allowed(self) -> bool:
+        return self.reuse and not self.recreate
+
+    def sqlite_dir(self) -> Path:
+        """Where SQLite test files live: per run, or per project with --reuse-db."""
+        import hashlib
+        import tempfile
+
+        if self._sqlite_dir is None:
+            if self.reuse:
+                project = hashlib.sha256(str(self.settings.root).encode()).hexdigest()[:12]
+                base = Path(tempfile.gettempdir()) / f"aksara-{os.getuid()}" / project
+                base.mkdir(parents=True, exist_ok=True)
+                return base
+            self._sqlite_dir = Path(tempfile.mkdtemp(prefix="aksara-"))
+        return self._sqlite_dir
+
+    def _schema_source(self) -> Any:
+        from sqlalchemy import MetaData
+
+        from ._database import SchemaSource
+        from ._imports import import_target
+        from .errors import ConfigurationError
+
+        if not self.settings.models:
+            return SchemaSource(metadata=None)
+        models = import_target(self.settings, "models", self.settings.models)
+        metadata = getattr(models, "metadata", models)
+        if not isinstance(metadata, MetaData):
+            raise ConfigurationError(
+                f"setting {self.settings.describe('models')} is neither a DeclarativeBase "
+                "subclass nor a MetaData; point it at your models' Base"
+            )
+        return SchemaSource(metadata=metadata)
+
+    def _check_same_database(self, merged: Settings) -> None:
+        from ._urls import derive_test_url
+        from .errors import ConfigurationError
+
+        assert self.handle is not None
+        url = derive_test_url(merged, self.sqlite_dir())
+        if url != self.handle.url:
+            raise ConfigurationError(
+                "setup_test_database() was called with settings for another database "
+                f"({mask_url(str(url))}) after the test database was set up; "
+                "give the same database_url in test_settings and [tool.aksara]"
+            )
+
+    # -- layers ------------------------------------------------------------------
+
+    def current_node(self) -> object:
+        """The pytest node whose scope owns database work happening now."""
+        return self.fixture_node or self.item or self.session_node
+
+    def chain(self, node: object) -> tuple[object, ...]:
+        """The layer owners from the outermost scope below the session down to ``node``."""
+        chain = self._chains.get(node)
+        if chain is None:
+            if isinstance(node, pytest.Item | pytest.Collector):
+                chain = tuple(n for n in node.listchain() if isinstance(n, _LAYER_TYPES))
+            else:
+                chain = ()
+            self._chains[node] = chain
+        return chain
+
+    def bind(self, session: Session) -> Connection:
+        """Called by sessions from inside SQLAlchemy's greenlet: the connection to use."""
+        if self.isolation is None:
+            from sqlalchemy.util import await_only
+
+            await_only(self.activate())
+        assert self.isolation is not None
+        return self.isolation.bind(session, self.chain(self.current_node()))
+
+    def after_item(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        """After a test's teardown: roll back the scopes that ended, right away."""
+        self.item = None
+        isolation = self.isolation
+        if isolation is None:
+            return
+        mine = self.chain(item)
+        upcoming = self.chain(nextitem) if nextitem is not None else ()
+        keep: list[object] = []
+        for a, b in zip(mine, upcoming, strict=False):
+            if a is not b:
+                break
+            keep.append(a)
+        if not isolation.needs_rollback(keep):
+            return
+        if self.loop is not None and not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.run_until_complete(isolation.align_async(keep))
+        alive = {*keep, self.session_node}
+        for node in [n for n in self.layer_sessions if n not in alive]:
+            del self.layer_sessions[node]
+        for node in [n for n in self._chains if n not in alive and n is not nextitem]:
+            del self._chains[node]
+
+
+def _env_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def setup_test_database(settings: Mapping[str, Any] | None = None) -> DatabaseHandle:
+    """Set up the test database now and return its handle (``.url``, ``.engine``).
+
+    The plugin does this on first use; calling it from a conftest, as below, is
+    harmless and idempotent::
+
+        @pytest.fixture(scope="session", autouse=True)
+        async def setup_database(test_settings):
+            await setup_test_database(test_settings)
+    """
+    runtime = current_runtime()
+    if runtime is None:
+        from .errors import AksaraError
+
+        raise AksaraError(
+            "setup_test_database() needs a pytest run with the aksara plugin; "
+            "call it from a fixture, not at import time"
+        )
+    overrides = None if isinstance(settings, Settings) else settings
+    return await runtime.activate(overrides)

@@ -1,0 +1,145 @@
+"""Test database URLs: derive them from the app's URL, and refuse unsafe targets.
+
+Every path that creates, migrates, empties or drops a database goes through
+:func:`check_safe` first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+from ._settings import Settings, mask_url
+from .errors import ConfigurationError, UnsafeDatabaseError
+
+__all__ = [
+    "Target",
+    "backend_of",
+    "check_safe",
+    "database_name",
+    "derive_test_url",
+    "is_memory",
+    "upgrade_driver",
+]
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+_SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
+PREFIX = "test_"
+
+
+def parse(url: str, key: str, settings: Settings) -> URL:
+    """``url`` parsed; a one-line error naming the setting when it is not a URL."""
+    try:
+        return make_url(url)
+    except Exception:
+        raise ConfigurationError(
+            f"setting {key} = {mask_url(url)!r} (from {settings.source(key)}) is not a "
+            "database URL; write it like 'sqlite:///app.db' or 'postgresql://user@host/app'"
+        ) from None
+
+
+def upgrade_driver(url: URL) -> URL:
+    """Driverless ``sqlite://`` and ``postgresql://`` become aiosqlite and asyncpg."""
+    return url.set(drivername=_ASYNC_DRIVERS.get(url.drivername, url.drivername))
+
+
+def backend_of(url: URL) -> str:
+    return url.get_backend_name()
+
+
+def is_memory(url: URL) -> bool:
+    return backend_of(url) == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def database_name(url: URL) -> str:
+    """The name the safety rule checks: the file stem for SQLite, else the database."""
+    if backend_of(url) == "sqlite":
+        return Path(url.database or "").stem
+    return url.database or ""
+
+
+def derive_test_url(settings: Settings, sqlite_dir: Path, suffix: str = "") -> URL:
+    """The test database URL for ``settings``.
+
+    ``database_url = "postgresql://u@h/app"`` gives ``postgresql+asyncpg://u@h/test_app``;
+    a SQLite file becomes ``test_<stem>`` in ``sqlite_dir``; in-memory stays in memory.
+    ``suffix`` (``_gw0`` under xdist) is appended to the name.
+    """
+    if settings.test_database_url:
+        url = upgrade_driver(parse(settings.test_database_url, "test_database_url", settings))
+        if is_memory(url):
+            return url
+        if backend_of(url) == "sqlite" and not Path(url.database or "").is_absolute():
+            url = url.set(database=str(settings.root / (url.database or "")))
+        if not suffix:
+            return url
+        folder = Path(url.database or "").parent if backend_of(url) == "sqlite" else sqlite_dir
+        return _renamed(url, database_name(url) + suffix, folder)
+    if not settings.database_url:
+        raise ConfigurationError(
+            "no database is configured: set database_url in [tool.aksara] "
+            "(or AKSARA_DATABASE_URL, or aksara test --database-url URL)"
+        )
+    url = upgrade_driver(parse(settings.database_url, "database_url", settings))
+    if is_memory(url):
+        return url
+    return _renamed(url, PREFIX + database_name(url) + suffix, sqlite_dir)
+
+
+def _renamed(url: URL, name: str, sqlite_dir: Path) -> URL:
+    if backend_of(url) == "sqlite":
+        extension = Path(url.database or "").suffix or ".db"
+        return url.set(database=str(sqlite_dir / f"{name}{extension}"))
+    return url.set(database=name)
+
+
+class Target:
+    """A database the toolkit is about to write to; built only by :func:`check_safe`."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+
+
+def check_safe(url: URL, settings: Settings) -> Target:
+    """Refuse to touch anything but a ``test_`` database that is not the app's own.
+
+    Returns a :class:`Target` token that destructive functions require.
+    """
+    if is_memory(url):
+        return Target(url)
+    name = database_name(url)
+    shown = mask_url(url.render_as_string(hide_password=False))
+    problem = None
+    if name in _SYSTEM_DATABASES:
+        problem = f"{name!r} is a PostgreSQL system database"
+    elif not name.startswith(PREFIX):
+        problem = f"its name {name!r} does not start with {PREFIX!r}"
+    elif _same_database(url, settings):
+        problem = "it is the app's own database (database_url)"
+    if problem is not None:
+        raise UnsafeDatabaseError(
+            f"refusing to create, migrate, empty or drop {shown}: {problem}; "
+            f"the test database must be a separate database whose name starts with {PREFIX!r} "
+            "(fix database_url or test_database_url)"
+        )
+    return Target(url)
+
+
+def _same_database(url: URL, settings: Settings) -> bool:
+    if not settings.database_url:
+        return False
+    try:
+        app = upgrade_driver(make_url(settings.database_url))
+    except Exception:
+        return False
+    if backend_of(app) != backend_of(url):
+        return False
+    if backend_of(url) == "sqlite":
+        if is_memory(app):
+            return False
+        app_path = Path(app.database or "")
+        if not app_path.is_absolute():
+            app_path = settings.root / app_path
+        return app_path.resolve() == Path(url.database or "").resolve()
+    return (app.host, app.port or 5432, app.database) == (url.host, url.port or 5432, url.database)
