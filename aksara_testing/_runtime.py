@@ -77,10 +77,11 @@ class Runtime:
             self._token = None
 
     def start(self, overrides: Mapping[str, Any], session_node: object) -> None:
-        """Merge the ``test_settings`` fixture, export its extras, reroute app sessions."""
+        """Call on the session's event loop. Merge the ``test_settings`` fixture, export its extras, reroute app sessions."""
         from ._sessions import SessionRebinding
 
         self.session_node = session_node
+        self.loop = asyncio.get_running_loop()
         self.settings = self.settings.merged(overrides, "test_settings fixture")
         extras = {
             k: _env_string(v)
