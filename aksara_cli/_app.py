@@ -76,6 +76,12 @@ def _check_cov_reports(
 @click.option("--slow", is_flag=True, help="Also run tests marked slow.")
 @click.option("--ci", is_flag=True, help="Also run tests marked ci_only (default when CI=true).")
 @click.option("--seed", type=int, metavar="N", help="Seed for fake data, to reproduce a run.")
+@click.option(
+    "--reuse-db",
+    is_flag=True,
+    help="Keep the test database; reuse it while the schema is unchanged.",
+)
+@click.option("--create-db", is_flag=True, help="Rebuild the test database (with --reuse-db).")
 def test_command(**options: Any) -> None:
     """Run the test suite with pytest, in this process.
 

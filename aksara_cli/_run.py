@@ -51,6 +51,8 @@ class TestOptions:
     slow: bool = False
     ci: bool = False
     seed: int | None = None
+    reuse_db: bool = False
+    create_db: bool = False
 
 
 def validate_cov_report(value: str) -> str | None:
@@ -78,6 +80,8 @@ def pytest_args(options: TestOptions) -> list[str]:
         "--pdb": options.pdb,
         "--aksara-slow": options.slow,
         "--aksara-ci": options.ci,
+        "--aksara-reuse-db": options.reuse_db,
+        "--aksara-create-db": options.create_db,
     }
     values: dict[str, object | None] = {
         "-k": options.keyword,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -26,6 +26,7 @@ __all__ = [
     "build_database",
     "create_engine_for",
     "drop_database",
+    "empty_tables",
     "fingerprint",
     "remove_tree",
 ]
@@ -105,6 +106,31 @@ async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -
     if not is_memory(url):
         await _store_fingerprint(url, wanted)
     return DatabaseHandle(url, engine, note=note)
+
+
+_KEEP_TABLES = frozenset({"alembic_version"})
+
+
+async def empty_tables(target: Target, engine: AsyncEngine) -> None:
+    """Delete every row of every table at ``target`` (Alembic's version table excepted)."""
+
+    def empty(connection: Connection) -> None:
+        metadata = MetaData()
+        metadata.reflect(connection)
+        tables = [t for t in metadata.sorted_tables if t.name not in _KEEP_TABLES]
+        if not tables:
+            return
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(
+                connection.dialect.identifier_preparer.format_table(t) for t in tables
+            )
+            connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            return
+        for table in reversed(tables):
+            connection.execute(table.delete())
+
+    async with engine.begin() as connection:
+        await connection.run_sync(empty)
 
 
 async def drop_database(target: Target) -> None:

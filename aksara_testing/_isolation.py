@@ -44,6 +44,8 @@ class Isolation:
         self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         self._aligning = False
         self.restarts = 0
+        self.outer_dirty = False  # a session-scoped fixture wrote through the connection
+        self.suspended = False  # a transactional test runs: the connection holds nothing
 
     @classmethod
     async def start(cls, engine: AsyncEngine) -> Isolation:
@@ -79,8 +81,31 @@ class Isolation:
         """The connection ``session`` should use, with the layers matching ``chain``."""
         if not self._aligning and not self.is_aligned(chain):
             self.align(chain, current=session)
+        if not chain:
+            self.outer_dirty = True
         self._sessions.add(session)
         return self.sync_connection
+
+    def holds_data(self) -> bool:
+        """True when scoped fixtures may have written data into the shared transaction."""
+        return self.outer_dirty or any(sp.owner is not None for sp in self._stack)
+
+    def suspend(self) -> None:
+        """Before a transactional test: roll everything back so other connections can write."""
+        self._end_sessions(commit=False, current=None)
+        self._stack.clear()
+        if self.sync_connection.in_transaction():
+            self.sync_connection.rollback()
+        self.suspended = True
+
+    def resume(self) -> None:
+        """After a transactional test: open the shared transaction again."""
+        self.suspended = False
+        self.outer_dirty = False
+        self._stack.clear()
+        if not self.sync_connection.in_transaction():
+            self.sync_connection.begin()
+            self.sync_connection.exec_driver_sql("SELECT 1")
 
     def align(self, chain: Sequence[object], current: Session | None = None) -> None:
         """Make the savepoint stack match ``chain`` (one owner per depth).

@@ -13,6 +13,7 @@ __all__ = ["MARKERS", "apply_run_markers", "ci_enabled"]
 MARKERS = (
     "slow: a slow test; skipped unless aksara test --slow (pytest --aksara-slow) or -m slow",
     "ci_only: runs only in CI: with aksara test --ci (pytest --aksara-ci) or CI=true",
+    "transactional: real commits on separate connections; tables are emptied afterwards",
 )
 _TRUE = {"1", "true", "yes", "on"}
 

@@ -63,8 +63,8 @@ def count_queries() -> Iterator[QueryLog]:
 def assert_num_queries(expected: int) -> Iterator[QueryLog]:
     """Fail unless the block runs exactly ``expected`` SQL statements; lists them if not::
 
-        with assert_num_queries(1):
-            await User.objects.count()
+    with assert_num_queries(1):
+        await User.objects.count()
     """
     __tracebackhide__ = True
     with count_queries() as log:

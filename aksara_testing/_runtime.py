@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ import pytest
 from ._settings import Settings, mask_url
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ class Runtime:
         self.item: pytest.Item | None = None
         self.fixture_node: object = None
         self.layer_sessions: dict[object, AsyncSession] = {}
+        self.transactional_items: set[pytest.Item] = set()
         self.notes: list[str] = []
         self._chains: dict[object, tuple[object, ...]] = {}
         self._lock = asyncio.Lock()
@@ -77,7 +78,7 @@ class Runtime:
             self._token = None
 
     def start(self, overrides: Mapping[str, Any], session_node: object) -> None:
-        """Call on the session's event loop. Merge the ``test_settings`` fixture, export its extras, reroute app sessions."""
+        """On the session loop: merge ``test_settings``, export its extras, reroute sessions."""
         from ._sessions import SessionRebinding
 
         self.session_node = session_node
@@ -223,20 +224,52 @@ class Runtime:
             self._chains[node] = chain
         return chain
 
-    def bind(self, session: Session) -> Connection:
+    def bind(self, session: Session) -> Connection | Engine:
         """Called by sessions from inside SQLAlchemy's greenlet: the connection to use."""
         if self.isolation is None:
             from sqlalchemy.util import await_only
 
             await_only(self.activate())
+        isolation = self.isolation
+        assert isolation is not None and self.handle is not None
+        if self.item is not None and self.item in self.transactional_items:
+            if not isolation.suspended:
+                self._suspend_for(self.item, isolation)
+            return self.handle.engine.sync_engine  # real transactions, real commits
+        return isolation.bind(session, self.chain(self.current_node()))
+
+    def _suspend_for(self, item: pytest.Item, isolation: Isolation) -> None:
+        from .errors import AksaraError
+
+        if isolation.holds_data():
+            raise AksaraError(
+                f"{item.nodeid} is marked transactional, but data written by session-, "
+                "package-, module- or class-scoped fixtures is still in the test transaction "
+                "and would be lost; move the test to a module of its own or drop that fixture"
+            )
+        isolation.suspend()
+
+    async def _empty_tables(self) -> None:
+        """After a transactional test: delete every row it committed."""
+        from ._database import empty_tables
+        from ._urls import check_safe
+
+        assert self.handle is not None and self.isolation is not None
+        await empty_tables(check_safe(self.handle.url, self.settings), self.handle.engine)
+        await self.isolation.connection.run_sync(lambda _: self._resume())
+
+    def _resume(self) -> None:
         assert self.isolation is not None
-        return self.isolation.bind(session, self.chain(self.current_node()))
+        self.isolation.resume()
 
     def after_item(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """After a test's teardown: roll back the scopes that ended, right away."""
         self.item = None
         isolation = self.isolation
         if isolation is None:
+            return
+        if isolation.suspended:
+            self._run(self._empty_tables())
             return
         mine = self.chain(item)
         upcoming = self.chain(nextitem) if nextitem is not None else ()
@@ -247,13 +280,19 @@ class Runtime:
             keep.append(a)
         if not isolation.needs_rollback(keep):
             return
-        if self.loop is not None and not self.loop.is_running() and not self.loop.is_closed():
-            self.loop.run_until_complete(isolation.align_async(keep))
+        self._run(isolation.align_async(keep))
         alive = {*keep, self.session_node}
         for node in [n for n in self.layer_sessions if n not in alive]:
             del self.layer_sessions[node]
         for node in [n for n in self._chains if n not in alive and n is not nextitem]:
             del self._chains[node]
+
+    def _run(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the session loop now if it is idle, else let the next use do it."""
+        if self.loop is not None and not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.run_until_complete(work)
+        else:
+            work.close()
 
 
 def _env_string(value: Any) -> str:

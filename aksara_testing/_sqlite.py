@@ -73,7 +73,7 @@ def create_sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("poolclass", pool.StaticPool)
     engine = create_async_engine(url, async_creator=creator, **kwargs)
     event.listen(engine.sync_engine, "begin", _emit_begin)
-    event.listen(engine.sync_engine, "connect", _enable_foreign_keys)
+    event.listen(engine.sync_engine, "connect", _configure_connection)
     return engine
 
 
@@ -81,7 +81,9 @@ def _emit_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def _enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Readers never block writers: transactional tests write from other connections.
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()

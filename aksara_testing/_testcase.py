@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pytest
 import pytest_asyncio
@@ -50,7 +50,7 @@ class AksaraTestCase:
                 assert self.user.id is not None
     """
 
-    pytestmark = [_SESSION_LOOP]
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [_SESSION_LOOP]
 
     db: AsyncSession
 

@@ -193,3 +193,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     apply_run_markers(config, items)
+    config.stash[RUNTIME_KEY].transactional_items = {
+        item for item in items if item.get_closest_marker("transactional") is not None
+    }
