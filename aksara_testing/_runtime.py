@@ -232,11 +232,12 @@ class Runtime:
             await_only(self.activate())
         isolation = self.isolation
         assert isolation is not None and self.handle is not None
-        if self.item is not None and self.item in self.transactional_items:
+        node = self.current_node()
+        if node is self.item and node in self.transactional_items:
             if not isolation.suspended:
-                self._suspend_for(self.item, isolation)
+                self._suspend_for(node, isolation)
             return self.handle.engine.sync_engine  # real transactions, real commits
-        return isolation.bind(session, self.chain(self.current_node()))
+        return isolation.bind(session, self.chain(node))
 
     def _suspend_for(self, item: pytest.Item, isolation: Isolation) -> None:
         from .errors import AksaraError

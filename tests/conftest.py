@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import ssl  # noqa: F401  (see below)
 
 import pytest
+
+# Import drivers once, up front: pytester's in-process runs drop modules first
+# imported inside a run, and a C extension such as asyncpg cannot be re-imported.
+import sqlalchemy.dialects.sqlite.aiosqlite
+import sqlalchemy.ext.asyncio
+
+with contextlib.suppress(ImportError):
+    import asyncpg  # noqa: F401
+    import sqlalchemy.dialects.postgresql.asyncpg  # noqa: F401
 
 POSTGRES_URL_VAR = "AKSARA_TEST_POSTGRES_URL"
 
@@ -30,3 +41,105 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+
+
+MODELS = """
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Author(Base):
+    __tablename__ = "authors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+
+class Book(Base):
+    __tablename__ = "books"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(50))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id"), default=None)
+"""
+
+APP_DB = """
+import os
+
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+# The app's own engine points at its real database; tests must never reach it.
+engine = create_async_engine(os.environ.get("APP_DATABASE_URL", "sqlite+aiosqlite:///app.db"))
+SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+"""
+
+HELPERS = '''
+from sqlalchemy import func, select
+
+from appdb import SessionLocal
+from models import Author, Book
+
+
+async def count(session, model=Author):
+    return await session.scalar(select(func.count()).select_from(model))
+
+
+async def names(session):
+    return sorted((await session.scalars(select(Author.name))).all())
+
+
+async def app_creates(name):
+    """What an endpoint does: its own session, a real commit."""
+    async with SessionLocal() as session:
+        session.add(Author(name=name))
+        await session.commit()
+
+
+async def app_count():
+    async with SessionLocal() as session:
+        return await count(session)
+'''
+
+
+class Project:
+    """A throwaway app project for pytester runs, on one backend."""
+
+    def __init__(self, pytester: pytest.Pytester, backend: str, server: str | None) -> None:
+        self.pytester = pytester
+        self.backend = backend
+        self.name = f"app_{os.getpid()}_{id(self) % 100000}"
+        if backend == "sqlite":
+            self.database_url = f"sqlite:///{self.name}.db"
+        else:
+            assert server is not None
+            self.database_url = server.rsplit("/", 1)[0] + f"/{self.name}"
+        self.write_settings()
+        pytester.makepyfile(models=MODELS, appdb=APP_DB, helpers=HELPERS)
+
+    def write_settings(self, extra: str = "") -> None:
+        self.pytester.makepyprojecttoml(
+            f'''
+[tool.aksara]
+database_url = "{self.database_url}"
+models = "models:Base"
+session = "appdb:SessionLocal"
+{extra}
+'''
+        )
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def project(request: pytest.FixtureRequest, pytester: pytest.Pytester) -> Project:
+    """A project on SQLite and, when a server is configured, on PostgreSQL."""
+    server = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    return Project(pytester, request.param, server)
+
+
+@pytest.fixture
+def sqlite_project(pytester: pytest.Pytester) -> Project:
+    return Project(pytester, "sqlite", None)

@@ -1,0 +1,246 @@
+"""Every test's writes are rolled back: the test's, its fixtures' and the app's."""
+
+from __future__ import annotations
+
+from conftest import Project
+
+
+def test_rollback_discards_rows_committed_through_db_session(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        from models import Author
+        from helpers import count
+
+        async def test_writes(db_session):
+            db_session.add(Author(name="a"))
+            await db_session.commit()
+            assert await count(db_session) == 1
+
+        async def test_sees_nothing(db_session):
+            assert await count(db_session) == 0
+        """
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+def test_rollback_discards_rows_committed_by_the_app(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        from helpers import app_count, app_creates, count
+
+        async def test_app_commits(db_session):
+            await app_creates("from the app")
+            assert await count(db_session) == 1   # the test sees the app's row
+            assert await app_count() == 1
+
+        async def test_app_rows_are_gone(db_session):
+            assert await app_count() == 0
+            assert await count(db_session) == 0
+        """
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+def test_app_sessions_never_reach_the_apps_own_database(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        from helpers import app_creates
+
+        async def test_app_commits():
+            await app_creates("x")
+        """
+    )
+    project.run().assert_outcomes(passed=1)
+    assert not (project.pytester.path / "app.db").exists()
+
+
+def test_rollback_begin_nested_and_flush_behave_as_in_production(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        from models import Author
+        from helpers import count, names
+
+        async def test_rollback_undoes_only_since_last_commit(db_session):
+            db_session.add(Author(name="kept"))
+            await db_session.commit()
+            db_session.add(Author(name="dropped"))
+            await db_session.flush()
+            await db_session.rollback()
+            assert await names(db_session) == ["kept"]
+
+        async def test_begin_nested(db_session):
+            async with db_session.begin_nested():
+                db_session.add(Author(name="inner"))
+            nested = await db_session.begin_nested()
+            db_session.add(Author(name="undone"))
+            await nested.rollback()
+            await db_session.commit()
+            assert await names(db_session) == ["inner"]
+
+        async def test_session_begin_block(db_session):
+            async with db_session.begin():
+                db_session.add(Author(name="block"))
+            assert await count(db_session) == 1
+
+        async def test_flush_without_commit(db_session):
+            db_session.add(Author(name="flushed"))
+            await db_session.flush()
+            assert await count(db_session) == 1
+
+        async def test_all_of_it_is_gone(db_session):
+            assert await count(db_session) == 0
+        """
+    )
+    project.run().assert_outcomes(passed=5)
+
+
+def test_scoped_fixture_data_lives_as_long_as_its_scope(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_a="""
+        import pytest
+        from models import Author
+        from helpers import app_creates, names
+
+        @pytest.fixture(scope="module")
+        async def module_data(db_session, everywhere):
+            await app_creates("module")
+
+        @pytest.fixture(scope="class")
+        async def class_data(db_session, module_data):
+            db_session.add(Author(name="class"))
+            await db_session.flush()
+
+        class TestClassLayer:
+            async def test_sees_all_layers(self, db_session, class_data):
+                assert await names(db_session) == ["class", "module", "session"]
+                await app_creates("test")
+
+            async def test_sees_them_again(self, db_session, class_data):
+                assert await names(db_session) == ["class", "module", "session"]
+
+        async def test_class_data_is_gone(db_session, module_data):
+            assert await names(db_session) == ["module", "session"]
+        """,
+        test_b="""
+        from helpers import names
+
+        async def test_only_session_data_is_left(db_session, everywhere):
+            assert await names(db_session) == ["session"]
+        """,
+        conftest="""
+        import pytest
+        from models import Author
+
+        @pytest.fixture(scope="session")
+        async def everywhere(db_session):
+            db_session.add(Author(name="session"))
+            await db_session.commit()
+        """,
+    )
+    project.run().assert_outcomes(passed=4)
+
+
+def test_scoped_objects_stay_usable_in_tests(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        import pytest
+        from models import Author, Book
+        from helpers import count
+
+        @pytest.fixture(scope="module")
+        async def author(db_session):
+            author = Author(name="shared")
+            db_session.add(author)
+            await db_session.commit()
+            return author
+
+        async def test_one(db_session, author):
+            db_session.add(Book(title="t", author_id=author.id))
+            await db_session.commit()
+            assert author.name == "shared"
+            assert await count(db_session, Book) == 1
+
+        async def test_two(db_session, author):
+            assert author.id is not None
+            assert await count(db_session, Book) == 0
+            assert await count(db_session) == 1
+        """
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+def test_transactional_tests_commit_for_real_and_are_emptied_after(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        import pytest
+        from sqlalchemy import text
+        from aksara_testing import setup_test_database
+        from helpers import app_creates, count
+
+        @pytest.mark.transactional
+        async def test_visible_to_other_connections(db_session):
+            await app_creates("committed")
+            handle = await setup_test_database()
+            async with handle.engine.connect() as other:
+                rows = await other.execute(text("SELECT count(*) FROM authors"))
+                assert rows.scalar() == 1
+
+        async def test_next_test_starts_empty(db_session):
+            assert await count(db_session) == 0
+        """
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+def test_transactional_test_refuses_to_drop_scoped_data(sqlite_project: Project) -> None:
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        import pytest
+        from helpers import app_creates
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            await app_creates("module data")
+
+        @pytest.mark.transactional
+        async def test_it(shared):
+            await app_creates("x")
+        """
+    )
+    result = sqlite_project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*marked transactional, but data written by*"])
+
+
+def test_a_test_that_commits_the_connection_itself_does_not_leak(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        from models import Author
+        from helpers import count
+
+        async def test_commits_the_outer_transaction(db_session):
+            connection = await db_session.connection()
+            await connection.exec_driver_sql("SELECT 1")
+            db_session.add(Author(name="x"))
+            await db_session.flush()
+
+        async def test_after(db_session):
+            assert await count(db_session) == 0
+        """
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+def test_tests_that_never_touch_the_database_create_none(sqlite_project: Project) -> None:
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        async def test_pure():
+            assert 1 + 1 == 2
+
+        def test_sync():
+            pass
+        """
+    )
+    result = sqlite_project.run()
+    result.assert_outcomes(passed=2)
+    assert "test database" not in result.stdout.str()
