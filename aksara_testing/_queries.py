@@ -46,9 +46,14 @@ def count_queries() -> Iterator[QueryLog]:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    from ._runtime import current_runtime
+
     log = QueryLog()
+    runtime = current_runtime()
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if runtime is not None and runtime.internal:
+            return  # creating the test database on first use
         if not _CONTROL.match(statement):
             log.statements.append(" ".join(statement.split()))
 

@@ -51,6 +51,7 @@ class Runtime:
         self.isolation: Isolation | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.routing = False
+        self.internal = False
         self.session_node: object = None
         self.item: pytest.Item | None = None
         self.fixture_node: object = None
@@ -138,9 +139,12 @@ class Runtime:
         async with self._lock:
             if self.handle is None:
                 try:
+                    self.internal = True  # count_queries() ignores our own statements
                     await self._build()
                 except ConfigurationError as exc:
                     pytest.exit(str(exc), returncode=4)
+                finally:
+                    self.internal = False
         assert self.handle is not None
         return self.handle
 
