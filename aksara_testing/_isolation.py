@@ -20,6 +20,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -46,6 +47,7 @@ class Isolation:
         self.restarts = 0
         self.outer_dirty = False  # a session-scoped fixture wrote through the connection
         self.suspended = False  # a transactional test runs: the connection holds nothing
+        self._discarding = False
 
     @classmethod
     async def start(cls, engine: AsyncEngine) -> Isolation:
@@ -53,7 +55,24 @@ class Isolation:
         await connection.begin()
         # Makes drivers that begin lazily (asyncpg) open the transaction now.
         await connection.exec_driver_sql("SELECT 1")
-        return cls(connection)
+        isolation = cls(connection)
+        isolation._skip_discarded_savepoints(engine)
+        return isolation
+
+    def _skip_discarded_savepoints(self, engine: AsyncEngine) -> None:
+        """Closing a stale session rolls back to its savepoint; ours discards it anyway.
+
+        While a layer is rolled back, the sessions' own ``ROLLBACK TO`` statements
+        are skipped: the layer's ``ROLLBACK TO`` that follows undoes all of it.
+        """
+        dialect: Any = engine.sync_engine.dialect
+        original = dialect.do_rollback_to_savepoint
+
+        def rollback_to_savepoint(connection: Connection, name: str) -> None:
+            if not self._discarding:
+                original(connection, name)
+
+        dialect.do_rollback_to_savepoint = rollback_to_savepoint
 
     @property
     def depth(self) -> int:
@@ -67,15 +86,6 @@ class Isolation:
         if len(stack) != len(chain):
             return False
         return all(sp.owner is node for sp, node in zip(stack, chain, strict=True))
-
-    def needs_rollback(self, keep: Sequence[object]) -> bool:
-        """True when some savepoint holds data of a scope outside ``keep``."""
-        for index, sp in enumerate(self._stack):
-            if sp.owner is None:
-                return False
-            if index >= len(keep) or sp.owner is not keep[index]:
-                return True
-        return False
 
     def bind(self, session: Session, chain: Sequence[object]) -> Connection:
         """The connection ``session`` should use, with the layers matching ``chain``."""
@@ -138,10 +148,14 @@ class Isolation:
             if sp.owner is None:  # empty: adopt it
                 sp.owner = wanted
                 continue
-            self._end_sessions(commit=False, current=current)
-            # Savepoints of sessions nobody closed (all newer than ours, by the invariant).
-            while (nested := self.sync_connection.get_nested_transaction()) is not None:
-                nested.rollback()
+            self._discarding = True
+            try:
+                self._end_sessions(commit=False, current=current)
+                # Savepoints of sessions nobody closed (all newer than ours, by the invariant).
+                while (nested := self.sync_connection.get_nested_transaction()) is not None:
+                    nested.rollback()
+            finally:
+                self._discarding = False
             self.sync_connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {sp.name}")
             del self._stack[index + 1 :]
             sp.owner = wanted

@@ -80,7 +80,6 @@ class Runtime:
 
     def start(self, overrides: Mapping[str, Any], session_node: object) -> None:
         """On the session loop: merge ``test_settings``, export its extras, reroute sessions."""
-        from ._sessions import SessionRebinding
 
         self.session_node = session_node
         self.loop = asyncio.get_running_loop()
@@ -92,8 +91,11 @@ class Runtime:
         }
         self._env_backup = {k: os.environ.get(k) for k in extras}
         os.environ.update(extras)
-        self._rebinding = SessionRebinding()
-        self._rebinding.apply(self.settings)
+        if self.settings.session:  # SQLAlchemy is imported only by projects that use it
+            from ._sessions import SessionRebinding
+
+            self._rebinding = SessionRebinding()
+            self._rebinding.apply(self.settings)
         self.routing = True
 
     async def aclose(self) -> None:
@@ -268,7 +270,12 @@ class Runtime:
         self.isolation.resume()
 
     def after_item(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
-        """After a test's teardown: roll back the scopes that ended, right away."""
+        """After a test's teardown: forget the sessions of the scopes that ended.
+
+        Their savepoints are rolled back on the next database use (or at the end
+        of the run): every session asks :meth:`bind` first, so no statement can
+        run before it, and a test that does not touch the database pays nothing.
+        """
         self.item = None
         isolation = self.isolation
         if isolation is None:
@@ -276,21 +283,12 @@ class Runtime:
         if isolation.suspended:
             self._run(self._empty_tables())
             return
-        mine = self.chain(item)
-        upcoming = self.chain(nextitem) if nextitem is not None else ()
-        keep: list[object] = []
-        for a, b in zip(mine, upcoming, strict=False):
-            if a is not b:
-                break
-            keep.append(a)
-        if not isolation.needs_rollback(keep):
-            return
-        self._run(isolation.align_async(keep))
-        alive = {*keep, self.session_node}
-        for node in [n for n in self.layer_sessions if n not in alive]:
-            del self.layer_sessions[node]
-        for node in [n for n in self._chains if n not in alive and n is not nextitem]:
-            del self._chains[node]
+        self._chains.pop(item, None)
+        if self.layer_sessions:
+            upcoming = self.chain(nextitem) if nextitem is not None else ()
+            alive = {*upcoming, self.session_node}
+            for node in [n for n in self.layer_sessions if n not in alive]:
+                del self.layer_sessions[node]
 
     def _run(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` on the session loop now if it is idle, else let the next use do it."""
