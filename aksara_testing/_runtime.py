@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,7 @@ class Runtime:
         self._chains: dict[object, tuple[object, ...]] = {}
         self._lock = asyncio.Lock()
         self._rebinding: SessionRebinding | None = None
+        self._unguard: Callable[[], None] = lambda: None
         self._env_backup: dict[str, str | None] = {}
         self._sqlite_dir: Path | None = None
         self._token: contextvars.Token[Runtime | None] | None = None
@@ -91,7 +92,11 @@ class Runtime:
         }
         self._env_backup = {k: os.environ.get(k) for k in extras}
         os.environ.update(extras)
-        if self.settings.session:  # SQLAlchemy is imported only by projects that use it
+        if self.settings.database_url:  # SQLAlchemy is imported only by projects that use it
+            from ._guard import guard_app_database
+
+            self._unguard = guard_app_database(self.settings)
+        if self.settings.session:
             from ._sessions import SessionRebinding
 
             self._rebinding = SessionRebinding()
@@ -101,6 +106,7 @@ class Runtime:
     async def aclose(self) -> None:
         """End of the run: roll back, close, drop the test database unless reused."""
         self.routing = False
+        self._unguard()
         if self._rebinding is not None:
             self._rebinding.restore()
         for name, value in self._env_backup.items():

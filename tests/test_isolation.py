@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import Project
 
 
@@ -244,3 +245,29 @@ def test_tests_that_never_touch_the_database_create_none(sqlite_project: Project
     result = sqlite_project.run()
     result.assert_outcomes(passed=2)
     assert "test database" not in result.stdout.str()
+
+
+def test_app_code_using_its_own_engine_is_refused(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        import os
+        from sqlalchemy import text
+        import appdb
+
+        async def test_raw_engine_use():
+            async with appdb.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        """
+    )
+    monkeypatch.setenv(
+        "APP_DATABASE_URL",
+        project.database_url.replace("sqlite://", "sqlite+aiosqlite://").replace(
+            "postgresql://", "postgresql+asyncpg://"
+        ),
+    )
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*refused a connection to the app's own database*"])
+    assert not (project.pytester.path / f"{project.name}.db").exists()
