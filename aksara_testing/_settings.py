@@ -95,7 +95,10 @@ class Settings:
             definition = _BY_KEY.get(key)
             if definition is None or raw is None:
                 continue
-            changes[key] = _convert(definition, raw, source, self.root)
+            value = _convert(definition, raw, source, self.root)
+            if value == getattr(self, key):
+                continue  # unchanged: keep naming where it really came from
+            changes[key] = value
             sources[key] = source
         return replace(self, **changes, sources=sources) if changes else self
 
@@ -105,8 +108,9 @@ class Settings:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """``url`` with its password (in the user part or the query) replaced by ``***``."""
+    url = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    return re.sub(r"([?&](?:password|passwd)=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def load_settings(

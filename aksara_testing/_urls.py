@@ -6,6 +6,7 @@ Every path that creates, migrates, empties or drops a database goes through
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -26,6 +27,7 @@ __all__ = [
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
 PREFIX = "test_"
+_PG_NAME_LIMIT = 63
 
 
 def parse(url: str, key: str, settings: Settings) -> URL:
@@ -111,7 +113,17 @@ def check_safe(url: URL, settings: Settings) -> Target:
     name = database_name(url)
     shown = mask_url(url.render_as_string(hide_password=False))
     problem = None
-    if name in _SYSTEM_DATABASES:
+    if backend_of(url) not in _ASYNC_DRIVERS:
+        raise ConfigurationError(
+            f"test database {shown} uses {backend_of(url)!r}; aksara-testing supports "
+            "SQLite and PostgreSQL test databases (use a sqlite:// or postgresql:// URL)"
+        )
+    if backend_of(url) == "postgresql" and len(name.encode()) > _PG_NAME_LIMIT:
+        problem = (
+            f"its name is longer than PostgreSQL's {_PG_NAME_LIMIT} bytes and would be "
+            "cut short into another database's name"
+        )
+    elif name in _SYSTEM_DATABASES:
         problem = f"{name!r} is a PostgreSQL system database"
     elif not name.startswith(PREFIX):
         problem = f"its name {name!r} does not start with {PREFIX!r}"
@@ -141,5 +153,10 @@ def _same_database(url: URL, settings: Settings) -> bool:
         app_path = Path(app.database or "")
         if not app_path.is_absolute():
             app_path = settings.root / app_path
-        return app_path.resolve() == Path(url.database or "").resolve()
-    return (app.host, app.port or 5432, app.database) == (url.host, url.port or 5432, url.database)
+        target = Path(url.database or "")
+        if app_path.exists() and target.exists():
+            return os.path.samefile(app_path, target)  # symlinks and hard links too
+        return app_path.resolve() == target.resolve()
+    # Host names have many spellings (localhost, 127.0.0.1, sockets): the same
+    # database name on any server counts as the app's own.
+    return bool(app.database) and app.database == url.database
