@@ -129,7 +129,7 @@ def load_settings(
     path = settings_file if settings_file is not None else root / "pyproject.toml"
     if settings_file is not None and not path.is_file():
         raise ConfigurationError(
-            f"settings file {str(path)!r} given by --settings does not exist; "
+            f"settings file {str(path)!r} given by --settings (--aksara-settings) does not exist; "
             "pass the path of a pyproject.toml that has a [tool.aksara] table"
         )
     if path.is_file():
@@ -204,13 +204,13 @@ def _convert(definition: SettingDef, raw: Any, source: str, root: Path) -> Any:
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
             raise _type_error(key, raw, source, 'a "module:attr" string or a list of them')
         return tuple(_check_target(key, i.strip(), source) for i in items if i.strip())
+    if definition.kind == "path" and isinstance(raw, str | os.PathLike):
+        path = Path(raw)
+        return path if path.is_absolute() else root / path
     if not isinstance(raw, str):
         raise _type_error(key, raw, source, "a string")
     if definition.kind == "target":
         return _check_target(key, raw, source)
-    if definition.kind == "path":
-        path = Path(raw)
-        return path if path.is_absolute() else root / path
     return raw
 
 

@@ -1,0 +1,462 @@
+"""The ``aksara`` command, in-process through Click's runner and as the installed executable."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from click.testing import CliRunner
+
+from aksara_cli._app import run_cli
+
+AKSARA = Path(sys.executable).with_name("aksara")
+# Faker's own pytest plugin costs ~0.4 s of start-up per run and none of these projects use it.
+QUIET_PLUGINS = "-p no:randomly -p no:cacheprovider -p no:faker"
+HEAVY_MODULES = (
+    "pytest",
+    "_pytest",
+    "aksara_testing",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+    "httpx",
+)
+
+PASSING = """
+    def test_a():
+        assert True
+
+    def test_b():
+        assert True
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a user sees from one ``aksara`` invocation."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+    def header(self) -> str:
+        return next(line for line in self.stdout.splitlines() if line.startswith("aksara: "))
+
+    def counts(self) -> dict[str, int]:
+        """The pass/fail/skip counts of pytest's summary line."""
+        summary = self.stdout.strip().splitlines()[-1]
+        return {
+            kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|error)", summary)
+        }
+
+
+Invoke = Callable[..., Outcome]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without CI flags, aksara settings or pytest options."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "CI" and not name.startswith(("AKSARA_", "PYTEST_", "COV_CORE_"))
+    }
+    env["PYTEST_ADDOPTS"] = QUIET_PLUGINS
+    env.update(extra)
+    return env
+
+
+def run_executable(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Outcome:
+    done = subprocess.run(
+        [str(AKSARA), *args],
+        cwd=cwd,
+        env=dict(env) if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def run_in_process(*args: str) -> Outcome:
+    with CliRunner().isolation() as (stdout, stderr, _):
+        code = run_cli(list(args))
+    return Outcome(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+
+@pytest.fixture(params=["in_process", "executable"])
+def invoke(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Invoke:
+    """Run ``aksara ARGS`` once through CliRunner (exit codes as ``main`` returns them) and once
+    as the installed command in ``tmp_path``."""
+    if request.param == "in_process":
+        # Click names the program after argv[0]; the console script is called ``aksara``.
+        monkeypatch.setattr(sys, "argv", ["aksara"])
+        return run_in_process
+    return lambda *args: run_executable(*args, cwd=tmp_path)
+
+
+def make_project(root: Path, files: Mapping[str, str]) -> Path:
+    """Write a throwaway project (``pyproject.toml`` and tests) under ``root``."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text).lstrip())
+    return root
+
+
+# --- help, version and usage errors --------------------------------------------------------------
+
+
+def test_version_prints_the_distribution_version(invoke: Invoke) -> None:
+    from importlib.metadata import version
+
+    outcome = invoke("--version")
+
+    assert outcome.code == 0
+    assert outcome.stdout.strip() == f"aksara-testing, version {version('aksara-testing')}"
+
+
+def test_help_lists_the_test_command(invoke: Invoke) -> None:
+    outcome = invoke("--help")
+
+    assert outcome.code == 0
+    assert outcome.stdout.startswith("Usage: aksara [OPTIONS] COMMAND")
+    assert re.search(r"^\s+test\s+Run the test suite", outcome.stdout, re.MULTILINE)
+
+
+TEST_OPTIONS = (
+    *("-k", "-m", "--verbose", "--quiet", "--failfast", "--lf", "--ff", "--maxfail"),
+    *("--durations", "--junitxml", "--pdb", "--cov", "--cov-report", "--cov-fail-under"),
+    *("--settings", "--app", "--database-url", "--slow", "--ci", "--seed"),
+)
+
+
+def test_test_help_lists_every_option(invoke: Invoke) -> None:
+    outcome = invoke("test", "--help")
+
+    assert outcome.code == 0
+    assert outcome.stdout.startswith("Usage: aksara test [OPTIONS] [PATHS]... [-- PYTEST_ARGS]")
+    listed = set(re.findall(r"^\s+(?:-\w, )?(-[\w-]+)", outcome.stdout, re.MULTILINE))
+    assert listed >= set(TEST_OPTIONS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["test", "--bogus"], "No such option '--bogus'"),
+        (["test", "--cov=app", "--cov-report=bogus"], "--cov-report=bogus is not a report type"),
+        (["test", "--cov-report=html"], "--cov-report needs --cov"),
+        (["test", "--maxfail=0"], "--maxfail"),
+        (["bogus"], "No such command 'bogus'"),
+    ],
+    ids=["unknown-option", "bad-cov-report", "cov-report-without-cov", "bad-value", "no-command"],
+)
+def test_usage_errors_exit_4_with_one_line_on_stderr(
+    invoke: Invoke, args: list[str], message: str
+) -> None:
+    outcome = invoke(*args)
+
+    assert outcome.code == 4
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    assert outcome.error_lines[0].startswith("aksara")
+    assert message in outcome.error_lines[0]
+    assert outcome.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["test", "--help"], ["--version"]])
+def test_help_and_version_import_no_pytest_plugin_app_or_database_driver(
+    tmp_path: Path, args: list[str]
+) -> None:
+    script = (
+        "import json, sys, aksara_cli\n"
+        f"code = aksara_cli.main({args!r})\n"
+        "print(json.dumps([code, sorted(sys.modules)]))\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    code, modules = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0
+    loaded = {name for name in modules if name.split(".")[0] in HEAVY_MODULES}
+    assert loaded == set()
+
+
+# --- running a project ---------------------------------------------------------------------------
+
+
+def test_passing_project_exits_0(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"pyproject.toml": "", "tests/test_ok.py": PASSING})
+
+    outcome = run_executable("test", cwd=project)
+
+    assert outcome.code == 0, outcome.stdout
+    assert outcome.counts() == {"passed": 2}
+
+
+def test_failing_test_exits_1(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path,
+        {
+            "pyproject.toml": "",
+            "tests/test_bad.py": """
+                def test_ok():
+                    pass
+
+                def test_broken():
+                    assert 1 + 1 == 3
+            """,
+        },
+    )
+
+    outcome = run_executable("test", cwd=project)
+
+    assert outcome.code == 1
+    assert outcome.counts() == {"failed": 1, "passed": 1}
+    assert "test_broken" in outcome.stdout
+
+
+def test_project_without_tests_exits_5(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"pyproject.toml": "[tool.aksara]\n"})
+
+    outcome = run_executable("test", cwd=project)
+
+    assert outcome.code == 5
+    assert "no tests ran" in outcome.stdout
+
+
+def test_project_without_pyproject_runs_with_defaults(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"test_ok.py": PASSING})
+
+    outcome = run_executable("test", cwd=project)
+
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert outcome.header().startswith("aksara: settings none, seed ")
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('databse_url = "sqlite://"', ["'databse_url'", "did you mean 'database_url'?"]),
+        ("session = 3", ["session = 3", "wrong type"]),
+        ('app = "nocolon"', ["app = 'nocolon'", "'module:attr'"]),
+    ],
+    ids=["typo-key", "wrong-type", "not-module-attr"],
+)
+def test_bad_settings_exit_4_with_one_line_naming_the_problem(
+    tmp_path: Path, table: str, expected: list[str]
+) -> None:
+    project = make_project(
+        tmp_path, {"pyproject.toml": f"[tool.aksara]\n{table}\n", "test_ok.py": PASSING}
+    )
+
+    outcome = run_executable("test", cwd=project)
+
+    assert outcome.code == 4
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    line = outcome.error_lines[0]
+    assert "pyproject.toml" in line
+    for fragment in expected:
+        assert fragment in line
+    assert "Traceback" not in outcome.stdout + outcome.stderr
+
+
+def test_missing_settings_file_exits_4_with_one_line(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"test_ok.py": PASSING})
+
+    outcome = run_executable("test", "--settings", "missing.toml", cwd=project)
+
+    assert outcome.code == 4
+    assert len(outcome.error_lines) == 1
+    assert "'missing.toml'" in outcome.error_lines[0]
+
+
+def test_arguments_after_double_dash_reach_pytest_untouched(tmp_path: Path) -> None:
+    pytest.importorskip("pytest_randomly")
+    project = make_project(tmp_path, {"pyproject.toml": "", "test_ok.py": PASSING})
+    env = clean_env(PYTEST_ADDOPTS="-p no:cacheprovider -p no:faker")
+
+    default = run_executable("test", cwd=project, env=env)
+    passed_through = run_executable("test", "--", "-p", "no:randomly", "-rA", cwd=project, env=env)
+
+    assert "randomly" in default.stdout
+    assert passed_through.code == 0
+    assert "randomly" not in passed_through.stdout
+    # -rA: pytest's summary lists each passed test.
+    assert "PASSED test_ok.py::test_a" in passed_through.stdout
+
+
+def test_unknown_option_after_double_dash_is_pytest_usage_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"pyproject.toml": "", "test_ok.py": PASSING})
+
+    outcome = run_executable("test", "--", "--no-such-pytest-option", cwd=project)
+
+    assert outcome.code == 4
+    assert "--no-such-pytest-option" in outcome.stderr
+
+
+SELECTION_PROJECT = {
+    "pyproject.toml": """
+        [tool.pytest.ini_options]
+        markers = ["smoke: quick checks"]
+    """,
+    "tests/test_x.py": """
+        import pytest
+
+        @pytest.mark.smoke
+        def test_a():
+            pass
+
+        def test_b():
+            pass
+
+        def test_create_user():
+            pass
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "selected"),
+    [
+        (["tests/test_x.py::test_a"], ["test_a"]),
+        (["tests/test_x.py::test_a", "tests/test_x.py::test_b"], ["test_a", "test_b"]),
+        (["-k", "user"], ["test_create_user"]),
+        (["-k", "not user"], ["test_a", "test_b"]),
+        (["-m", "smoke"], ["test_a"]),
+        (["-m", "not smoke", "tests"], ["test_b", "test_create_user"]),
+    ],
+    ids=["node-id", "two-node-ids", "-k", "-k-not", "-m", "-m-not-with-path"],
+)
+def test_selection_runs_only_the_chosen_tests(
+    tmp_path: Path, args: list[str], selected: list[str]
+) -> None:
+    project = make_project(tmp_path, SELECTION_PROJECT)
+
+    outcome = run_executable("test", "-v", *args, cwd=project)
+
+    assert outcome.code == 0, outcome.stdout
+    ran = re.findall(r"::(\w+) PASSED", outcome.stdout)
+    assert sorted(ran) == selected
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "shown"),
+    [
+        ({}, [], "app from_file:app (pyproject.toml)"),
+        ({"AKSARA_APP": "from_env:app"}, [], "app from_env:app (env AKSARA_APP)"),
+        ({"AKSARA_APP": "from_env:app"}, ["--app", "from_flag:app"], "app from_flag:app (--app)"),
+    ],
+    ids=["pyproject", "env-beats-pyproject", "flag-beats-env"],
+)
+def test_settings_precedence_shows_in_the_header_with_its_source(
+    tmp_path: Path, env: dict[str, str], flags: list[str], shown: str
+) -> None:
+    project = make_project(
+        tmp_path,
+        {"pyproject.toml": '[tool.aksara]\napp = "from_file:app"\n', "test_ok.py": PASSING},
+    )
+
+    outcome = run_executable("test", *flags, cwd=project, env=clean_env(**env))
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.header().startswith("aksara: settings pyproject.toml, ")
+    assert shown in outcome.header()
+
+
+@pytest.mark.parametrize("where", ["flag", "pyproject"])
+def test_header_masks_the_database_password(tmp_path: Path, where: str) -> None:
+    url = "postgresql://u:secret@h/db"
+    table = f'database_url = "{url}"' if where == "pyproject" else ""
+    flags = ["--database-url", url] if where == "flag" else []
+    project = make_project(
+        tmp_path, {"pyproject.toml": f"[tool.aksara]\n{table}\n", "test_ok.py": PASSING}
+    )
+
+    outcome = run_executable("test", *flags, cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert "database postgresql://u:***@h/db (" in outcome.header()
+    assert "secret" not in outcome.stdout + outcome.stderr
+
+
+def test_seed_flag_is_shown_in_the_header(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"test_ok.py": PASSING})
+
+    outcome = run_executable("test", "--seed", "4242", cwd=project)
+
+    assert outcome.header().endswith("seed 4242")
+
+
+def test_pytest_and_aksara_test_give_the_same_outcome(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.aksara]\napp = "myapp:app"\n',
+            "tests/test_mixed.py": """
+                import pytest
+
+                def test_passes():
+                    pass
+
+                async def test_async_passes():
+                    pass
+
+                def test_fails():
+                    assert False
+
+                @pytest.mark.slow
+                def test_slow():
+                    pass
+
+                @pytest.mark.ci_only
+                def test_in_ci():
+                    pass
+            """,
+        },
+    )
+
+    through_aksara = run_executable("test", cwd=project)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest"],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    through_pytest = Outcome(done.returncode, done.stdout, done.stderr)
+
+    assert through_aksara.code == through_pytest.code == 1
+    assert (
+        through_aksara.counts()
+        == through_pytest.counts()
+        == {
+            "failed": 1,
+            "passed": 2,
+            "skipped": 2,
+        }
+    )
+    assert (
+        through_aksara.header().split(", seed ")[0] == through_pytest.header().split(", seed ")[0]
+    )

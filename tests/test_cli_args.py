@@ -1,0 +1,246 @@
+"""``aksara test`` options map to the pytest command line a user would have typed."""
+
+from __future__ import annotations
+
+import pytest
+
+from aksara_cli._run import COV_REPORT_TYPES, TestOptions, pytest_args, validate_cov_report
+
+
+def test_no_options_give_an_empty_pytest_command_line() -> None:
+    assert pytest_args(TestOptions()) == []
+
+
+def test_paths_and_node_ids_pass_through_in_order() -> None:
+    options = TestOptions(args=("tests/test_users.py::test_create_user", "tests/api"))
+
+    assert pytest_args(options) == ["tests/test_users.py::test_create_user", "tests/api"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (TestOptions(keyword="users and not slow"), ["-k", "users and not slow"]),
+        (TestOptions(keyword="-x"), ["-k", "-x"]),
+        (TestOptions(markexpr="smoke or api"), ["-m", "smoke or api"]),
+        (TestOptions(verbose=1), ["-v"]),
+        (TestOptions(verbose=2), ["-v", "-v"]),
+        (TestOptions(quiet=1), ["-q"]),
+        (TestOptions(quiet=2), ["-q", "-q"]),
+        (TestOptions(failfast=True), ["-x"]),
+        (TestOptions(last_failed=True), ["--lf"]),
+        (TestOptions(failed_first=True), ["--ff"]),
+        (TestOptions(maxfail=3), ["--maxfail=3"]),
+        (TestOptions(durations=0), ["--durations=0"]),
+        (TestOptions(durations=10), ["--durations=10"]),
+        (TestOptions(junitxml="reports/junit.xml"), ["--junitxml=reports/junit.xml"]),
+        (TestOptions(pdb=True), ["--pdb"]),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_pytest_options_translate_to_their_pytest_spelling(
+    options: TestOptions, expected: list[str]
+) -> None:
+    assert pytest_args(options) == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (TestOptions(settings="ci/pyproject.toml"), ["--aksara-settings=ci/pyproject.toml"]),
+        (TestOptions(app="myapp.main:app"), ["--aksara-app=myapp.main:app"]),
+        (
+            TestOptions(database_url="postgresql://u:pw@db/app"),
+            ["--aksara-database-url=postgresql://u:pw@db/app"],
+        ),
+        (TestOptions(slow=True), ["--aksara-slow"]),
+        (TestOptions(ci=True), ["--aksara-ci"]),
+        (TestOptions(seed=1234), ["--aksara-seed=1234"]),
+        (TestOptions(seed=0), ["--aksara-seed=0"]),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_aksara_options_translate_to_the_plugin_options(
+    options: TestOptions, expected: list[str]
+) -> None:
+    assert pytest_args(options) == expected
+
+
+def test_bare_cov_measures_the_whole_project() -> None:
+    assert pytest_args(TestOptions(cov=("",))) == ["--cov"]
+
+
+def test_cov_with_a_package_names_it() -> None:
+    assert pytest_args(TestOptions(cov=("myapp",))) == ["--cov=myapp"]
+
+
+def test_repeated_cov_keeps_every_package_in_order() -> None:
+    options = TestOptions(cov=("myapp", "", "mylib"))
+
+    assert pytest_args(options) == ["--cov=myapp", "--cov", "--cov=mylib"]
+
+
+def test_repeated_cov_report_keeps_every_report_and_its_destination() -> None:
+    options = TestOptions(
+        cov=("myapp",), cov_report=("term-missing", "html:out/cov", "xml:cov.xml")
+    )
+
+    assert pytest_args(options) == [
+        "--cov=myapp",
+        "--cov-report=term-missing",
+        "--cov-report=html:out/cov",
+        "--cov-report=xml:cov.xml",
+    ]
+
+
+@pytest.mark.parametrize(("percent", "expected"), [(90.0, "90"), (87.5, "87.5")])
+def test_cov_fail_under_is_written_without_a_needless_decimal(
+    percent: float, expected: str
+) -> None:
+    options = TestOptions(cov=("myapp",), cov_fail_under=percent)
+
+    assert pytest_args(options) == [f"--cov-fail-under={expected}", "--cov=myapp"]
+
+
+def test_passthrough_args_come_last_and_keep_their_order() -> None:
+    options = TestOptions(
+        args=("tests/test_a.py", "-p", "no:randomly", "-W", "error", "--tb=short"),
+        keyword="create",
+        verbose=1,
+    )
+
+    argv = pytest_args(options)
+
+    assert argv == [
+        "-v",
+        "-k",
+        "create",
+        "tests/test_a.py",
+        "-p",
+        "no:randomly",
+        "-W",
+        "error",
+        "--tb=short",
+    ]
+
+
+def test_every_option_at_once_gives_the_full_pytest_command_line() -> None:
+    options = TestOptions(
+        args=("tests",),
+        keyword="api",
+        markexpr="not db",
+        verbose=2,
+        failfast=True,
+        last_failed=True,
+        maxfail=2,
+        durations=5,
+        junitxml="junit.xml",
+        cov=("myapp",),
+        cov_report=("html",),
+        cov_fail_under=80.0,
+        settings="pyproject.toml",
+        app="myapp:app",
+        database_url="sqlite:///app.db",
+        slow=True,
+        ci=True,
+        seed=7,
+    )
+
+    argv = pytest_args(options)
+
+    assert sorted(argv) == sorted(
+        [
+            "-v",
+            "-v",
+            "-x",
+            "--lf",
+            "--aksara-slow",
+            "--aksara-ci",
+            "-k",
+            "api",
+            "-m",
+            "not db",
+            "--maxfail=2",
+            "--durations=5",
+            "--junitxml=junit.xml",
+            "--cov-fail-under=80",
+            "--aksara-settings=pyproject.toml",
+            "--aksara-app=myapp:app",
+            "--aksara-database-url=sqlite:///app.db",
+            "--aksara-seed=7",
+            "--cov=myapp",
+            "--cov-report=html",
+            "tests",
+        ]
+    )
+    assert argv[-1] == "tests"
+    assert argv[argv.index("-k") + 1] == "api"
+    assert argv[argv.index("-m") + 1] == "not db"
+
+
+def test_mapping_is_pure_and_leaves_the_options_untouched() -> None:
+    options = TestOptions(args=("tests",), cov=("myapp",))
+
+    assert pytest_args(options) == pytest_args(options)
+    assert options == TestOptions(args=("tests",), cov=("myapp",))
+
+
+@pytest.mark.parametrize("report", [*COV_REPORT_TYPES, "html:out/cov", "xml:cov.xml"])
+def test_known_cov_report_types_are_accepted(report: str) -> None:
+    assert validate_cov_report(report) is None
+
+
+@pytest.mark.parametrize("report", ["term:skip-covered", "term-missing:skip-covered"])
+def test_terminal_reports_accept_skip_covered(report: str) -> None:
+    assert validate_cov_report(report) is None
+
+
+def test_unknown_cov_report_type_names_the_valid_ones() -> None:
+    problem = validate_cov_report("bogus")
+
+    assert problem is not None
+    assert "--cov-report=bogus" in problem
+    assert all(kind in problem for kind in ("term-missing", "html", "xml"))
+    assert "\n" not in problem
+
+
+def test_terminal_report_with_a_destination_is_rejected() -> None:
+    problem = validate_cov_report("term:out.txt")
+
+    assert problem is not None
+    assert "skip-covered" in problem
+
+
+def test_every_translated_option_is_understood_by_pytest_with_the_plugin(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml("[tool.aksara]\n")
+    options = TestOptions(
+        args=("-p", "no:randomly"),
+        keyword="api",
+        markexpr="not db",
+        verbose=1,
+        failfast=True,
+        failed_first=True,
+        maxfail=2,
+        durations=5,
+        junitxml="junit.xml",
+        cov=("myapp",),
+        cov_report=("term-missing", "xml:cov.xml"),
+        cov_fail_under=80.0,
+        settings="pyproject.toml",
+        app="myapp:app",
+        database_url="sqlite:///app.db",
+        slow=True,
+        ci=True,
+        seed=7,
+    )
+
+    config = pytester.parseconfig(*pytest_args(options))
+
+    assert config.getoption("keyword") == "api"
+    assert config.getoption("maxfail") == 2
+    assert config.getoption("aksara_app") == "myapp:app"
+    assert config.getoption("aksara_seed") == 7
+    assert config.getoption("aksara_slow") is True
+    assert config.getoption("cov_source") == ["myapp"]
