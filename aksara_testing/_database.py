@@ -28,6 +28,8 @@ __all__ = [
     "drop_database",
     "empty_tables",
     "fingerprint",
+    "mark_clean",
+    "mark_dirty",
     "remove_tree",
 ]
 
@@ -56,6 +58,7 @@ class DatabaseHandle:
     engine: AsyncEngine
     reused: bool = False
     note: str = ""
+    fingerprint: str = ""
 
 
 def fingerprint(metadata: MetaData, engine: AsyncEngine) -> str:
@@ -90,7 +93,9 @@ async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -
     if reuse and not is_memory(url):
         found = await _stored_fingerprint(url)
         if found == wanted:
-            return DatabaseHandle(url, engine, reused=True, note="reused (schema unchanged)")
+            return DatabaseHandle(
+                url, engine, reused=True, note="reused (schema unchanged)", fingerprint=wanted
+            )
         note = "rebuilt (schema changed)" if found else "created"
     else:
         note = "created"
@@ -105,7 +110,18 @@ async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -
         await connection.commit()
     if not is_memory(url):
         await _store_fingerprint(url, wanted)
-    return DatabaseHandle(url, engine, note=note)
+    return DatabaseHandle(url, engine, note=note, fingerprint=wanted)
+
+
+async def mark_dirty(url: URL) -> None:
+    """Make a reused database look changed until :func:`mark_clean` (transactional tests)."""
+    if not is_memory(url):
+        await _store_fingerprint(url, "dirty")
+
+
+async def mark_clean(url: URL, fingerprint: str) -> None:
+    if not is_memory(url):
+        await _store_fingerprint(url, fingerprint)
 
 
 _KEEP_TABLES = frozenset({"alembic_version"})

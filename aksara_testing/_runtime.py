@@ -125,11 +125,12 @@ class Runtime:
                 from ._urls import check_safe
 
                 await drop_database(check_safe(self.handle.url, self.settings))
-                if self._sqlite_dir is not None:
-                    from ._database import remove_tree
-
-                    remove_tree(self._sqlite_dir)
             self.handle = None
+        if self._sqlite_dir is not None:  # per-run folder; --reuse-db uses a fixed one
+            from ._database import remove_tree
+
+            remove_tree(self._sqlite_dir)
+            self._sqlite_dir = None
 
     # -- the database --------------------------------------------------------------
 
@@ -261,14 +262,24 @@ class Runtime:
                 "and would be lost; move the test to a module of its own or drop that fixture"
             )
         isolation.suspend()
+        if self.reuse:
+            from sqlalchemy.util import await_only
+
+            from ._database import mark_dirty
+
+            # Killed before the tables are emptied? The next run must rebuild.
+            assert self.handle is not None
+            await_only(mark_dirty(self.handle.url))
 
     async def _empty_tables(self) -> None:
         """After a transactional test: delete every row it committed."""
-        from ._database import empty_tables
+        from ._database import empty_tables, mark_clean
         from ._urls import check_safe
 
         assert self.handle is not None and self.isolation is not None
         await empty_tables(check_safe(self.handle.url, self.settings), self.handle.engine)
+        if self.reuse:
+            await mark_clean(self.handle.url, self.handle.fingerprint)
         await self.isolation.connection.run_sync(lambda _: self._resume())
 
     def _resume(self) -> None:
