@@ -96,9 +96,10 @@ class Isolation:
         self._sessions.add(session)
         return self.sync_connection
 
-    def holds_data(self) -> bool:
-        """True when scoped fixtures may have written data into the shared transaction."""
-        return self.outer_dirty or any(sp.owner is not None for sp in self._stack)
+    def holds_data(self, chain: Sequence[object]) -> bool:
+        """True when live scopes (those in ``chain``) may hold data in the shared transaction."""
+        live = set(map(id, chain))
+        return self.outer_dirty or any(id(sp.owner) in live for sp in self._stack)
 
     def suspend(self) -> None:
         """Before a transactional test: roll everything back so other connections can write."""

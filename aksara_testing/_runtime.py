@@ -7,6 +7,7 @@ through a ContextVar so sessions and ``setup_test_database`` can find it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 from collections.abc import Callable, Coroutine, Mapping
@@ -130,6 +131,9 @@ class Runtime:
             from ._database import remove_tree
 
             remove_tree(self._sqlite_dir)
+            for parent in (self._sqlite_dir.parent, self._sqlite_dir.parent.parent):
+                with contextlib.suppress(OSError):
+                    parent.rmdir()  # only when no other run or reused database is there
             self._sqlite_dir = None
 
     # -- the database --------------------------------------------------------------
@@ -163,9 +167,11 @@ class Runtime:
         from ._urls import check_safe, derive_test_url
 
         self.loop = asyncio.get_running_loop()
-        url = derive_test_url(self.settings, self.sqlite_dir())
+        url = derive_test_url(self.settings, self.sqlite_dir)
         target = check_safe(url, self.settings)
         handle = await build_database(target, self._schema_source(), reuse=self.reuse_allowed)
+        if self.reuse and self.recreate:
+            handle.note = "rebuilt (--create-db)"
         self.isolation = await Isolation.start(handle.engine)
         self.handle = handle
         shown = mask_url(url.render_as_string(hide_password=False))
@@ -176,17 +182,23 @@ class Runtime:
         return self.reuse and not self.recreate
 
     def sqlite_dir(self) -> Path:
-        """Where SQLite test files live: per run, or per project with --reuse-db."""
+        """Where SQLite test files live: one folder per project, a sub-folder per run.
+
+        ``--reuse-db`` uses the project folder itself. Folders of runs whose
+        process is gone (killed with kill -9) are removed when the next run
+        needs one. Nothing is created here; building the database does that.
+        """
         import hashlib
         import tempfile
 
-        if self._sqlite_dir is None:
-            if self.reuse:
-                project = hashlib.sha256(str(self.settings.root).encode()).hexdigest()[:12]
-                base = Path(tempfile.gettempdir()) / f"aksara-{os.getuid()}" / project
-                base.mkdir(parents=True, exist_ok=True)
-                return base
-            self._sqlite_dir = Path(tempfile.mkdtemp(prefix="aksara-"))
+        if self._sqlite_dir is not None:
+            return self._sqlite_dir
+        project = hashlib.sha256(str(self.settings.root).encode()).hexdigest()[:12]
+        base = Path(tempfile.gettempdir()) / f"aksara-{os.getuid()}" / project
+        if self.reuse:
+            return base
+        _remove_dead_runs(base)
+        self._sqlite_dir = base / f"run-{os.getpid()}"
         return self._sqlite_dir
 
     def _schema_source(self) -> Any:
@@ -212,7 +224,7 @@ class Runtime:
         from .errors import ConfigurationError
 
         assert self.handle is not None
-        url = derive_test_url(merged, self.sqlite_dir())
+        url = derive_test_url(merged, self.sqlite_dir)
         if url != self.handle.url:
             raise ConfigurationError(
                 "setup_test_database() was called with settings for another database "
@@ -255,7 +267,7 @@ class Runtime:
     def _suspend_for(self, item: pytest.Item, isolation: Isolation) -> None:
         from .errors import AksaraError
 
-        if isolation.holds_data():
+        if isolation.holds_data(self.chain(item)):
             raise AksaraError(
                 f"{item.nodeid} is marked transactional, but data written by session-, "
                 "package-, module- or class-scoped fixtures is still in the test transaction "
@@ -313,6 +325,27 @@ class Runtime:
             self.loop.run_until_complete(work)
         else:
             work.close()
+
+
+def _remove_dead_runs(base: Path) -> None:
+    if not base.is_dir():
+        return
+    for folder in base.glob("run-*"):
+        pid = folder.name.removeprefix("run-")
+        if pid.isdigit() and not _alive(int(pid)):
+            from ._database import remove_tree
+
+            remove_tree(folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _env_string(value: Any) -> str:

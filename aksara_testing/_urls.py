@@ -7,6 +7,7 @@ Every path that creates, migrates, empties or drops a database goes through
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -61,11 +62,14 @@ def database_name(url: URL) -> str:
     return url.database or ""
 
 
-def derive_test_url(settings: Settings, sqlite_dir: Path, suffix: str = "") -> URL:
+def derive_test_url(
+    settings: Settings, sqlite_dir: Path | Callable[[], Path], suffix: str = ""
+) -> URL:
     """The test database URL for ``settings``.
 
     ``database_url = "postgresql://u@h/app"`` gives ``postgresql+asyncpg://u@h/test_app``;
-    a SQLite file becomes ``test_<stem>`` in ``sqlite_dir``; in-memory stays in memory.
+    a SQLite file becomes ``test_<stem>`` in ``sqlite_dir`` (a folder, or a function
+    giving one, called only for SQLite); in-memory stays in memory.
     ``suffix`` (``_gw0`` under xdist) is appended to the name.
     """
     if settings.test_database_url:
@@ -89,8 +93,10 @@ def derive_test_url(settings: Settings, sqlite_dir: Path, suffix: str = "") -> U
     return _renamed(url, PREFIX + database_name(url) + suffix, sqlite_dir)
 
 
-def _renamed(url: URL, name: str, sqlite_dir: Path) -> URL:
+def _renamed(url: URL, name: str, sqlite_dir: Path | Callable[[], Path]) -> URL:
     if backend_of(url) == "sqlite":
+        if callable(sqlite_dir):
+            sqlite_dir = sqlite_dir()
         extension = Path(url.database or "").suffix or ".db"
         return url.set(database=str(sqlite_dir / f"{name}{extension}"))
     return url.set(database=name)
