@@ -91,7 +91,7 @@ async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -
     engine = create_engine_for(url)
     wanted = source.fingerprint(engine)
     if reuse and not is_memory(url):
-        found = await _stored_fingerprint(url)
+        found = await _stored_fingerprint(url, engine)
         if found == wanted:
             return DatabaseHandle(
                 url, engine, reused=True, note="reused (schema unchanged)", fingerprint=wanted
@@ -177,16 +177,16 @@ async def _recreate(target: Target) -> None:
     await create(url)
 
 
-async def _stored_fingerprint(url: URL) -> str | None:
+async def _stored_fingerprint(url: URL, engine: AsyncEngine) -> str | None:
     if backend_of(url) == "sqlite":
         path = Path(url.database or "")
         marker = _marker_path(path)
         if path.is_file() and marker.is_file():
             return marker.read_text().strip()
         return None
-    from ._postgres import read_comment
+    from ._postgres import read_own_comment
 
-    comment = await read_comment(url)
+    comment = await read_own_comment(engine)
     return comment[len(_MARK) :] if comment and comment.startswith(_MARK) else None
 
 

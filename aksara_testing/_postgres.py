@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
-__all__ = ["create", "create_postgres_engine", "drop", "read_comment", "write_comment"]
+__all__ = ["create", "create_postgres_engine", "drop", "read_own_comment", "write_comment"]
 
 
 def create_postgres_engine(url: URL, **kwargs: Any) -> AsyncEngine:
@@ -65,12 +65,24 @@ async def drop(url: URL) -> None:
     await _admin(url, f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)")
 
 
-async def read_comment(url: URL) -> str | None:
-    value = await _admin(
-        url,
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :name",
-        name=url.database,
-    )
+async def read_own_comment(engine: AsyncEngine) -> str | None:
+    """The comment of the database ``engine`` points at; None if it does not exist.
+
+    Read through the test engine itself: a reused database then costs one
+    connection, which the run keeps.
+    """
+    try:
+        async with engine.connect() as connection:
+            value = await connection.scalar(
+                text(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                    "WHERE datname = current_database()"
+                )
+            )
+    except Exception as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
     return value if isinstance(value, str) else None
 
 
