@@ -20,11 +20,14 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from ._savepoints import SavepointChannel
 
 __all__ = ["Isolation"]
 
@@ -38,8 +41,9 @@ class _Savepoint:
 class Isolation:
     """The connection every test shares, and its stack of savepoints."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, channel: SavepointChannel) -> None:
         self.connection = connection
+        self.channel = channel
         self.sync_connection: Connection = connection.sync_connection  # type: ignore[assignment]
         self._stack: list[_Savepoint] = []
         self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
@@ -47,32 +51,17 @@ class Isolation:
         self.restarts = 0
         self.outer_dirty = False  # a session-scoped fixture wrote through the connection
         self.suspended = False  # a transactional test runs: the connection holds nothing
-        self._discarding = False
 
     @classmethod
     async def start(cls, engine: AsyncEngine) -> Isolation:
+        from ._savepoints import SavepointChannel
+
+        channel = SavepointChannel(engine)
         connection = await engine.connect()
         await connection.begin()
         # Makes drivers that begin lazily (asyncpg) open the transaction now.
         await connection.exec_driver_sql("SELECT 1")
-        isolation = cls(connection)
-        isolation._skip_discarded_savepoints(engine)
-        return isolation
-
-    def _skip_discarded_savepoints(self, engine: AsyncEngine) -> None:
-        """Closing a stale session rolls back to its savepoint; ours discards it anyway.
-
-        While a layer is rolled back, the sessions' own ``ROLLBACK TO`` statements
-        are skipped: the layer's ``ROLLBACK TO`` that follows undoes all of it.
-        """
-        dialect: Any = engine.sync_engine.dialect
-        original = dialect.do_rollback_to_savepoint
-
-        def rollback_to_savepoint(connection: Connection, name: str) -> None:
-            if not self._discarding:
-                original(connection, name)
-
-        dialect.do_rollback_to_savepoint = rollback_to_savepoint
+        return cls(connection, channel)
 
     @property
     def depth(self) -> int:
@@ -103,8 +92,13 @@ class Isolation:
 
     def suspend(self) -> None:
         """Before a transactional test: roll everything back so other connections can write."""
-        self._end_sessions(commit=False, current=None)
+        self.channel.discarding = True
+        try:
+            self._end_sessions(commit=False, current=None)
+        finally:
+            self.channel.discarding = False
         self._stack.clear()
+        self.channel.discard()
         if self.sync_connection.in_transaction():
             self.sync_connection.rollback()
         self.suspended = True
@@ -133,7 +127,7 @@ class Isolation:
                 self._end_sessions(commit=True, current=current)
                 for depth in range(len(self._stack), len(chain)):
                     name = f"aksara_{depth + 1}"
-                    self.sync_connection.exec_driver_sql(f"SAVEPOINT {name}")
+                    self.channel.send(self.sync_connection, f"SAVEPOINT {name}")
                     self._stack.append(_Savepoint(name, chain[depth]))
         finally:
             self._aligning = False
@@ -149,15 +143,15 @@ class Isolation:
             if sp.owner is None:  # empty: adopt it
                 sp.owner = wanted
                 continue
-            self._discarding = True
+            self.channel.discarding = True
             try:
                 self._end_sessions(commit=False, current=current)
                 # Savepoints of sessions nobody closed (all newer than ours, by the invariant).
                 while (nested := self.sync_connection.get_nested_transaction()) is not None:
                     nested.rollback()
             finally:
-                self._discarding = False
-            self.sync_connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {sp.name}")
+                self.channel.discarding = False
+            self.channel.send(self.sync_connection, f"ROLLBACK TO SAVEPOINT {sp.name}")
             del self._stack[index + 1 :]
             sp.owner = wanted
             return
@@ -178,12 +172,13 @@ class Isolation:
         """Test code ended the outer transaction itself: begin a new one."""
         self.restarts += 1
         self._stack.clear()
+        self.channel.discard()
         self.sync_connection.begin()
         self.sync_connection.exec_driver_sql("SELECT 1")
 
     async def close(self) -> None:
         """Roll everything back and give the connection up."""
-        await self.connection.run_sync(lambda _: self._end_sessions(commit=False, current=None))
+        await self.connection.run_sync(lambda _: self.suspend())
         if self.connection.in_transaction():
             await self.connection.rollback()
         await self.connection.close()

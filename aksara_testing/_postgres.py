@@ -1,40 +1,19 @@
-"""PostgreSQL specifics: server-side database admin, and cheap savepoints on asyncpg.
-
-SQLAlchemy names savepoints ``sa_savepoint_<n>`` with an ever-growing n, so on
-asyncpg each one misses the prepared-statement cache and costs two round
-trips. Savepoint statements need no parameters, so the test engine sends them
-over asyncpg's simple-query protocol instead: one round trip, nothing cached.
-"""
+"""PostgreSQL specifics: the test engine and server-side database admin."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import pool, text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.util import await_only
 
 __all__ = ["create", "create_postgres_engine", "drop", "read_own_comment", "write_comment"]
 
 
 def create_postgres_engine(url: URL, **kwargs: Any) -> AsyncEngine:
-    """An asyncpg engine whose savepoint statements skip statement preparation."""
-    engine = create_async_engine(url, **kwargs)
-    dialect: Any = engine.sync_engine.dialect
-    dialect.do_savepoint = _simple("SAVEPOINT {}")
-    dialect.do_release_savepoint = _simple("RELEASE SAVEPOINT {}")
-    dialect.do_rollback_to_savepoint = _simple("ROLLBACK TO SAVEPOINT {}")
-    return engine
-
-
-def _simple(template: str) -> Any:
-    def run(connection: Connection, name: str) -> None:
-        raw = connection.connection.driver_connection
-        assert raw is not None
-        await_only(raw.execute(template.format(_quote(name))))
-
-    return run
+    """An asyncpg engine for the test database."""
+    return create_async_engine(url, **kwargs)
 
 
 def _quote(name: str) -> str:

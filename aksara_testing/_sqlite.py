@@ -50,6 +50,11 @@ class LoopThreadConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    @property
+    def sqlite3_connection(self) -> sqlite3.Connection:
+        """The underlying sqlite3 connection, safe to use directly on the loop thread."""
+        return self._conn
+
     def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
         return self._connect().__await__()  # no worker thread to start
 

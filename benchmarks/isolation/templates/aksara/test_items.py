@@ -1,9 +1,8 @@
 """Variant (e): the same test against the aksara-testing `db_session` fixture (no conftest)."""
 
+from models import Item
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from models import Item
 
 # --- repeated for each test ---
 

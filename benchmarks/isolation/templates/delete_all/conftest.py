@@ -3,9 +3,8 @@
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
-
 from models import Base
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 DATABASE_URL = "@DATABASE_URL@"
 

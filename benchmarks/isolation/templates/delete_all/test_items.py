@@ -1,9 +1,8 @@
 """Insert one row, commit, count: passes only if every test starts from an empty table."""
 
+from models import Item
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from models import Item
 
 # --- repeated for each test ---
 

@@ -1,7 +1,6 @@
 """Variant (d): the same insert + count through the Django ORM under pytest-django."""
 
 import pytest
-
 from benchapp.models import Item
 
 # --- repeated for each test ---

@@ -1,0 +1,731 @@
+"""Per-test database isolation benchmark.
+
+What it measures
+----------------
+How much each way of isolating database tests from one another costs *per
+test*. Every test does the same work: insert one row into
+``items(id integer pk, name text)``, commit, ``SELECT count(*)`` and assert
+the count is 1 — so it only passes if isolation really works.
+
+Method
+------
+For each backend and variant the harness generates two throwaway pytest
+projects from ``templates/<variant>/`` in a temporary directory: one with 1
+test and one with N tests (``--tests``, default 1,000). Each project is run
+in a fresh subprocess::
+
+    python -m pytest -q -p no:randomly -p no:cacheprovider
+
+and timed from the outside (wall clock, ``time.perf_counter``). Start-up,
+collection overhead, schema creation and teardown appear in both runs, so
+
+    per-test cost = (T_N - T_1) / (N - 1)
+
+isolates what one more test costs. One untimed warm-up pass writes bytecode
+caches (under ``PYTHONPYCACHEPREFIX`` in the temporary directory;
+``PYTHONDONTWRITEBYTECODE`` is removed so runs do not recompile the N-test
+module) and migrates the databases; then ``--repeats`` timed passes run every
+(backend, variant, N) job once each, **interleaved** (the job order is
+rotated every pass) so that machine noise spreads over all variants instead
+of landing on one. Each pass must report exactly N passed tests.
+
+Reported per variant: the median per-test cost over the passes, its min-max,
+and the ratio against variant (b) — the median of the per-pass ratios, i.e.
+paired within a pass, which is steadier than a ratio of medians on a noisy
+machine.
+
+Variants
+--------
+(a) plain-async        async tests with no database work (the floor)
+(b) savepoint-fixture  the usual hand-written SQLAlchemy savepoint conftest
+(c) delete-all         real commits, every table emptied after each test
+(d) pytest-django      @pytest.mark.django_db sync tests, Django ORM
+(e) aksara             our plugin's ``db_session`` fixture, configured from
+                       ``[tool.aksara]``, no conftest; skipped with a note
+                       while ``aksara_testing`` cannot be imported or its
+                       1-test project does not pass (plugin not ready yet)
+
+Each variant blocks the other variants' pytest plugins (``-p no:django``,
+``-p no:asyncio``, ``-p no:aksara``): an installed but unused pytest-django
+alone adds ~0.7 ms per test through its autouse fixtures, and our plugin
+changes pytest-asyncio's defaults. Other installed plugins are left alone.
+
+Backends: SQLite (a file per project; Django uses its default in-memory test
+database) and PostgreSQL, whose server URL comes from the environment
+variable ``AKSARA_TEST_POSTGRES_URL`` (PostgreSQL is skipped when it is
+unset). Each variant gets its own database, ``test_bench_<variant>``, created
+before and dropped after the runs; the harness never creates or drops any
+other name. (Our plugin derives its test database as ``test_`` + the name in
+``database_url``, so variant (e) is configured with ``bench_aksara``, a
+database that is never created, and the plugin itself creates and drops
+``test_bench_aksara`` in every run; SQLite's ``sqlite:///app.db`` becomes a
+``test_app.db`` in the plugin's own temporary folder.) pytest-django runs
+with ``--reuse-db`` and ``TEST NAME`` set, so it uses the harness's database
+instead of creating and dropping its own.
+
+Usage::
+
+    python benchmarks/isolation/run.py [--backend sqlite|postgres|all]
+        [--repeats 5] [--tests 1000] [--warmup 1] [--variants abcde] [--write] [--keep]
+
+``--write`` replaces the section between ``<!-- isolation:start -->`` and
+``<!-- isolation:end -->`` in ``benchmarks/RESULTS.md`` (creating the file or
+appending the section if needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+RESULTS_FILE = HERE.parent / "RESULTS.md"
+START_MARKER = "<!-- isolation:start -->"
+END_MARKER = "<!-- isolation:end -->"
+POSTGRES_ENV = "AKSARA_TEST_POSTGRES_URL"
+URL_PLACEHOLDER = "@DATABASE_URL@"
+REPEAT_MARKER = "# --- repeated for each test ---"
+TEST_FILE = "test_items.py"
+BASELINE = "b"
+NOISY_SPREAD = 0.5
+RUN_TIMEOUT_S = 1800
+DB_NAME_RE = re.compile(r"test_bench_[a-z0-9_]+")
+PROGRESS_RE = re.compile(r"^[.EFsxX]+\s+\[\s*\d+%\]$")  # pytest -q progress line
+# PYTHONDONTWRITEBYTECODE would make every run recompile (and assert-rewrite)
+# the N-test module, a cost that grows with N and is not isolation.
+ENV_TO_DROP = (
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "DJANGO_SETTINGS_MODULE",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+)
+
+
+# --------------------------------------------------------------------------
+# Variants and backends
+# --------------------------------------------------------------------------
+
+
+# pytest plugins (entry-point names) that belong to one variant or another.
+# Each variant blocks the ones it does not use (``-p no:<name>``): merely
+# installed, pytest-django adds ~0.7 ms of autouse fixtures to every test, and
+# our own plugin changes pytest-asyncio defaults. Plugins outside this set
+# (Faker, anyio, xdist, pytest-cov, ...) are shared environment for all.
+VARIANT_PLUGINS = ("asyncio", "django", "aksara")
+
+
+@dataclass(frozen=True)
+class Variant:
+    letter: str
+    key: str
+    template: str
+    description: str
+    plugins: tuple[str, ...]  # from VARIANT_PLUGINS: the ones this variant uses
+    uses_database: bool = True
+    # URL flavour written into the project: "async" -> sqlite+aiosqlite /
+    # postgresql+asyncpg; "plain" -> sqlite:///app.db / postgresql://.
+    url_style: str = "async"
+    extra_args: tuple[str, ...] = ()
+    # Optional variants are skipped with a note (not fatal) if they fail to run.
+    optional: bool = False
+    # The tool derives its test database as "test_" + the configured name, so
+    # the project names "bench_<variant>" to land on "test_bench_<variant>".
+    derives_test_database: bool = False
+    # Importable modules needed; "a|b" means either will do.
+    requires: tuple[str, ...] = ()
+    postgres_requires: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"({self.letter}) {self.key}"
+
+    @property
+    def pytest_args(self) -> list[str]:
+        blocked = [name for name in VARIANT_PLUGINS if name not in self.plugins]
+        return [arg for name in blocked for arg in ("-p", f"no:{name}")] + list(self.extra_args)
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "a",
+        "plain-async",
+        "plain_async",
+        "async tests, no database work",
+        plugins=("asyncio",),
+        uses_database=False,
+        requires=("pytest_asyncio",),
+    ),
+    Variant(
+        "b",
+        "savepoint-fixture",
+        "savepoint_fixture",
+        "hand-written SQLAlchemy savepoint fixture",
+        plugins=("asyncio",),
+        requires=("pytest_asyncio", "sqlalchemy", "aiosqlite"),
+        postgres_requires=("asyncpg",),
+    ),
+    Variant(
+        "c",
+        "delete-all",
+        "delete_all",
+        "real commits + DELETE from all tables",
+        plugins=("asyncio",),
+        requires=("pytest_asyncio", "sqlalchemy", "aiosqlite"),
+        postgres_requires=("asyncpg",),
+    ),
+    Variant(
+        "d",
+        "pytest-django",
+        "pytest_django",
+        "pytest-django, sync Django ORM",
+        plugins=("django",),
+        url_style="plain",
+        extra_args=("--reuse-db",),
+        requires=("django", "pytest_django"),
+        postgres_requires=("psycopg|psycopg2",),
+    ),
+    Variant(
+        "e",
+        "aksara",
+        "aksara",
+        "aksara-testing `db_session` fixture",
+        plugins=("aksara", "asyncio"),
+        url_style="plain",
+        optional=True,
+        derives_test_database=True,
+        requires=("aksara_testing",),
+        postgres_requires=("asyncpg",),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str  # "sqlite" or "postgres"
+    server_url: str | None = None  # PostgreSQL admin URL
+
+
+def database_name(variant: Variant) -> str:
+    name = "test_bench_" + variant.key.replace("-", "_")
+    if not DB_NAME_RE.fullmatch(name):
+        raise ValueError(f"refusing to use database name {name!r}")
+    return name
+
+
+def database_url(backend: Backend, variant: Variant, project: Path) -> str:
+    """The URL written into a generated project."""
+    if backend.name == "sqlite":
+        if variant.url_style == "plain":
+            return "sqlite:///app.db"  # relative to the project (pytest's cwd)
+        return f"sqlite+aiosqlite:///{project / 'app.db'}"
+    from sqlalchemy.engine import make_url
+
+    assert backend.server_url is not None
+    driver = "postgresql+asyncpg" if variant.url_style == "async" else "postgresql"
+    name = database_name(variant)
+    if variant.derives_test_database:
+        name = name.removeprefix("test_")
+    url = make_url(backend.server_url).set(drivername=driver, database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def missing_modules(variant: Variant, backend: Backend) -> list[str]:
+    needed = list(variant.requires)
+    if backend.name == "postgres" and variant.uses_database:
+        needed += variant.postgres_requires
+    return [
+        spec for spec in needed if not any(importlib.util.find_spec(m) for m in spec.split("|"))
+    ]
+
+
+# --------------------------------------------------------------------------
+# Project generation
+# --------------------------------------------------------------------------
+
+
+def expand_tests(template: str, n: int) -> str:
+    """Repeat the part of a test template after REPEAT_MARKER n times."""
+    header, marker, body = template.partition(REPEAT_MARKER)
+    if not marker:
+        raise ValueError(f"{TEST_FILE} template lacks {REPEAT_MARKER!r}")
+    copies = (body.replace("test_item_0(", f"test_item_{i}(") for i in range(n))
+    return header + marker + "".join(copies)
+
+
+def generate_project(variant: Variant, backend: Backend, n: int, root: Path) -> Path:
+    project = root / backend.name / variant.template / f"n{n}"
+    shutil.copytree(
+        TEMPLATES / variant.template,
+        project,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.db"),
+    )
+    url = database_url(backend, variant, project)
+    for path in project.rglob("*"):
+        if path.suffix in {".py", ".toml"}:
+            text = path.read_text().replace(URL_PLACEHOLDER, url)
+            if path.name == TEST_FILE:
+                text = expand_tests(text, n)
+            path.write_text(text)
+    return project
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL databases
+# --------------------------------------------------------------------------
+
+
+def admin_dsn(server_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _execute_admin(server_url: str, statements: Sequence[str]) -> str:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(admin_dsn(server_url))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+def drop_statement(name: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+
+@contextmanager
+def postgres_databases(backend: Backend, variants: Sequence[Variant]) -> Iterator[str]:
+    """Create test_bench_<variant> for each variant; drop them all on exit.
+
+    Yields the server version.
+    """
+    assert backend.server_url is not None
+    names = [database_name(v) for v in variants if v.uses_database]
+    setup = [s for name in names for s in (drop_statement(name), f'CREATE DATABASE "{name}"')]
+    version = asyncio.run(_execute_admin(backend.server_url, setup))
+    try:
+        yield version
+    finally:
+        asyncio.run(_execute_admin(backend.server_url, [drop_statement(n) for n in names]))
+
+
+# --------------------------------------------------------------------------
+# Running and timing
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    backend: Backend
+    variant: Variant
+    n: int
+    project: Path
+    pycache: Path  # PYTHONPYCACHEPREFIX, inside the temporary directory
+
+
+def pytest_env(pycache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_TO_DROP}
+    env.pop(POSTGRES_ENV, None)  # projects carry their own URL
+    # Bytecode is cached, but under the temporary directory only: nothing is
+    # written next to the sources of installed packages or of this repository.
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+def run_job(job: Job) -> float:
+    """Run one generated project; return its wall-clock seconds."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        *job.variant.pytest_args,
+    ]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd,
+        cwd=job.project,
+        env=pytest_env(job.pycache),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    check_outcome(proc, job)
+    return elapsed
+
+
+class RunFailed(RuntimeError):
+    """A generated project did not pass exactly its N tests."""
+
+    def __init__(self, job: Job, returncode: int, output: str) -> None:
+        self.output = output
+        tail = "\n".join(output.strip().splitlines()[-40:])
+        super().__init__(
+            f"{job.backend.name} {job.variant.label} N={job.n} did not pass "
+            f"all {job.n} tests (exit {returncode}) in {job.project}:\n{tail}"
+        )
+
+    def reason(self) -> str:
+        """The first pytest error line (`E ...`), else the last line of output."""
+        lines = self.output.strip().splitlines()
+        errors = [
+            line[1:].strip()
+            for line in lines
+            if line.startswith("E ") and not PROGRESS_RE.match(line)
+        ]
+        return (errors or lines or ["no output"])[0 if errors else -1].strip()
+
+
+def check_outcome(proc: subprocess.CompletedProcess[str], job: Job) -> None:
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    passed = re.search(r"(\d+) passed", summary)
+    if (
+        proc.returncode == 0
+        and passed
+        and int(passed.group(1)) == job.n
+        and "skipped" not in summary
+    ):
+        return
+    raise RunFailed(job, proc.returncode, proc.stdout + proc.stderr)
+
+
+def preflight(jobs: Sequence[Job], notes: list[str]) -> list[Job]:
+    """Run optional variants' N=1 projects once; drop the variants that fail."""
+    failed: set[tuple[str, str]] = set()
+    for job in jobs:
+        if job.variant.optional and job.n == 1:
+            try:
+                run_job(job)
+            except RunFailed as error:
+                failed.add((job.backend.name, job.variant.letter))
+                notes.append(
+                    f"{job.variant.label} skipped on {job.backend.name}: "
+                    f"its 1-test project does not pass (`{error.reason()}`)."
+                )
+    return [j for j in jobs if (j.backend.name, j.variant.letter) not in failed]
+
+
+def rotated(items: Sequence[Job], by: int) -> list[Job]:
+    k = by % len(items)
+    return [*items[k:], *items[:k]]
+
+
+def time_jobs(jobs: Sequence[Job], repeats: int, warmup: int) -> dict[Job, list[float]]:
+    timings: dict[Job, list[float]] = {job: [] for job in jobs}
+    total = (warmup + repeats) * len(jobs)
+    done = 0
+    for rep in range(-warmup, repeats):
+        for job in rotated(jobs, rep):
+            seconds = run_job(job)
+            done += 1
+            tag = "warm-up" if rep < 0 else f"pass {rep + 1}/{repeats}"
+            log(
+                f"[{done}/{total}] {tag}: {job.backend.name} {job.variant.label} "
+                f"N={job.n}: {seconds:.2f} s"
+            )
+            if rep >= 0:
+                timings[job].append(seconds)
+    return timings
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    backend: str
+    variant: Variant
+    costs_ms: list[float]  # per pass
+    t1: list[float]
+    tn: list[float]
+    ratios: list[float] = field(default_factory=list)  # per pass, against (b)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.costs_ms)
+
+
+def per_test_costs(t1: Sequence[float], tn: Sequence[float], n: int) -> list[float]:
+    return [(big - small) / (n - 1) * 1000 for small, big in zip(t1, tn, strict=True)]
+
+
+def build_rows(timings: dict[Job, list[float]], n: int) -> list[Row]:
+    by_key = {(j.backend.name, j.variant.letter, j.n): t for j, t in timings.items()}
+    rows: list[Row] = []
+    for job in timings:
+        if job.n != n:
+            continue
+        t1 = by_key[(job.backend.name, job.variant.letter, 1)]
+        rows.append(
+            Row(
+                job.backend.name, job.variant, per_test_costs(t1, timings[job], n), t1, timings[job]
+            )
+        )
+    for row in rows:
+        base = next(
+            (r for r in rows if r.backend == row.backend and r.variant.letter == BASELINE), None
+        )
+        if base is not None:
+            row.ratios = [c / b for c, b in zip(row.costs_ms, base.costs_ms, strict=True)]
+    rows.sort(key=lambda r: (r.backend != "sqlite", r.variant.letter))
+    return rows
+
+
+def markdown_table(rows: Sequence[Row], n: int) -> str:
+    lines = [
+        f"| Backend | Variant | ms/test (median) | range | x (b) | T1 s | T{n} s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = f"{statistics.median(r.ratios):.2f}x" if r.ratios else "-"
+        lines.append(
+            f"| {r.backend} | {r.variant.label} | {r.median_ms:.2f} | "
+            f"{min(r.costs_ms):.2f} to {max(r.costs_ms):.2f} | {ratio} | "
+            f"{statistics.median(r.t1):.2f} | {statistics.median(r.tn):.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def noise_notes(rows: Sequence[Row]) -> list[str]:
+    """Flag rows whose passes disagree by more than NOISY_SPREAD of their median."""
+    noisy = [
+        f"{r.backend} {r.variant.label}"
+        for r in rows
+        if len(r.costs_ms) > 1
+        and (max(r.costs_ms) - min(r.costs_ms)) > NOISY_SPREAD * abs(r.median_ms)
+    ]
+    if not noisy:
+        return []
+    return [
+        f"Noisy (min-max wider than {NOISY_SPREAD:.0%} of the median): {', '.join(noisy)}. "
+        "Rerun with more --repeats on a quieter machine before trusting these rows."
+    ]
+
+
+def package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_description(pg_version: str | None) -> str:
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    versions = ", ".join(
+        f"{name} {package_version(name)}"
+        for name in (
+            "SQLAlchemy",
+            "pytest",
+            "pytest-asyncio",
+            "aiosqlite",
+            "asyncpg",
+            "Django",
+            "pytest-django",
+        )
+    )
+    pg = f", PostgreSQL {pg_version}" if pg_version else ""
+    return (
+        f"{nproc} CPUs ({cpu_model()}), Python {platform.python_version()}, "
+        f"{versions}{pg}; load average at the end {load}"
+    )
+
+
+def render_section(table: str, machine: str, notes: Sequence[str], command: str) -> str:
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    parts = [
+        START_MARKER,
+        "## Per-test isolation cost",
+        "",
+        f"Measured {today} with `{command}` on {machine}.",
+        "",
+        "Each test inserts a row, commits, counts the rows and asserts 1. Per-test cost "
+        "= (T_N - T_1)/(N - 1) from whole `pytest` subprocess runs, interleaved across "
+        "variants; median over the passes, ratio = median of per-pass ratios against (b). "
+        "See `benchmarks/isolation/run.py` for the method.",
+        "",
+        table,
+    ]
+    if notes:
+        parts += ["", *(f"- {note}" for note in notes)]
+    parts += [END_MARKER]
+    return "\n".join(parts)
+
+
+def write_results(section: str, path: Path = RESULTS_FILE) -> None:
+    if not path.exists():
+        path.write_text(f"# Benchmark results\n\n{section}\n")
+        return
+    text = path.read_text()
+    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    if start != -1 and end > start:
+        text = text[:start] + section + text[end + len(END_MARKER) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "all"), default="all")
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes (default 5)")
+    parser.add_argument("--tests", type=int, default=1000, help="N, tests in the big run")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed passes (default 1)")
+    parser.add_argument(
+        "--variants",
+        default="abcde",
+        help="letters of the variants to run, e.g. 'abd' (default all)",
+    )
+    parser.add_argument(
+        "--write", action="store_true", help=f"update the isolation section of {RESULTS_FILE.name}"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the generated projects and print where they are"
+    )
+    args = parser.parse_args(argv)
+    if args.tests < 2 or args.repeats < 1 or args.warmup < 0:
+        parser.error("need --tests >= 2, --repeats >= 1, --warmup >= 0")
+    if BASELINE not in args.variants:
+        log(f"note: variant ({BASELINE}) not selected, so no ratios are reported")
+    return args
+
+
+def select_backends(choice: str, notes: list[str]) -> list[Backend]:
+    backends = []
+    if choice in ("sqlite", "all"):
+        backends.append(Backend("sqlite"))
+    if choice in ("postgres", "all"):
+        server_url = os.environ.get(POSTGRES_ENV)
+        if server_url:
+            backends.append(Backend("postgres", server_url))
+        else:
+            notes.append(f"PostgreSQL skipped: {POSTGRES_ENV} is not set.")
+    return backends
+
+
+def select_variants(letters: str, backend: Backend, notes: list[str]) -> list[Variant]:
+    chosen = []
+    for variant in VARIANTS:
+        if variant.letter not in letters:
+            continue
+        missing = missing_modules(variant, backend)
+        if missing:
+            notes.append(
+                f"{variant.label} skipped on {backend.name}: cannot import {', '.join(missing)}."
+            )
+        else:
+            chosen.append(variant)
+    return chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    notes: list[str] = []
+    backends = select_backends(args.backend, notes)
+    plan = {b: select_variants(args.variants, b, notes) for b in backends}
+    startup_notes = list(notes)
+    for note in notes:
+        log(f"note: {note}")
+    if not any(plan.values()):
+        log("nothing to run")
+        return 1
+
+    root = Path(tempfile.mkdtemp(prefix="aksara-isolation-"))
+    pg_version: str | None = None
+    try:
+        jobs = [
+            Job(b, v, n, generate_project(v, b, n, root), root / "pycache")
+            for b, variants in plan.items()
+            for v in variants
+            for n in (1, args.tests)
+        ]
+        with _maybe_postgres(plan) as pg_version:
+            jobs = preflight(jobs, notes)
+            timings = time_jobs(jobs, args.repeats, args.warmup) if jobs else {}
+    finally:
+        if args.keep:
+            log(f"generated projects kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+    for note in notes[len(startup_notes) :]:
+        log(f"note: {note}")
+    if not timings:
+        log("nothing left to run")
+        return 1
+    rows = build_rows(timings, args.tests)
+    notes += noise_notes(rows)
+    table = markdown_table(rows, args.tests)
+    print(table)
+    for note in notes:
+        print(f"\n- {note}", end="")
+    print()
+    if args.write:
+        command = " ".join(["python", "benchmarks/isolation/run.py", *sys.argv[1:]])
+        write_results(render_section(table, machine_description(pg_version), notes, command))
+        log(f"wrote {RESULTS_FILE}")
+    return 0
+
+
+@contextmanager
+def _maybe_postgres(plan: dict[Backend, list[Variant]]) -> Iterator[str | None]:
+    pg = next((b for b in plan if b.name == "postgres" and plan[b]), None)
+    if pg is None:
+        yield None
+        return
+    with postgres_databases(pg, plan[pg]) as version:
+        yield version
+
+
+if __name__ == "__main__":
+    sys.exit(main())
