@@ -85,6 +85,10 @@ class Isolation:
         self._sessions.add(session)
         return self.sync_connection
 
+    def forget(self, session: Session) -> None:
+        """Stop tracking ``session``: it belongs to a scope that ended and is never used again."""
+        self._sessions.discard(session)
+
     def holds_data(self, chain: Sequence[object]) -> bool:
         """True when live scopes (those in ``chain``) may hold data in the shared transaction."""
         live = set(map(id, chain))

@@ -317,7 +317,8 @@ class Runtime:
             upcoming = self.chain(nextitem) if nextitem is not None else ()
             alive = {*upcoming, self.session_node}
             for node in [n for n in self.layer_sessions if n not in alive]:
-                del self.layer_sessions[node]
+                # Its savepoint is about to be rolled back: no need to close it first.
+                isolation.forget(self.layer_sessions.pop(node).sync_session)
 
     def _run(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` on the session loop now if it is idle, else let the next use do it."""
