@@ -133,11 +133,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    settings = config.stash[SETTINGS_KEY]
-    return header_line(settings, config.stash[SEED_KEY], config.rootpath)
+    runtime = config.stash[RUNTIME_KEY]
+    return header_line(runtime.settings, config.stash[SEED_KEY], config.rootpath, runtime)
 
 
-def header_line(settings: Settings, seed: int, rootpath: Path) -> str:
+def header_line(
+    settings: Settings, seed: int, rootpath: Path, runtime: Runtime | None = None
+) -> str:
     """The one line that says which settings this run uses and where they came from."""
     parts = [f"settings {_relative(settings.file, rootpath) if settings.file else 'none'}"]
     if settings.app:
@@ -145,9 +147,23 @@ def header_line(settings: Settings, seed: int, rootpath: Path) -> str:
     url = settings.test_database_url or settings.database_url
     if url:
         key = "test_database_url" if settings.test_database_url else "database_url"
-        parts.append(f"database {mask_url(url)} ({settings.source(key)})")
+        shown = mask_url(_test_url(settings, runtime) or url)
+        parts.append(f"test database {shown} ({settings.source(key)})")
     parts.append(f"seed {seed}")
     return "aksara: " + ", ".join(parts)
+
+
+def _test_url(settings: Settings, runtime: Runtime | None) -> str | None:
+    """The test database URL, derived without creating anything; None if not derivable."""
+    if runtime is None:
+        return None
+    from ._urls import derive_test_url
+
+    try:
+        url = derive_test_url(settings, runtime.sqlite_dir)
+    except ConfigurationError:
+        return None  # reported when the database is first used
+    return url.render_as_string(hide_password=False)
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -396,7 +396,7 @@ def test_header_masks_the_database_password(tmp_path: Path, where: str) -> None:
     outcome = run_executable("test", *flags, cwd=project)
 
     assert outcome.code == 0, outcome.stderr
-    assert "database postgresql://u:***@h/db (" in outcome.header()
+    assert "test database postgresql+asyncpg://u:***@h/test_db (" in outcome.header()
     assert "secret" not in outcome.stdout + outcome.stderr
 
 

@@ -271,3 +271,44 @@ def test_app_code_using_its_own_engine_is_refused(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*refused a connection to the app's own database*"])
     assert not (project.pytester.path / f"{project.name}.db").exists()
+
+
+def test_unimportable_session_setting_stops_the_run_with_one_line(
+    sqlite_project: Project,
+) -> None:
+    sqlite_project.pytester.makepyprojecttoml(
+        f"""
+[tool.aksara]
+database_url = "{sqlite_project.database_url}"
+session = "appdb:NoSuchMaker"
+"""
+    )
+    sqlite_project.pytester.makepyfile(test_it="def test_it(): pass")
+    result = sqlite_project.run()
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(
+        ["*setting session = 'appdb:NoSuchMaker' (from pyproject.toml) cannot be imported*"]
+    )
+
+
+def test_unimportable_models_setting_stops_the_run_with_one_line(sqlite_project: Project) -> None:
+    sqlite_project.pytester.makepyprojecttoml(
+        f"""
+[tool.aksara]
+database_url = "{sqlite_project.database_url}"
+models = "no_such_module:Base"
+"""
+    )
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        async def test_it(db_session):
+            await db_session.flush()
+            from sqlalchemy import text
+            await db_session.execute(text("SELECT 1"))
+        """
+    )
+    result = sqlite_project.run()
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(
+        ["*setting models = 'no_such_module:Base' (from pyproject.toml) cannot be imported:*"]
+    )

@@ -91,7 +91,8 @@ def test_header_names_settings_file_app_database_and_seed_with_their_sources(
     header = [line for line in result.outlines if line.startswith("aksara:")]
     assert header == [
         "aksara: settings pyproject.toml, app myapp.main:app (pyproject.toml), "
-        "database postgresql://alice:***@db.example/app (pyproject.toml), seed 99"
+        "test database postgresql+asyncpg://alice:***@db.example/test_app (pyproject.toml), "
+        "seed 99"
     ]
     assert "s3cret" not in result.stdout.str()
 
@@ -108,7 +109,7 @@ def test_header_shows_env_and_flag_sources(
     result.stdout.fnmatch_lines(
         [
             "aksara: settings pyproject.toml, app from_flag:app (--app), "
-            "database sqlite:///app.db (env AKSARA_DATABASE_URL), seed *"
+            "test database sqlite+aiosqlite:///*/test_app.db (env AKSARA_DATABASE_URL), seed *"
         ]
     )
 
