@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,13 +12,13 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from app_process import clean_env
 from click.testing import CliRunner
 
 from aksara_cli._app import run_cli
 
 AKSARA = Path(sys.executable).with_name("aksara")
 # Faker's own pytest plugin costs ~0.4 s of start-up per run and none of these projects use it.
-QUIET_PLUGINS = "-p no:randomly -p no:cacheprovider -p no:faker"
 HEAVY_MODULES = (
     "pytest",
     "_pytest",
@@ -63,18 +62,6 @@ class Outcome:
 
 
 Invoke = Callable[..., Outcome]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without CI flags, aksara settings or pytest options."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name != "CI" and not name.startswith(("AKSARA_", "PYTEST_", "COV_CORE_"))
-    }
-    env["PYTEST_ADDOPTS"] = QUIET_PLUGINS
-    env.update(extra)
-    return env
 
 
 def run_executable(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Outcome:

@@ -8,21 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from app_process import clean_env
 from conftest import Project
 
 BLOG = Path(__file__).resolve().parents[1] / "examples" / "blog"
 AKSARA = str(Path(sys.executable).with_name("aksara"))
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("AKSARA_") and k != "CI"}
-
-
 def _aksara_test(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [AKSARA, "test", "-q", *args, "--", "-p", "no:randomly", "-p", "no:cacheprovider"],
         cwd=BLOG,
-        env=_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=300,
