@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["db_session", "test_settings"]
 
 RUNTIME_KEY = pytest.StashKey[Runtime]()
+SESSION_FIXTURE = "_aksara_session"  # requested first by the plugin (see plugin.py)
 
 
 def runtime_of(config: pytest.Config) -> Runtime:
@@ -34,7 +35,7 @@ def test_settings(request: pytest.FixtureRequest) -> Mapping[str, Any]:
     return types.MappingProxyType(runtime_of(request.config).settings.as_dict())
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session", autouse=True)
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def _aksara_session(
     request: pytest.FixtureRequest, test_settings: Mapping[str, Any]
 ) -> AsyncIterator[Runtime]:

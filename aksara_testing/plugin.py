@@ -20,7 +20,7 @@ from ._markers import MARKERS, apply_run_markers
 from ._runtime import Runtime
 from ._settings import Settings, load_settings, mask_url
 from .errors import ConfigurationError
-from .fixtures import RUNTIME_KEY
+from .fixtures import RUNTIME_KEY, SESSION_FIXTURE
 
 __all__ = ["SEED_KEY", "SETTINGS_KEY"]
 
@@ -209,6 +209,27 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     apply_run_markers(config, items)
-    config.stash[RUNTIME_KEY].transactional_items = {
+    runtime = config.stash[RUNTIME_KEY]
+    runtime.transactional_items = {
         item for item in items if item.get_closest_marker("transactional") is not None
     }
+    _use_session_fixture(runtime.settings, items)
+
+
+# Fixtures whose use means the run needs the aksara session set-up.
+_NEEDS_SESSION = frozenset({"db_session", "test_settings"})
+
+
+def _use_session_fixture(settings: Settings, items: list[pytest.Item]) -> None:
+    """Put ``_aksara_session`` first in every test of a configured project.
+
+    It is not autouse: a project without ``[tool.aksara]`` whose tests use no
+    aksara fixture should not pay for it on every test.
+    """
+    configured = settings.file is not None or bool(settings.sources)
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is None or SESSION_FIXTURE in names:
+            continue
+        if configured or not _NEEDS_SESSION.isdisjoint(names):
+            names.insert(0, SESSION_FIXTURE)
