@@ -147,7 +147,14 @@ class Runtime:
             self.settings = merged
         if self.handle is not None:
             return self.handle
-        from .errors import ConfigurationError
+        from .errors import AksaraError, ConfigurationError
+
+        if self.session_node is None:
+            raise AksaraError(
+                "the test database was requested before aksara's session set-up ran; "
+                "add a [tool.aksara] table to pyproject.toml, or request the db_session "
+                "or test_settings fixture in the fixture that needs the database"
+            )
 
         async with self._lock:
             if self.handle is None:

@@ -312,3 +312,17 @@ models = "no_such_module:Base"
     result.stdout.fnmatch_lines(
         ["*setting models = 'no_such_module:Base' (from pyproject.toml) cannot be imported:*"]
     )
+
+
+def test_database_without_any_aksara_setup_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_it="""
+        from aksara_testing import setup_test_database
+
+        async def test_it():
+            await setup_test_database({"DATABASE_URL": "sqlite:///app.db"})
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*requested before aksara's session set-up ran*"])
