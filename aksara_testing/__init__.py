@@ -6,22 +6,43 @@ Nothing here imports SQLAlchemy or your app until it is used.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._queries import QueryLog, assert_num_queries, count_queries
 from ._runtime import setup_test_database
 from ._testcase import AksaraTestCase, async_test
 from ._version import __version__
 from .errors import AksaraError, ConfigurationError, UnsafeDatabaseError
-from .fixtures import db_session, test_settings
+from .fixtures import app, client, db_session, test_settings
+
+if TYPE_CHECKING:
+    from ._client import AksaraClient, AksaraResponse
+
+# Imported on first use: httpx costs ~70 ms, too much for projects that never use the client.
+_LAZY = {"AksaraClient": "._client", "AksaraResponse": "._client"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'aksara_testing' has no attribute {name!r}")
+
 
 __all__ = [
+    "AksaraClient",
     "AksaraError",
+    "AksaraResponse",
     "AksaraTestCase",
     "ConfigurationError",
     "QueryLog",
     "UnsafeDatabaseError",
     "__version__",
+    "app",
     "assert_num_queries",
     "async_test",
+    "client",
     "count_queries",
     "db_session",
     "setup_test_database",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import Session
 
+    from ._client import AksaraClient
     from ._database import DatabaseHandle
     from ._isolation import Isolation
     from ._sessions import SessionRebinding
@@ -58,6 +59,7 @@ class Runtime:
         self.fixture_node: object = None
         self.layer_sessions: dict[object, AsyncSession] = {}
         self.transactional_items: set[pytest.Item] = set()
+        self.responses: list[Any] = []  # the current test's client responses, for failures
         self.notes: list[str] = []
         self._chains: dict[object, tuple[object, ...]] = {}
         self._lock = asyncio.Lock()
@@ -238,6 +240,33 @@ class Runtime:
                 f"({mask_url(str(url))}) after the test database was set up; "
                 "give the same database_url in test_settings and [tool.aksara]"
             )
+
+    # -- the client --------------------------------------------------------------
+
+    def new_client(self, app: Any) -> AksaraClient:
+        """A client for ``app`` that authenticates with the ``auth`` setting."""
+        from ._client import AksaraClient
+        from ._imports import import_target
+
+        auth = self.settings.auth
+        auth_function = import_target(self.settings, "auth", auth) if auth else None
+        return AksaraClient(
+            app,
+            auth_function=auth_function,  # type: ignore[arg-type]
+            on_response=self.responses.append,
+        )
+
+    def load_app(self) -> Any:
+        """The object named by the ``app`` setting."""
+        from ._imports import import_target
+        from .errors import ConfigurationError
+
+        if not self.settings.app:
+            raise ConfigurationError(
+                "the test client needs the app setting: set app = 'module:attr' in "
+                "[tool.aksara] (or aksara test --app), or override the app fixture"
+            )
+        return import_target(self.settings, "app", self.settings.app)
 
     # -- layers ------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ import pytest_asyncio
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from ._client import AksaraClient
+
 __all__ = ["AksaraTestCase", "async_test"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,7 +42,8 @@ class AksaraTestCase:
 
     ``asyncSetUp`` and ``asyncTearDown`` run around every test (tear-down before
     the rollback); async test methods need no decorator; ``self.db`` is the
-    test's ``db_session``::
+    test's ``db_session``; ``self.client`` the test client, with
+    ``self.authenticate(user)`` and ``self.logout()``::
 
         class TestUsers(AksaraTestCase):
             async def asyncSetUp(self):
@@ -53,6 +56,8 @@ class AksaraTestCase:
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [_SESSION_LOOP]
 
     db: AsyncSession
+    _client: AksaraClient | None = None
+    _request: pytest.FixtureRequest
 
     async def asyncSetUp(self) -> None:
         """Runs before each test; override it."""
@@ -60,14 +65,38 @@ class AksaraTestCase:
     async def asyncTearDown(self) -> None:
         """Runs after each test, before the database is rolled back; override it."""
 
+    @property
+    def client(self) -> AksaraClient:
+        """The test client (created on first use; see the ``client`` fixture)."""
+        if self._client is None:
+            from .fixtures import runtime_of
+
+            app = self._request.getfixturevalue("app")
+            self._client = runtime_of(self._request.config).new_client(app)
+        return self._client
+
+    def authenticate(self, user: Any) -> None:
+        """Make every later request of ``self.client`` carry ``user``'s credentials."""
+        self.client.authenticate(user)
+
+    def logout(self) -> None:
+        """Stop sending credentials."""
+        if self._client is not None:
+            self._client.logout()
+
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _aksara_test_case(
         self, request: pytest.FixtureRequest, db_session: AsyncSession
     ) -> AsyncIterator[None]:
         self._request = request
+        self._client = None
         self.db = db_session
         await self.asyncSetUp()
         try:
             yield
         finally:
-            await self.asyncTearDown()
+            try:
+                await self.asyncTearDown()
+            finally:
+                if self._client is not None:
+                    await self._client.aclose()

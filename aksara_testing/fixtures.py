@@ -15,7 +15,9 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["db_session", "test_settings"]
+    from ._client import AksaraClient
+
+__all__ = ["app", "client", "db_session", "test_settings"]
 
 RUNTIME_KEY = pytest.StashKey[Runtime]()
 SESSION_FIXTURE = "_aksara_session"  # requested first by the plugin (see plugin.py)
@@ -60,3 +62,29 @@ def db_session(request: pytest.FixtureRequest) -> AsyncSession:
     from ._sessions import LayerSession, layer_session_factory
 
     return LayerSession(layer_session_factory(runtime_of(request.config)))
+
+
+@pytest.fixture(scope="session")
+def app(request: pytest.FixtureRequest) -> Any:
+    """The ASGI app under test, from the ``app`` setting; override it for an app factory."""
+    try:
+        return runtime_of(request.config).load_app()
+    except ConfigurationError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[AksaraClient]:
+    """An ``httpx.AsyncClient`` over the app (``http://testserver``), lifespan included.
+
+    ``client.authenticate(user)`` adds the ``auth`` setting's credentials to
+    every later request; ``client.logout()`` removes them.
+    """
+    try:
+        test_client = runtime_of(request.config).new_client(app)
+    except ConfigurationError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield test_client
+    finally:
+        await test_client.aclose()

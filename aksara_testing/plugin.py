@@ -189,7 +189,25 @@ def pytest_fixture_setup(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item) -> None:
-    item.config.stash[RUNTIME_KEY].item = item
+    runtime = item.config.stash[RUNTIME_KEY]
+    runtime.item = item
+    if runtime.responses:
+        runtime.responses.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    responses = item.config.stash[RUNTIME_KEY].responses
+    if responses and report.failed and call.when == "call":
+        from ._client import describe_response
+
+        last = responses[-1]
+        title = f"last response (of {len(responses)} in this test)"
+        report.sections.append((f"aksara client: {title}", describe_response(last)))
+    return report
 
 
 @pytest.hookimpl(wrapper=True)

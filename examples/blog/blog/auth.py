@@ -16,7 +16,7 @@ def hash_password(password: str) -> str:
 
 
 def create_token(user: object) -> str:
-    user_id = str(getattr(user, "id"))
+    user_id = str(user.id)
     signature = hmac.new(_secret(), user_id.encode(), hashlib.sha256).hexdigest()[:32]
     return f"{user_id}.{signature}"
 

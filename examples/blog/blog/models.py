@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -23,6 +23,13 @@ class Base(DeclarativeBase):
         """Write this object's changes."""
         async with SessionLocal() as session:
             await session.merge(self)
+            await session.commit()
+
+    async def delete(self) -> None:
+        """Delete this object's row."""
+        async with SessionLocal() as session:
+            instance = await session.merge(self)
+            await session.delete(instance)
             await session.commit()
 
     async def refresh_from_db(self) -> None:
@@ -52,10 +59,11 @@ class Post(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
     title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(220), default="")
     content: Mapped[str] = mapped_column(Text, default="")
     is_published: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=lambda: datetime.now(timezone.utc)
+        DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
     author_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
 

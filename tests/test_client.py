@@ -1,0 +1,251 @@
+"""The test client, through real requests to small apps run by pytester."""
+
+from __future__ import annotations
+
+from conftest import Project
+
+APP = """
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Header, Request
+from sqlalchemy import func, select
+
+from appdb import SessionLocal
+from models import Author
+
+EVENTS = []
+
+
+@asynccontextmanager
+async def lifespan(app):
+    EVENTS.append("startup")
+    yield {"greeting": "hello"}
+    EVENTS.append("shutdown")
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/state")
+async def state(request: Request):
+    return {"greeting": request.state.greeting}
+
+
+@app.get("/whoami")
+async def whoami(authorization: str | None = Header(None), x_user: str | None = Header(None)):
+    return {"authorization": authorization, "x_user": x_user}
+
+
+@app.post("/authors", status_code=201)
+async def create_author(body: dict):
+    async with SessionLocal() as session:
+        session.add(Author(name=body["name"]))
+        await session.commit()
+    return body
+
+
+@app.get("/authors/count")
+async def count_authors():
+    async with SessionLocal() as session:
+        return {"count": await session.scalar(select(func.count()).select_from(Author))}
+
+
+@app.get("/boom")
+async def boom():
+    raise RuntimeError("the app broke")
+
+
+@app.get("/missing")
+async def missing():
+    return {"detail": "nothing here", "hint": "x" * 2000}
+"""
+
+AUTH = """
+def token(user):
+    return f"token-{user}"
+
+
+async def async_headers(user):
+    return {"X-User": str(user)}
+"""
+
+
+def make_app(project: Project, auth: str = "auth:token") -> None:
+    project.write_settings(f'app = "webapp:app"\nauth = "{auth}"')
+    project.pytester.makepyfile(webapp=APP, auth=AUTH)
+
+
+def test_lifespan_runs_once_per_client_and_shuts_down(project: Project) -> None:
+    make_app(project)
+    project.pytester.makepyfile(
+        test_it="""
+        import webapp
+
+        async def test_first(client):
+            assert (await client.get("/state")).json() == {"greeting": "hello"}
+            await client.get("/state")
+            assert webapp.EVENTS == ["startup"]
+
+        async def test_second(client):
+            await client.get("/state")
+            assert webapp.EVENTS == ["startup", "shutdown", "startup"]
+
+        def test_after():
+            assert webapp.EVENTS == ["startup", "shutdown", "startup", "shutdown"]
+        """
+    )
+    project.run().assert_outcomes(passed=3)
+
+
+def test_rows_created_through_the_app_are_visible_then_rolled_back(project: Project) -> None:
+    make_app(project)
+    project.pytester.makepyfile(
+        test_it="""
+        from helpers import count
+
+        async def test_post(client, db_session):
+            response = await client.post("/authors", json={"name": "via http"})
+            assert response.status_code == 201
+            assert await count(db_session) == 1
+            assert (await client.get("/authors/count")).json() == {"count": 1}
+
+        async def test_gone(client, db_session):
+            assert await count(db_session) == 0
+            assert (await client.get("/authors/count")).json() == {"count": 0}
+        """
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+def test_app_exceptions_propagate_unless_turned_off(sqlite_project: Project) -> None:
+    make_app(sqlite_project)
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        import pytest
+
+        async def test_raises(client):
+            with pytest.raises(RuntimeError, match="the app broke"):
+                await client.get("/boom")
+
+        async def test_500(client):
+            client.raise_app_exceptions = False
+            assert (await client.get("/boom")).status_code == 500
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=2)
+
+
+def test_authenticate_adds_credentials_and_logout_removes_them(sqlite_project: Project) -> None:
+    make_app(sqlite_project)
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        from aksara_testing import AksaraTestCase
+
+        async def test_token(client):
+            client.authenticate("ann")
+            assert (await client.get("/whoami")).json()["authorization"] == "Bearer token-ann"
+            client.logout()
+            assert (await client.get("/whoami")).json()["authorization"] is None
+
+        class TestCase(AksaraTestCase):
+            async def asyncSetUp(self):
+                self.authenticate("bob")      # a plain call, as in the guide
+
+            async def test_it(self):
+                response = await self.client.get("/whoami")
+                assert response.json()["authorization"] == "Bearer token-bob"
+                self.logout()
+                assert (await self.client.get("/whoami")).json()["authorization"] is None
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=2)
+
+
+def test_an_async_auth_function_may_return_headers(sqlite_project: Project) -> None:
+    make_app(sqlite_project, auth="auth:async_headers")
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        async def test_headers(client):
+            client.authenticate(7)
+            assert (await client.get("/whoami")).json()["x_user"] == "7"
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=1)
+
+
+def test_authenticate_without_the_auth_setting_says_what_to_set(sqlite_project: Project) -> None:
+    sqlite_project.write_settings('app = "webapp:app"')
+    sqlite_project.pytester.makepyfile(webapp=APP)
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        async def test_it(client):
+            client.authenticate("ann")
+        """
+    )
+    result = sqlite_project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*authenticate() needs the auth setting: set auth = *"])
+
+
+def test_a_failed_status_assertion_shows_the_request_and_the_body(sqlite_project: Project) -> None:
+    make_app(sqlite_project)
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        async def test_status(client):
+            response = await client.get("/missing")
+            assert response.status_code == 201
+        """
+    )
+    result = sqlite_project.run()
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert '<Response [200 OK] GET /missing {"detail": "nothing here"' in output
+    result.stdout.fnmatch_lines(
+        [
+            "*aksara client: last response (of 1 in this test)*",
+            "GET http://testserver/missing -> 200 OK",
+            "{",
+            '  "detail": "nothing here",',
+        ]
+    )
+    assert "... (2035 bytes)" in output  # the long body is cut, with its size
+
+
+def test_missing_app_setting_fails_with_one_line(sqlite_project: Project) -> None:
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        async def test_it(client):
+            pass
+        """
+    )
+    result = sqlite_project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the test client needs the app setting: set app = *"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_the_app_fixture_can_be_overridden_for_an_app_factory(sqlite_project: Project) -> None:
+    sqlite_project.pytester.makeconftest(
+        """
+        import pytest
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        def create_app(name):
+            async def hello(request):
+                return PlainTextResponse(f"hello {name}")
+            return Starlette(routes=[Route("/", hello)])
+
+        @pytest.fixture(scope="session")
+        def app():
+            return create_app("factory")
+        """
+    )
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        async def test_it(client):
+            assert (await client.get("/")).text == "hello factory"
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=1)
