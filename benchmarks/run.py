@@ -25,6 +25,7 @@ def main() -> int:
     write = ["--write"] if options.write else []
     runs = [
         [str(HERE / "startup.py"), "--repeats", "5" if options.quick else "15", *write],
+        [str(HERE / "client.py"), "--repeats", "3" if options.quick else "7", *write],
         [
             str(HERE / "isolation" / "run.py"),
             "--backend",
