@@ -102,7 +102,7 @@ def table(runs: list[dict[str, float]], n: int) -> str:
         lines.append(
             f"| {n:,} {verb}s, AksaraClient | {median(f'aksara {verb}') * 1e6 / n:.0f} µs/req "
             f"| bare httpx ASGITransport | {median(f'bare {verb}') * 1e6 / n:.0f} µs/req "
-            f"| {r:.2f}× | ≤ 1.15× | {'yes' if r <= 1.15 else 'no'} |"
+            f"| {r:.2f}x | <= 1.15x | {'yes' if r <= 1.15 else 'no'} |"
         )
     lifespan_ms = median("lifespan per client") * 1e3
     lines.append(
