@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._factories import Factory, FactoryError, Faker
 from ._queries import QueryLog, assert_num_queries, count_queries
 from ._runtime import setup_test_database
 from ._testcase import AksaraTestCase, async_test
@@ -36,6 +37,9 @@ __all__ = [
     "AksaraResponse",
     "AksaraTestCase",
     "ConfigurationError",
+    "Factory",
+    "FactoryError",
+    "Faker",
     "QueryLog",
     "UnsafeDatabaseError",
     "__version__",

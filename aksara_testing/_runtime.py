@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from ._client import AksaraClient
     from ._database import DatabaseHandle
+    from ._factories.state import FactoryState
     from ._isolation import Isolation
     from ._sessions import SessionRebinding
 
@@ -60,6 +61,9 @@ class Runtime:
         self.layer_sessions: dict[object, AsyncSession] = {}
         self.transactional_items: set[pytest.Item] = set()
         self.responses: list[Any] = []  # the current test's client responses, for failures
+        self.seed = 0
+        self._factory_state: FactoryState | None = None
+        self._layer_session_getter: Callable[[], AsyncSession] | None = None
         self.notes: list[str] = []
         self._chains: dict[object, tuple[object, ...]] = {}
         self._lock = asyncio.Lock()
@@ -240,6 +244,24 @@ class Runtime:
                 f"({mask_url(str(url))}) after the test database was set up; "
                 "give the same database_url in test_settings and [tool.aksara]"
             )
+
+    # -- factories ---------------------------------------------------------------
+
+    def factory_state(self) -> FactoryState:
+        """Faker and sequence counters for factories, seeded from the run's seed."""
+        if self._factory_state is None:
+            from ._factories.state import FactoryState
+
+            self._factory_state = FactoryState(self.seed, self.current_node, self.chain)
+        return self._factory_state
+
+    def layer_session(self) -> AsyncSession:
+        """The session of the current layer (what ``db_session`` is right now)."""
+        from ._sessions import layer_session_factory
+
+        if self._layer_session_getter is None:
+            self._layer_session_getter = layer_session_factory(self)
+        return self._layer_session_getter()
 
     # -- the client --------------------------------------------------------------
 

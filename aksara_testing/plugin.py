@@ -119,6 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = config.getoption("aksara_seed")
     config.stash[SEED_KEY] = seed if seed is not None else random.randrange(1_000_000)
     runtime = Runtime(config, config.stash[SETTINGS_KEY])
+    runtime.seed = config.stash[SEED_KEY]
     config.stash[RUNTIME_KEY] = runtime
     runtime.install()
 

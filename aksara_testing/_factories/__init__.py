@@ -1,0 +1,28 @@
+"""Factories: declarative, async, batched test data."""
+
+from .declarations import (
+    Faker,
+    LazyAttribute,
+    LazyFunction,
+    PostGeneration,
+    RelatedFactory,
+    Sequence,
+    SubFactory,
+    Trait,
+    post_generation,
+)
+from .factory import Factory, FactoryError
+
+__all__ = [
+    "Factory",
+    "FactoryError",
+    "Faker",
+    "LazyAttribute",
+    "LazyFunction",
+    "PostGeneration",
+    "RelatedFactory",
+    "Sequence",
+    "SubFactory",
+    "Trait",
+    "post_generation",
+]

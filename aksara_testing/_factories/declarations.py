@@ -1,0 +1,131 @@
+"""What a factory attribute can be: a value, or one of these declarations.
+
+Each declaration computes its value from a :class:`Resolver`, which gives the
+values of the other attributes (resolving them on demand) and the run's
+Faker instance and sequence counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .resolver import Resolver
+
+__all__ = [
+    "Declaration",
+    "Faker",
+    "LazyAttribute",
+    "LazyFunction",
+    "PostGeneration",
+    "RelatedFactory",
+    "Sequence",
+    "SubFactory",
+    "Trait",
+    "post_generation",
+]
+
+
+class Declaration:
+    """Base of the declarations; subclasses implement :meth:`evaluate`."""
+
+    def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
+        raise NotImplementedError  # pragma: no cover - every subclass overrides it
+
+
+class Faker(Declaration):
+    """A fake value from Faker's ``provider``: ``Faker("email")``, ``Faker("pyint", max_value=9)``.
+
+    Seeded per test from the run's seed, so a test gets the same data in any order.
+    """
+
+    def __init__(self, provider: str, **kwargs: Any) -> None:
+        self.provider = provider
+        self.kwargs = kwargs
+
+    def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
+        return resolver.fake(self.provider, **self.kwargs)
+
+
+class Sequence(Declaration):
+    """``fn(n)`` with ``n`` counting this factory's objects: ``Sequence(lambda n: f"user{n}")``.
+
+    Counting restarts for every test from where the enclosing scope's fixtures
+    left it, so values are the same whatever order tests run in.
+    """
+
+    def __init__(self, function: Callable[[int], Any]) -> None:
+        self.function = function
+
+    def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
+        return self.function(resolver.sequence)
+
+
+class LazyAttribute(Declaration):
+    """``fn(obj)``, ``obj`` showing the other attributes: ``LazyAttribute(lambda o: o.name)``."""
+
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        self.function = function
+
+    def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
+        return self.function(resolver.stub)
+
+
+class LazyFunction(Declaration):
+    """``fn()`` called for every object: ``LazyFunction(datetime.now)``."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self.function = function
+
+    def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
+        return self.function()
+
+
+class SubFactory(Declaration):
+    """An object from another factory: ``SubFactory(UserFactory, is_admin=True)``.
+
+    ``author__name="x"`` in the parent's overrides reaches it.
+    """
+
+    def __init__(self, factory: Any, **kwargs: Any) -> None:
+        self.factory = factory
+        self.kwargs = kwargs
+
+    def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
+        factory = resolver.load_factory(self.factory)
+        return resolver.build_child(factory, {**self.kwargs, **overrides})
+
+
+class RelatedFactory(Declaration):
+    """Objects pointing back at this one, made after it: ``RelatedFactory(PostF, "author")``."""
+
+    def __init__(self, factory: Any, factory_related_name: str, **kwargs: Any) -> None:
+        self.factory = factory
+        self.related_name = factory_related_name
+        self.kwargs = kwargs
+
+
+class PostGeneration(Declaration):
+    """``fn(obj, create, extracted, **kwargs)`` run after the object is built or created.
+
+    ``extracted`` is the value passed for this name, ``kwargs`` the ``name__x`` overrides.
+    """
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+
+
+def post_generation(function: Callable[..., Any]) -> PostGeneration:
+    """Decorator form of :class:`PostGeneration`."""
+    return PostGeneration(function)
+
+
+class Trait:
+    """A named set of overrides switched on with ``Factory.create(name=True)``.
+
+    Declared under ``class Params``: ``admin = Trait(is_admin=True)``.
+    """
+
+    def __init__(self, **overrides: Any) -> None:
+        self.overrides = overrides

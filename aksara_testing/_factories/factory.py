@@ -1,0 +1,271 @@
+"""``Factory``: declare how to make test objects, then build or create them."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar, Generic, TypeVar
+
+from ..errors import AksaraError
+from . import declarations as d
+from .models import ModelInfo, model_info
+from .resolver import Resolver, split_overrides
+from .state import FactoryState, current_state
+
+__all__ = ["Factory", "FactoryError"]
+
+T = TypeVar("T")
+
+_META_OPTIONS = frozenset({"model", "abstract", "exclude"})
+_REGISTRY: dict[type, type[Factory[Any]]] = {}
+
+
+class FactoryError(AksaraError):
+    """A factory was declared or called with something it does not know."""
+
+
+def _meta(namespace: dict[str, Any], name: str) -> dict[str, Any]:
+    meta = namespace.get("Meta")
+    if meta is None:
+        return {}
+    options = {k: v for k, v in vars(meta).items() if not k.startswith("_")}
+    unknown = set(options) - _META_OPTIONS
+    if unknown:
+        raise FactoryError(
+            f"{name}.Meta has unknown option {sorted(unknown)[0]!r}; "
+            f"valid options: {', '.join(sorted(_META_OPTIONS))}"
+        )
+    return options
+
+
+class _FactoryMeta(type):
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
+        cls = super().__new__(mcs, name, bases, namespace)
+        if namespace.get("__module__") == __name__ and name == "Factory":
+            return cls
+        meta = _meta(namespace, name)
+        inherited: dict[str, Any] = {}
+        params: dict[str, Any] = {}
+        exclude: set[str] = set()
+        model = None
+        for base in reversed(cls.__mro__[1:]):
+            inherited.update(getattr(base, "_declarations", {}))
+            params.update(getattr(base, "_params", {}))
+            exclude |= set(getattr(base, "_exclude", ()))
+            model = getattr(base, "_model", None) or model
+        own = {
+            key: value
+            for key, value in namespace.items()
+            if not key.startswith("_") and key not in ("Meta", "Params") and not _is_method(value)
+        }
+        if "Params" in namespace:
+            params.update(
+                {k: v for k, v in vars(namespace["Params"]).items() if not k.startswith("_")}
+            )
+        cls._declarations = {**inherited, **own}  # type: ignore[attr-defined]
+        cls._params = params  # type: ignore[attr-defined]
+        cls._exclude = frozenset(exclude | set(meta.get("exclude", ())))  # type: ignore[attr-defined]
+        cls._model = meta.get("model", model)  # type: ignore[attr-defined]
+        cls._abstract = bool(meta.get("abstract", False))  # type: ignore[attr-defined]
+        if cls._model is None and not cls._abstract:  # type: ignore[attr-defined]
+            raise FactoryError(f"{name} needs a model: add class Meta: model = YourModel")
+        if cls._model is not None:  # type: ignore[attr-defined]
+            _check_fields(cls, set(own))  # type: ignore[arg-type]
+            _REGISTRY.setdefault(cls._model, cls)  # type: ignore[attr-defined, arg-type]
+        return cls
+
+
+def _is_method(value: Any) -> bool:
+    return isinstance(value, classmethod | staticmethod | property) or (inspect.isfunction(value))
+
+
+def _check_fields(factory: type[Factory[Any]], names: set[str]) -> None:
+    info = model_info(factory._model)
+    if info.fields is None:
+        return
+    allowed = info.fields | set(factory._params) | factory._exclude
+    for name in sorted(names):
+        declaration = factory._declarations[name]
+        if name in allowed or isinstance(declaration, d.PostGeneration | d.RelatedFactory):
+            continue
+        raise FactoryError(
+            f"{factory.__name__} declares {name!r}, which {factory._model.__name__} does not "
+            f"have; valid fields: {', '.join(sorted(info.fields))}"
+        )
+
+
+class Factory(Generic[T], metaclass=_FactoryMeta):
+    """Declare test data for a model; ``build`` it in memory or ``create`` it in the database.
+
+    ::
+
+        class UserFactory(Factory):
+            class Meta:
+                model = User
+
+            email = Factory.Sequence(lambda n: f"user{n}@example.com")
+            name = Faker("name")
+
+            class Params:
+                admin = Factory.Trait(is_admin=True)
+
+        user = await UserFactory.create(admin=True)   # in the test's transaction
+        users = UserFactory.build_batch(3)            # no database
+
+    Required columns you do not declare are filled in; objects are created in
+    the current test layer and rolled back with it.
+    """
+
+    Faker = d.Faker
+    Sequence = d.Sequence
+    SubFactory = d.SubFactory
+    LazyAttribute = d.LazyAttribute
+    LazyFunction = d.LazyFunction
+    RelatedFactory = d.RelatedFactory
+    PostGeneration = d.PostGeneration
+    post_generation = staticmethod(d.post_generation)
+    Trait = d.Trait
+
+    _declarations: ClassVar[dict[str, Any]] = {}
+    _params: ClassVar[dict[str, Any]] = {}
+    _exclude: ClassVar[frozenset[str]] = frozenset()
+    _model: ClassVar[Any] = None
+    _abstract: ClassVar[bool] = False
+
+    # -- building ----------------------------------------------------------------
+
+    @classmethod
+    def _check_overrides(cls, overrides: dict[str, Any]) -> None:
+        direct, nested = split_overrides(overrides)
+        info = model_info(cls._model)
+        known = set(cls._declarations) | set(cls._params) | cls._exclude
+        if info.fields is not None:
+            known |= info.fields
+        for name in sorted({*direct, *nested}):
+            if name not in known and info.fields is not None:
+                traits = sorted(k for k, v in cls._params.items() if isinstance(v, d.Trait))
+                raise FactoryError(
+                    f"{cls.__name__} got unknown field or trait {name!r}; fields: "
+                    f"{', '.join(sorted(info.fields))}; traits: {', '.join(traits) or 'none'}"
+                )
+
+    @classmethod
+    def _make(cls, overrides: dict[str, Any], state: FactoryState, hooks: list[Hook]) -> Any:
+        """One object; its post-generation work (and its sub-objects') is added to ``hooks``."""
+        if cls._abstract:
+            raise FactoryError(f"{cls.__name__} is abstract (Meta.abstract); use a subclass")
+        cls._check_overrides(overrides)
+        resolver = Resolver(cls, overrides, state, hooks)
+        fields = resolver.resolve()
+        info = model_info(cls._model)
+        if info.mapped:
+            _fill_required(cls._model, info, fields, state, hooks)
+        instance = cls._model(**fields)
+        for name, declaration in cls._declarations.items():
+            if isinstance(declaration, d.PostGeneration | d.RelatedFactory):
+                given = resolver.declarations.get(name)
+                extracted = None if given is declaration else given
+                hooks.append(Hook(instance, declaration, extracted, resolver.nested.get(name, {})))
+        return instance
+
+    @classmethod
+    def build(cls, **overrides: Any) -> T:
+        """One object in memory (nothing is written)."""
+        return cls.build_batch(1, **overrides)[0]
+
+    @classmethod
+    def build_batch(cls, size: int, **overrides: Any) -> list[T]:
+        """``size`` objects in memory."""
+        state = current_state()
+        hooks: list[Hook] = []
+        built = [cls._make(overrides, state, hooks) for _ in range(size)]
+        for hook in hooks:
+            hook.run_built()
+        return built
+
+    # -- creating ----------------------------------------------------------------
+
+    @classmethod
+    async def create(cls, **overrides: Any) -> T:
+        """One object, written to the test database (rolled back with the test's scope)."""
+        return (await cls.create_batch(1, **overrides))[0]
+
+    @classmethod
+    async def create_batch(cls, size: int, **overrides: Any) -> list[T]:
+        """``size`` objects written together: one round of statements per table."""
+        from .persistence import persist
+
+        state = current_state()
+        hooks: list[Hook] = []
+        built = [cls._make(overrides, state, hooks) for _ in range(size)]
+        await persist(cls, built)
+        for hook in hooks:
+            await hook.run_created()
+        return built
+
+
+class Hook:
+    """A post-generation hook or related factory waiting for its object."""
+
+    def __init__(
+        self, instance: Any, declaration: Any, extracted: Any, kwargs: dict[str, Any]
+    ) -> None:
+        self.instance = instance
+        self.declaration = declaration
+        self.extracted = extracted
+        self.kwargs = kwargs
+
+    def run_built(self) -> None:
+        declaration = self.declaration
+        if isinstance(declaration, d.PostGeneration):
+            result = declaration.function(self.instance, False, self.extracted, **self.kwargs)
+            if inspect.isawaitable(result):
+                result.close()  # type: ignore[attr-defined]
+                raise FactoryError("an async post-generation hook runs only with create()")
+        else:
+            factory = _load(declaration.factory)
+            related = {declaration.related_name: self.instance, **declaration.kwargs}
+            factory.build(**related, **self.kwargs)
+
+    async def run_created(self) -> None:
+        declaration = self.declaration
+        if isinstance(declaration, d.PostGeneration):
+            result = declaration.function(self.instance, True, self.extracted, **self.kwargs)
+            if inspect.isawaitable(result):
+                await result
+        else:
+            factory = _load(declaration.factory)
+            related = {declaration.related_name: self.instance, **declaration.kwargs}
+            await factory.create(**related, **self.kwargs)
+
+
+def _load(factory: Any) -> Any:
+    if isinstance(factory, str):
+        import importlib
+
+        module, _, name = factory.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+    return factory
+
+
+def _fill_required(
+    model: type, info: ModelInfo, fields: dict[str, Any], state: FactoryState, hooks: list[Hook]
+) -> None:
+    missing = [(key, make) for key, make in info.required if key not in fields]
+    if missing:
+        number = state.next_sequence(("autofill", model))
+        for key, make in missing:
+            fields[key] = make(number)
+    for column_key, relationship_key, parent_model in info.parents:
+        if relationship_key is None or column_key in fields:
+            continue  # a bare foreign key without a relationship is left to the caller
+        if fields.get(relationship_key) is not None:
+            continue
+        parent_factory = _REGISTRY.get(parent_model) or _auto_factory(parent_model)
+        fields[relationship_key] = parent_factory._make({}, state, hooks)
+
+
+def _auto_factory(model: type) -> type[Factory[Any]]:
+    meta = type("Meta", (), {"model": model})
+    factory: Any = _FactoryMeta(f"{model.__name__}AutoFactory", (Factory,), {"Meta": meta})
+    _REGISTRY[model] = factory
+    return factory  # type: ignore[no-any-return]
