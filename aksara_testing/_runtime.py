@@ -252,7 +252,9 @@ class Runtime:
         if self._factory_state is None:
             from ._factories.state import FactoryState
 
-            self._factory_state = FactoryState(self.seed, self.current_node, self.chain)
+            self._factory_state = FactoryState(
+                self.seed, self.current_node, lambda node: (self.session_node, *self.chain(node))
+            )
         return self._factory_state
 
     def layer_session(self) -> AsyncSession:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .state import UnknownProvider as _UnknownProvider
+
 if TYPE_CHECKING:
     from .resolver import Resolver
 
@@ -45,7 +47,16 @@ class Faker(Declaration):
         self.kwargs = kwargs
 
     def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
-        return resolver.fake(self.provider, **self.kwargs)
+        try:
+            return resolver.fake(self.provider, **self.kwargs)
+        except _UnknownProvider:
+            from .factory import FactoryError
+
+            raise FactoryError(
+                f"{resolver.factory.__name__}.{name}: Faker has no provider "
+                f"{self.provider!r}; see https://faker.readthedocs.io for the list "
+                "(e.g. 'email', 'name', 'sentence')"
+            ) from None
 
 
 class Sequence(Declaration):

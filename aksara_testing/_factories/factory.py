@@ -83,6 +83,14 @@ def _check_fields(factory: type[Factory[Any]], names: set[str]) -> None:
     if info.fields is None:
         return
     allowed = info.fields | set(factory._params) | factory._exclude
+    for trait_name, trait in factory._params.items():
+        if isinstance(trait, d.Trait):
+            for name in sorted(set(trait.overrides) - allowed - set(factory._declarations)):
+                raise FactoryError(
+                    f"{factory.__name__} trait {trait_name!r} sets {name!r}, which "
+                    f"{factory._model.__name__} does not have; valid fields: "
+                    f"{', '.join(sorted(info.fields))}"
+                )
     for name in sorted(names):
         declaration = factory._declarations[name]
         if name in allowed or isinstance(declaration, d.PostGeneration | d.RelatedFactory):
@@ -158,7 +166,7 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         fields = resolver.resolve()
         info = model_info(cls._model)
         if info.mapped:
-            _fill_required(cls._model, info, fields, state, hooks)
+            _fill_required(cls.__name__, cls._model, info, fields, state, hooks)
         instance = cls._model(**fields)
         for name, declaration in cls._declarations.items():
             if isinstance(declaration, d.PostGeneration | d.RelatedFactory):
@@ -197,10 +205,11 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         state = current_state()
         hooks: list[Hook] = []
         built = [cls._make(overrides, state, hooks) for _ in range(size)]
-        await persist(cls, built)
+        replaced = dict(zip(map(id, built), await persist(cls, built), strict=True))
         for hook in hooks:
+            hook.instance = replaced.get(id(hook.instance), hook.instance)
             await hook.run_created()
-        return built
+        return [replaced[id(instance)] for instance in built]
 
 
 class Hook:
@@ -223,8 +232,7 @@ class Hook:
                 raise FactoryError("an async post-generation hook runs only with create()")
         else:
             factory = _load(declaration.factory)
-            related = {declaration.related_name: self.instance, **declaration.kwargs}
-            factory.build(**related, **self.kwargs)
+            factory.build(**self._related_overrides())
 
     async def run_created(self) -> None:
         declaration = self.declaration
@@ -234,8 +242,11 @@ class Hook:
                 await result
         else:
             factory = _load(declaration.factory)
-            related = {declaration.related_name: self.instance, **declaration.kwargs}
-            await factory.create(**related, **self.kwargs)
+            await factory.create(**self._related_overrides())
+
+    def _related_overrides(self) -> dict[str, Any]:
+        declaration = self.declaration
+        return {declaration.related_name: self.instance, **declaration.kwargs, **self.kwargs}
 
 
 def _load(factory: Any) -> Any:
@@ -248,7 +259,12 @@ def _load(factory: Any) -> Any:
 
 
 def _fill_required(
-    model: type, info: ModelInfo, fields: dict[str, Any], state: FactoryState, hooks: list[Hook]
+    factory_name: str,
+    model: type,
+    info: ModelInfo,
+    fields: dict[str, Any],
+    state: FactoryState,
+    hooks: list[Hook],
 ) -> None:
     missing = [(key, make) for key, make in info.required if key not in fields]
     if missing:
@@ -256,10 +272,14 @@ def _fill_required(
         for key, make in missing:
             fields[key] = make(number)
     for column_key, relationship_key, parent_model in info.parents:
-        if relationship_key is None or column_key in fields:
-            continue  # a bare foreign key without a relationship is left to the caller
-        if fields.get(relationship_key) is not None:
+        if column_key in fields or (relationship_key and fields.get(relationship_key) is not None):
             continue
+        if relationship_key is None:
+            raise FactoryError(
+                f"{factory_name}: required foreign key {column_key!r} has no relationship() "
+                f"to fill it from; declare {column_key} (e.g. Factory.LazyFunction) or add a "
+                f"relationship to {parent_model.__name__} on the model"
+            )
         parent_factory = _REGISTRY.get(parent_model) or _auto_factory(parent_model)
         fields[relationship_key] = parent_factory._make({}, state, hooks)
 

@@ -103,11 +103,22 @@ def _generator(column: Any) -> Callable[[int], Any]:
     choices = getattr(column_type, "enums", None)
     if choices:
         return lambda n: choices[n % len(choices)]
+    from sqlalchemy import JSON, Numeric
+
+    if isinstance(column_type, JSON):
+        return lambda n: {}
     try:
         python_type = column_type.python_type
     except NotImplementedError:
         python_type = str
     key = column.key
+    if isinstance(column_type, Numeric) and column_type.precision is not None:
+        scale = column_type.scale or 0
+        whole = 10 ** (column_type.precision - scale)
+        as_decimal = python_type is decimal.Decimal
+        return lambda n: decimal.Decimal(n % whole) if as_decimal else float(n % whole)
+    if python_type is datetime.datetime and not getattr(column_type, "timezone", False):
+        return lambda n: datetime.datetime.now()  # naive, as the column expects
     length = getattr(column_type, "length", None)
     if python_type is str:
         limit = length or 255

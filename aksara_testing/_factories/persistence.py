@@ -13,8 +13,11 @@ if TYPE_CHECKING:
 __all__ = ["persist"]
 
 
-async def persist(factory: type[Factory[Any]], objects: list[Any]) -> None:
-    """Write ``objects`` in the current test layer; replace them in place if a manager made them."""
+async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
+    """Write ``objects`` in the current test layer; returns the saved objects, in order.
+
+    They are ``objects`` themselves, except where a model's manager made new ones.
+    """
     from .factory import FactoryError
 
     model = factory._model
@@ -24,12 +27,10 @@ async def persist(factory: type[Factory[Any]], objects: list[Any]) -> None:
         # One flush writes every table, parents first, rows batched per table;
         # the commit keeps them for the rest of the scope (rolled back after it).
         await session.commit()
-        return
+        return objects
     create = getattr(getattr(model, "objects", None), "create", None)
     if create is not None and inspect.iscoroutinefunction(create):
-        for index, instance in enumerate(objects):
-            objects[index] = await create(**_fields_of(instance))
-        return
+        return [await create(**_fields_of(instance)) for instance in objects]
     raise FactoryError(
         f"{factory.__name__}.create() cannot save {model.__name__}: it is neither a "
         "SQLAlchemy model nor has an async objects.create(); use build() instead"

@@ -11,7 +11,11 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FactoryState", "current_state"]
+__all__ = ["FactoryState", "UnknownProvider", "current_state"]
+
+
+class UnknownProvider(AttributeError):
+    """Faker has no provider of that name (reported by the declaration that asked)."""
 
 
 class FactoryState:
@@ -67,12 +71,7 @@ class FactoryState:
         try:
             method = getattr(faker, provider)
         except AttributeError:
-            from ..errors import AksaraError
-
-            raise AksaraError(
-                f"Faker has no provider {provider!r}; see https://faker.readthedocs.io "
-                "for the list (e.g. 'email', 'name', 'sentence')"
-            ) from None
+            raise UnknownProvider(provider) from None
         return method(**kwargs)
 
     def next_sequence(self, key: Any) -> int:
