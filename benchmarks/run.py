@@ -27,6 +27,14 @@ def main() -> int:
         [str(HERE / "startup.py"), "--repeats", "5" if options.quick else "15", *write],
         [str(HERE / "client.py"), "--repeats", "3" if options.quick else "7", *write],
         [
+            str(HERE / "factories.py"),
+            "--backend",
+            "all",
+            "--repeats",
+            "2" if options.quick else "5",
+            *write,
+        ],
+        [
             str(HERE / "isolation" / "run.py"),
             "--backend",
             "all",
