@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import platform
-import re
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _results import machine_line, replace_section  # benchmarks/ is on sys.path
 from fastapi import FastAPI
 
 from aksara_testing import AksaraClient
@@ -112,11 +111,8 @@ def table(runs: list[dict[str, float]], n: int) -> str:
 
 
 def write(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     block = f"<!-- client:start -->\n{section}\n<!-- client:end -->"
-    pattern = re.compile(r"<!-- client:start -->.*?<!-- client:end -->", re.S)
-    text = pattern.sub(block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
-    RESULTS.write_text(text)
+    replace_section(block, "<!-- client:start -->", "<!-- client:end -->")
 
 
 def main() -> None:
@@ -126,18 +122,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     options = parser.parse_args()
     runs = [asyncio.run(one_repeat(options.requests)) for _ in range(options.repeats)]
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     section = (
         "## Test client\n\n"
         f"`python benchmarks/client.py --repeats {options.repeats}` on {date.today()}; "
-        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"{machine_line()}, Python {platform.python_version()}, "
         f"httpx {httpx.__version__}. Medians of {options.repeats} interleaved repeats; "
         "ratio = median of per-repeat ratios; lifespan = extra cost of a client whose "
         "app lifespan starts and stops, over a bare client's first request.\n\n"

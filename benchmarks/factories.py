@@ -112,6 +112,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from _results import machine_line, replace_section  # benchmarks/ is on sys.path
+
 HERE = Path(__file__).resolve().parent
 RESULTS_FILE = HERE / "RESULTS.md"
 START_MARKER = "<!-- factories:start -->"
@@ -831,16 +833,8 @@ def pkg(name: str) -> str:
 
 
 def machine(pg_version: str | None) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     parts = [
-        f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}",
+        machine_line(),
         f"Python {platform.python_version()}",
         f"SQLAlchemy {pkg('sqlalchemy')}",
         f"Faker {pkg('faker')}",
@@ -1231,16 +1225,7 @@ def section(
 
 def write_results(text: str, path: Path = RESULTS_FILE) -> None:
     """Replace only the factories section of ``path``; keep everything else."""
-    if not path.exists():
-        path.write_text(f"# Benchmark results\n\n{text}\n")
-        return
-    current = path.read_text()
-    start, end = current.find(START_MARKER), current.find(END_MARKER)
-    if start != -1 and end > start:
-        current = current[:start] + text + current[end + len(END_MARKER) :]
-    else:
-        current = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(current)
+    replace_section(text, START_MARKER, END_MARKER, path)
 
 
 # --------------------------------------------------------------------------

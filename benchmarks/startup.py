@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from _results import machine_line, replace_section  # benchmarks/ is on sys.path
+
 HERE = Path(__file__).resolve().parent
 RESULTS_FILE = HERE / "RESULTS.md"
 START_MARKER = "<!-- startup:start -->"
@@ -176,16 +178,8 @@ PLAIN_ASYNCIO_INI = (
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return (
-        f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
+        f"{machine_line()}, "
         f"Python {platform.python_version()}, pytest {version('pytest')}, "
         f"pytest-asyncio {version('pytest-asyncio')}, aksara-testing {version('aksara-testing')}"
     )
@@ -230,16 +224,7 @@ def section(comparisons: Sequence[Comparison], repeats: int) -> str:
 
 def write_results(text: str, path: Path = RESULTS_FILE) -> None:
     """Replace only the start-up section of ``path``; keep everything else."""
-    if not path.exists():
-        path.write_text(f"# Benchmark results\n\n{text}\n")
-        return
-    current = path.read_text()
-    start, end = current.find(START_MARKER), current.find(END_MARKER)
-    if start != -1 and end > start:
-        current = current[:start] + text + current[end + len(END_MARKER) :]
-    else:
-        current = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(current)
+    replace_section(text, START_MARKER, END_MARKER, path)
 
 
 # --------------------------------------------------------------------------
