@@ -151,7 +151,7 @@ def compare(
 def write_one_test_project(root: Path) -> Path:
     root.mkdir()
     (root / "pyproject.toml").write_text('[project]\nname = "one"\nversion = "0"\n')
-    (root / "test_one.py").write_text("def test_one():\n    assert True\n")
+    (root / "test_one.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
     return root
 
 

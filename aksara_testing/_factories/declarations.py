@@ -7,6 +7,7 @@ Faker instance and sequence counters.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,18 +26,24 @@ __all__ = [
     "Sequence",
     "SubFactory",
     "Trait",
+    "ValueDeclaration",
     "post_generation",
 ]
 
 
 class Declaration:
-    """Base of the declarations; subclasses implement :meth:`evaluate`."""
+    """Base of everything a factory attribute can declare instead of a plain value."""
 
+
+class ValueDeclaration(Declaration, ABC):
+    """A declaration that computes the attribute's value."""
+
+    @abstractmethod
     def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
-        raise NotImplementedError  # pragma: no cover - every subclass overrides it
+        """The value of attribute ``name``; ``overrides`` are its ``name__x`` keywords."""
 
 
-class Faker(Declaration):
+class Faker(ValueDeclaration):
     """A fake value from Faker's ``provider``: ``Faker("email")``, ``Faker("pyint", max_value=9)``.
 
     Seeded per test from the run's seed, so a test gets the same data in any order.
@@ -59,7 +66,7 @@ class Faker(Declaration):
             ) from None
 
 
-class Sequence(Declaration):
+class Sequence(ValueDeclaration):
     """``fn(n)`` with ``n`` counting this factory's objects: ``Sequence(lambda n: f"user{n}")``.
 
     Counting restarts for every test from where the enclosing scope's fixtures
@@ -73,7 +80,7 @@ class Sequence(Declaration):
         return self.function(resolver.sequence)
 
 
-class LazyAttribute(Declaration):
+class LazyAttribute(ValueDeclaration):
     """``fn(obj)``, ``obj`` showing the other attributes: ``LazyAttribute(lambda o: o.name)``."""
 
     def __init__(self, function: Callable[[Any], Any]) -> None:
@@ -83,7 +90,7 @@ class LazyAttribute(Declaration):
         return self.function(resolver.stub)
 
 
-class LazyFunction(Declaration):
+class LazyFunction(ValueDeclaration):
     """``fn()`` called for every object: ``LazyFunction(datetime.now)``."""
 
     def __init__(self, function: Callable[[], Any]) -> None:
@@ -93,7 +100,7 @@ class LazyFunction(Declaration):
         return self.function()
 
 
-class SubFactory(Declaration):
+class SubFactory(ValueDeclaration):
     """An object from another factory: ``SubFactory(UserFactory, is_admin=True)``.
 
     ``author__name="x"`` in the parent's overrides reaches it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .declarations import Declaration, PostGeneration, RelatedFactory, Trait
+from .declarations import PostGeneration, RelatedFactory, Trait, ValueDeclaration
 from .state import FactoryState
 
 if TYPE_CHECKING:
@@ -90,9 +90,7 @@ class Resolver:
             raise AttributeError(f"{self.factory.__name__} has no attribute {name!r}")
         declaration = self.declarations[name]
         self.values[name] = _RESOLVING
-        if isinstance(declaration, Declaration) and not isinstance(
-            declaration, RelatedFactory | PostGeneration
-        ):
+        if isinstance(declaration, ValueDeclaration):
             result = declaration.evaluate(self, name, self.nested.get(name, {}))
         else:
             result = declaration
