@@ -78,10 +78,6 @@ def create_engine_for(url: URL) -> AsyncEngine:
         from ._sqlite import create_sqlite_engine
 
         return create_sqlite_engine(url)
-    if backend_of(url) == "postgresql":
-        from ._postgres import create_postgres_engine
-
-        return create_postgres_engine(url)
     return create_async_engine(url)
 
 

@@ -48,7 +48,6 @@ class Isolation:
         self._stack: list[_Savepoint] = []
         self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         self._aligning = False
-        self.restarts = 0
         self.outer_dirty = False  # a session-scoped fixture wrote through the connection
         self.suspended = False  # a transactional test runs: the connection holds nothing
 
@@ -62,13 +61,6 @@ class Isolation:
         # Makes drivers that begin lazily (asyncpg) open the transaction now.
         await connection.exec_driver_sql("SELECT 1")
         return cls(connection, channel)
-
-    @property
-    def depth(self) -> int:
-        return len(self._stack)
-
-    def owners(self) -> tuple[object | None, ...]:
-        return tuple(sp.owner for sp in self._stack)
 
     def is_aligned(self, chain: Sequence[object]) -> bool:
         stack = self._stack
@@ -174,7 +166,6 @@ class Isolation:
 
     def _restart(self) -> None:
         """Test code ended the outer transaction itself: begin a new one."""
-        self.restarts += 1
         self._stack.clear()
         self.channel.discard()
         self.sync_connection.begin()

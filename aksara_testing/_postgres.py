@@ -8,12 +8,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create", "create_postgres_engine", "drop", "read_own_comment", "write_comment"]
-
-
-def create_postgres_engine(url: URL, **kwargs: Any) -> AsyncEngine:
-    """An asyncpg engine for the test database."""
-    return create_async_engine(url, **kwargs)
+__all__ = ["create", "drop", "read_own_comment", "write_comment"]
 
 
 def _quote(name: str) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._environment import export_env, restore_env
 from ._settings import Settings, mask_url
 
 if TYPE_CHECKING:
@@ -97,8 +98,7 @@ class Runtime:
             for k, v in overrides.items()
             if k.lower() not in self.settings.as_dict()
         }
-        self._env_backup = {k: os.environ.get(k) for k in extras}
-        os.environ.update(extras)
+        self._env_backup = export_env(extras)
         if self.settings.database_url:  # SQLAlchemy is imported only by projects that use it
             from ._guard import guard_app_database
 
@@ -116,11 +116,7 @@ class Runtime:
         self._unguard()
         if self._rebinding is not None:
             self._rebinding.restore()
-        for name, value in self._env_backup.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        restore_env(self._env_backup)
         self.layer_sessions.clear()
         if self.isolation is not None:
             if self.isolation.suspended:

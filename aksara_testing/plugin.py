@@ -7,15 +7,15 @@ TOML read and a few hooks.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ._environment import export_env, restore_env
 from ._markers import MARKERS, apply_run_markers
 from ._runtime import Runtime
 from ._settings import Settings, load_settings, mask_url
@@ -96,21 +96,6 @@ def pytest_load_initial_conftests(
     early_config.stash[_ENV_BACKUP_KEY] = export_env(settings.env)
     if settings.file is not None and str(settings.root) not in sys.path:
         sys.path.insert(0, str(settings.root))
-
-
-def export_env(values: Mapping[str, str]) -> dict[str, str | None]:
-    """Set environment variables; return what they were so they can be restored."""
-    backup = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    return backup
-
-
-def restore_env(backup: dict[str, str | None]) -> None:
-    for name, value in backup.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def pytest_configure(config: pytest.Config) -> None:
