@@ -82,6 +82,15 @@ def _check_cov_reports(
     help="Keep the test database; reuse it while the schema is unchanged.",
 )
 @click.option("--create-db", is_flag=True, help="Rebuild the test database (with --reuse-db).")
+@click.option(
+    "--no-migrations", is_flag=True, help="Build the test database from models, not migrations."
+)
+@click.option(
+    "--migrations",
+    "check_migrations",
+    is_flag=True,
+    help="Also run the migration checks: one head, up/down, models match.",
+)
 def test_command(**options: Any) -> None:
     """Run the test suite with pytest, in this process.
 

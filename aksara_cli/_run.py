@@ -53,6 +53,8 @@ class TestOptions:
     seed: int | None = None
     reuse_db: bool = False
     create_db: bool = False
+    no_migrations: bool = False
+    check_migrations: bool = False
 
 
 def validate_cov_report(value: str) -> str | None:
@@ -82,6 +84,8 @@ def pytest_args(options: TestOptions) -> list[str]:
         "--aksara-ci": options.ci,
         "--aksara-reuse-db": options.reuse_db,
         "--aksara-create-db": options.create_db,
+        "--aksara-no-migrations": options.no_migrations,
+        "--aksara-migrations": options.check_migrations,
     }
     values: dict[str, object | None] = {
         "-k": options.keyword,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._factories import Factory, FactoryError, Faker
+from ._migrations.runner import MigrationError
+from ._migrations.testcase import MigrationTestCase
 from ._queries import QueryLog, assert_num_queries, count_queries
 from ._runtime import setup_test_database
 from ._testcase import AksaraTestCase, async_test
@@ -40,6 +42,8 @@ __all__ = [
     "Factory",
     "FactoryError",
     "Faker",
+    "MigrationError",
+    "MigrationTestCase",
     "QueryLog",
     "UnsafeDatabaseError",
     "__version__",

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from ._urls import Target, backend_of, is_memory
@@ -30,6 +29,7 @@ __all__ = [
     "fingerprint",
     "mark_clean",
     "mark_dirty",
+    "recreate_database",
     "remove_tree",
 ]
 
@@ -41,9 +41,12 @@ class SchemaSource:
     """What the schema is built from, and a fingerprint of it for ``--reuse-db``."""
 
     metadata: MetaData | None
-    build: Callable[[AsyncConnection], Any] | None = None  # async fn(conn); None: create_all
+    build: Callable[[AsyncEngine], Awaitable[None]] | None = None  # None: create_all
+    digest: str | None = None  # the fingerprint when ``build`` is given
 
     def fingerprint(self, engine: AsyncEngine) -> str:
+        if self.digest is not None:
+            return f"{self.digest}-{engine.dialect.name}"
         return fingerprint(self.metadata, engine) if self.metadata is not None else "empty"
 
 
@@ -96,14 +99,13 @@ async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -
     else:
         note = "created"
     await engine.dispose()
-    await _recreate(target)
+    await recreate_database(target)
     engine = create_engine_for(url)
-    async with engine.connect() as connection:
-        if source.build is not None:
-            await source.build(connection)
-        elif source.metadata is not None:
+    if source.build is not None:
+        await source.build(engine)
+    elif source.metadata is not None:
+        async with engine.begin() as connection:
             await connection.run_sync(source.metadata.create_all)
-        await connection.commit()
     if not is_memory(url):
         await _store_fingerprint(url, wanted)
     return DatabaseHandle(url, engine, note=note, fingerprint=wanted)
@@ -160,7 +162,8 @@ async def drop_database(target: Target) -> None:
     await drop(url)
 
 
-async def _recreate(target: Target) -> None:
+async def recreate_database(target: Target) -> None:
+    """Drop the database at ``target`` if it exists and create it empty."""
     url = target.url
     if is_memory(url):
         return

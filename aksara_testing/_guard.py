@@ -9,7 +9,8 @@ targets the ``database_url`` database is refused before it opens.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +21,19 @@ from ._settings import Settings, mask_url
 from ._urls import backend_of, is_memory, upgrade_driver
 from .errors import UnsafeDatabaseError
 
-__all__ = ["guard_app_database"]
+__all__ = ["guard_app_database", "redirect_app_database"]
 
 
 def guard_app_database(settings: Settings) -> Callable[[], None]:
     """Refuse connections to ``settings.database_url``; returns the function that stops it."""
-    if not settings.database_url:
+    found = _app_matcher(settings)
+    if found is None:
         return lambda: None
-    try:
-        app = upgrade_driver(make_url(settings.database_url))
-    except Exception:
-        return lambda: None
-    if is_memory(app):
-        return lambda: None
-    matches = (
-        _sqlite_matcher(app, settings.root) if backend_of(app) == "sqlite" else _server_matcher(app)
-    )
-    shown = mask_url(settings.database_url)
+    backend, matches = found
+    shown = mask_url(settings.database_url or "")
 
     def refuse(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        if dialect.name == backend_of(app) and matches(cargs, cparams):
+        if dialect.name == backend and matches(cargs, cparams):
             raise UnsafeDatabaseError(
                 f"refused a connection to the app's own database {shown} (database_url) "
                 "during the test run; tests only use the test database: give the app its "
@@ -49,6 +43,50 @@ def guard_app_database(settings: Settings) -> Callable[[], None]:
 
     event.listen(Engine, "do_connect", refuse)
     return lambda: event.remove(Engine, "do_connect", refuse)
+
+
+@contextmanager
+def redirect_app_database(settings: Settings, test_url: URL) -> Iterator[None]:
+    """While inside, a connection to the app's database opens the test database instead.
+
+    For Alembic env.py files that read the URL from the app's own settings.
+    """
+    found = _app_matcher(settings)
+    if found is None:
+        yield
+        return
+    backend, matches = found
+
+    def redirect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        if dialect.name == backend and matches(cargs, cparams):
+            url = test_url.set(drivername=f"{dialect.name}+{dialect.driver}")
+            new_args, new_params = dialect.create_connect_args(url)
+            cargs[:] = list(new_args)
+            cparams.clear()
+            cparams.update(new_params)
+
+    event.listen(Engine, "do_connect", redirect, insert=True)  # before the guard refuses
+    try:
+        yield
+    finally:
+        event.remove(Engine, "do_connect", redirect)
+
+
+Matcher = Callable[[Any, dict[str, Any]], bool]
+
+
+def _app_matcher(settings: Settings) -> tuple[str, Matcher] | None:
+    if not settings.database_url:
+        return None
+    try:
+        app = upgrade_driver(make_url(settings.database_url))
+    except Exception:
+        return None
+    if is_memory(app):
+        return None
+    if backend_of(app) == "sqlite":
+        return "sqlite", _sqlite_matcher(app, settings.root)
+    return backend_of(app), _server_matcher(app)
 
 
 def _sqlite_matcher(app: URL, root: Path) -> Callable[[Any, dict[str, Any]], bool]:

@@ -20,7 +20,7 @@ from ._environment import export_env, restore_env
 from ._settings import Settings, mask_url
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import Session
 
@@ -52,6 +52,7 @@ class Runtime:
         self.reuse = bool(config.getoption("aksara_reuse_db", False))
         self.recreate = bool(config.getoption("aksara_create_db", False))
         self.handle: DatabaseHandle | None = None
+        self._build_error: str | None = None
         self.isolation: Isolation | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.routing = False
@@ -151,6 +152,7 @@ class Runtime:
             self.settings = merged
         if self.handle is not None:
             return self.handle
+        from ._migrations.runner import MigrationError
         from .errors import AksaraError, ConfigurationError
 
         if self.session_node is None:
@@ -160,6 +162,8 @@ class Runtime:
                 "or test_settings fixture in the fixture that needs the database"
             )
 
+        if self._build_error is not None:
+            pytest.fail(self._build_error, pytrace=False)
         async with self._lock:
             if self.handle is None:
                 try:
@@ -167,6 +171,9 @@ class Runtime:
                     await self._build()
                 except ConfigurationError as exc:
                     pytest.exit(str(exc), returncode=4)
+                except MigrationError as exc:  # every test that needs the database fails so
+                    self._build_error = f"building the test database: {exc}"
+                    pytest.fail(self._build_error, pytrace=False)
                 finally:
                     self.internal = False
         assert self.handle is not None
@@ -180,7 +187,7 @@ class Runtime:
         self.loop = asyncio.get_running_loop()
         url = derive_test_url(self.settings, self.sqlite_dir)
         target = check_safe(url, self.settings)
-        handle = await build_database(target, self._schema_source(), reuse=self.reuse_allowed)
+        handle = await build_database(target, self._schema_source(url), reuse=self.reuse_allowed)
         if self.reuse and self.recreate:
             handle.note = "rebuilt (--create-db)"
         self.isolation = await Isolation.start(handle.engine)
@@ -212,13 +219,17 @@ class Runtime:
         self._sqlite_dir = base / f"run-{os.getpid()}"
         return self._sqlite_dir
 
-    def _schema_source(self) -> Any:
+    def _schema_source(self, url: URL) -> Any:
         from sqlalchemy import MetaData
 
         from ._database import SchemaSource
         from ._imports import import_target
         from .errors import ConfigurationError
 
+        if self.settings.migrations and not self.config.getoption("aksara_no_migrations", False):
+            from ._migrations.schema import migrations_source
+
+            return migrations_source(self.settings, url)
         if not self.settings.models:
             return SchemaSource(metadata=None)
         models = import_target(self.settings, "models", self.settings.models)

@@ -84,6 +84,8 @@ class Settings:
         value = getattr(self, key)
         if key.endswith("url") and isinstance(value, str):
             value = mask_url(value)
+        elif isinstance(value, Path):
+            value = str(value)
         return f"{key} = {value!r} (from {self.source(key)})"
 
     def merged(self, values: Mapping[str, Any], source: str) -> Settings:

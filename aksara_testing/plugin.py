@@ -73,6 +73,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Rebuild the test database even if --aksara-reuse-db could reuse it.",
     )
+    group.addoption(
+        "--aksara-no-migrations",
+        action="store_true",
+        default=False,
+        help="Build the test database from models metadata, not by running migrations.",
+    )
+    group.addoption(
+        "--aksara-migrations",
+        action="store_true",
+        default=False,
+        help="Also run the built-in migration checks (heads, upgrade/downgrade, models match).",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -107,6 +119,24 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime.seed = config.stash[SEED_KEY]
     config.stash[RUNTIME_KEY] = runtime
     runtime.install()
+    if config.getoption("aksara_migrations"):
+        _register_migration_checks(config, runtime)
+
+
+def _register_migration_checks(config: pytest.Config, runtime: Runtime) -> None:
+    if not runtime.settings.migrations:
+        raise pytest.UsageError(
+            "--migrations (--aksara-migrations) needs the migrations setting: set "
+            "migrations = 'alembic.ini' in [tool.aksara] or AKSARA_MIGRATIONS"
+        )
+    from ._migrations.checks import CheckRun
+    from ._migrations.items import MigrationChecksPlugin
+
+    try:
+        run = CheckRun(runtime)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(MigrationChecksPlugin(run), "aksara-migration-checks")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

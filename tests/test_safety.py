@@ -346,7 +346,7 @@ def test_no_database_url_at_all_is_one_clean_line_and_exit_4(pytester: pytest.Py
         _database.build_database,
         _database.drop_database,
         _database.empty_tables,
-        _database._recreate,
+        _database.recreate_database,
     ],
 )
 def test_destructive_functions_take_a_target_first(function: typing.Any) -> None:

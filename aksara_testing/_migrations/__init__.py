@@ -1,0 +1,1 @@
+"""Alembic: the test schema from migrations, MigrationTestCase, and the built-in checks."""

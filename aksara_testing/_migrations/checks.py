@@ -1,0 +1,292 @@
+"""The built-in migration checks behind ``aksara test --migrations``.
+
+One pass over a scratch database does all the work, inside one env.py run
+(one engine, one connection, the revision files parsed once): upgrade every
+revision in order, compare the schema with ``models``, downgrade every
+revision back to base, upgrade again and compare the two schemas. The
+outcomes are then reported as ordinary pytest items, one per check and
+revision, so they show in the terminal and in junit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Connection
+
+    from .._runtime import Runtime
+
+__all__ = ["CheckRun", "Outcome"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "passed", "failed" or "skipped"
+    message: str = ""
+
+
+PASSED = Outcome("passed")
+
+
+@dataclass
+class _Progress:
+    upgraded: list[str] = field(default_factory=list)
+    downgraded: list[str] = field(default_factory=list)
+    model_diff: list[str] | None = None
+    first: dict[str, Any] | None = None
+    leftover: list[str] = field(default_factory=list)
+    second: dict[str, Any] | None = None
+    phase: str = "upgrade"
+
+
+class CheckRun:
+    """The checks of one project, run once on first use."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        from .config import alembic_config
+        from .runner import script_directory
+        from .testcase import _scratch_url
+
+        self.runtime = runtime
+        self.url = _scratch_url(runtime)
+        self.config = alembic_config(runtime.settings, self.url)
+        self.script: ScriptDirectory = script_directory(self.config)
+        self.revisions = [s.revision for s in reversed(list(self.script.walk_revisions()))]
+        self._outcomes: dict[str, Outcome] | None = None
+
+    def names(self) -> list[str]:
+        return [
+            "single_head",
+            *(f"upgrade[{rev}]" for rev in self.revisions),
+            *(f"downgrade[{rev}]" for rev in reversed(self.revisions)),
+            "models_match",
+            "round_trip",
+        ]
+
+    def outcome(self, name: str) -> Outcome:
+        if self._outcomes is None:
+            self._outcomes = self._run()
+        return self._outcomes[name]
+
+    # -- the pass ----------------------------------------------------------------
+
+    def _run(self) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {"single_head": self._single_head()}
+        progress = _Progress()
+        failure: list[BaseException] = []
+
+        def in_thread() -> None:  # no event loop of pytest's is touched
+            try:
+                self._pass(progress)
+            except BaseException as exc:
+                failure.append(exc)
+
+        thread = threading.Thread(target=in_thread, name="aksara-migration-checks")
+        thread.start()
+        thread.join()
+        error = failure[0] if failure else None
+        outcomes.update(self._judge(progress, error))
+        return outcomes
+
+    def _single_head(self) -> Outcome:
+        heads = self.script.get_heads()
+        declared = {lb for rev in self.script.walk_revisions() for lb in rev.branch_labels}
+        if len(heads) <= 1:
+            return PASSED
+        labelled = [h for h in heads if self.script.get_revision(h).branch_labels]  # type: ignore[union-attr]
+        if declared and len(labelled) == len(heads):
+            return PASSED  # every head is a declared branch
+        return Outcome(
+            "failed",
+            f"{len(heads)} heads: {', '.join(heads)}; merge them with "
+            f"`alembic merge -m merge {' '.join(heads)}` or give each branch a branch_labels",
+        )
+
+    def _pass(self, progress: _Progress) -> None:
+        from .._database import drop_database, recreate_database
+        from .._guard import redirect_app_database
+        from .._urls import check_safe
+        from .runner import run_env
+
+        settings = self.runtime.settings
+        target = check_safe(self.url, settings)
+        asyncio.run(recreate_database(target))
+        try:
+            with redirect_app_database(settings, self.url):
+                run_env(self.config, lambda heads, context: self._work(progress, heads, context))
+        finally:
+            asyncio.run(drop_database(target))
+
+    def _work(
+        self, progress: _Progress, heads: tuple[str, ...], context: MigrationContext
+    ) -> Iterator[Any]:
+        script = self.script
+        for step in script._upgrade_revs("heads", heads):  # type: ignore[arg-type]
+            yield step
+            progress.upgraded.append(step.revision.revision)
+        connection = context.connection
+        assert connection is not None
+        progress.model_diff = self._model_diff(context)
+        progress.first = _snapshot(connection, context)
+        progress.phase = "downgrade"
+        for step in script._downgrade_revs("base", tuple(script.get_heads())):  # type: ignore[arg-type]
+            yield step
+            progress.downgraded.append(step.revision.revision)
+        progress.leftover = sorted(_snapshot(connection, context))
+        progress.phase = "round trip"
+        yield from script._upgrade_revs("heads", ())  # type: ignore[arg-type]
+        progress.second = _snapshot(connection, context)
+
+    def _model_diff(self, context: MigrationContext) -> list[str] | None:
+        from alembic.autogenerate import compare_metadata
+
+        metadata = self._metadata(context)
+        if metadata is None:
+            return None
+        return [_describe(diff) for diff in compare_metadata(context, metadata)]
+
+    def _metadata(self, context: MigrationContext) -> MetaData | None:
+        settings = self.runtime.settings
+        if settings.models:
+            from .._imports import import_target
+
+            models = import_target(settings, "models", settings.models)
+            return getattr(models, "metadata", models)  # type: ignore[no-any-return]
+        found = context.opts.get("target_metadata")
+        return found if found is not None and not isinstance(found, list | tuple) else None
+
+    # -- verdicts ----------------------------------------------------------------
+
+    def _judge(self, progress: _Progress, error: BaseException | None) -> dict[str, Outcome]:
+        from .runner import MigrationError, one_line
+
+        failed_rev = error.revision if isinstance(error, MigrationError) else None
+        reason = str(error) if isinstance(error, MigrationError) else ""
+        if error is not None and not isinstance(error, MigrationError):
+            reason = one_line(error)
+        outcomes: dict[str, Outcome] = {}
+        up_failed = error is not None and progress.phase == "upgrade"
+        for rev in self.revisions:
+            if rev in progress.upgraded:
+                outcomes[f"upgrade[{rev}]"] = PASSED
+            elif up_failed and (rev == failed_rev or failed_rev is None):
+                outcomes[f"upgrade[{rev}]"] = Outcome("failed", reason)
+                failed_rev = rev
+            else:
+                outcomes[f"upgrade[{rev}]"] = Outcome("skipped", f"not reached: {reason}")
+        down_failed = error is not None and progress.phase == "downgrade"
+        for rev in self.revisions:
+            name = f"downgrade[{rev}]"
+            if rev in progress.downgraded:
+                outcomes[name] = PASSED
+            elif down_failed and rev == failed_rev:
+                outcomes[name] = Outcome("failed", reason)
+            else:
+                outcomes[name] = Outcome("skipped", f"not reached: {reason}")
+        outcomes["models_match"] = self._models_verdict(progress, reason)
+        outcomes["round_trip"] = _round_trip_verdict(progress, error, reason)
+        return outcomes
+
+    def _models_verdict(self, progress: _Progress, reason: str) -> Outcome:
+        if progress.model_diff is None:
+            if progress.first is None:
+                return Outcome("skipped", f"head not reached: {reason}")
+            return Outcome(
+                "skipped",
+                "no models to compare with: set models in [tool.aksara] or target_metadata "
+                "in env.py",
+            )
+        if progress.model_diff:
+            return Outcome(
+                "failed",
+                "the migrated schema differs from models; autogenerate would emit: "
+                + "; ".join(progress.model_diff),
+            )
+        return PASSED
+
+
+def _round_trip_verdict(progress: _Progress, error: BaseException | None, reason: str) -> Outcome:
+    if progress.phase != "round trip":
+        return Outcome("skipped", f"not reached: {reason}")
+    if error is not None:
+        return Outcome("failed", f"upgrading again after downgrading to base failed: {reason}")
+    if progress.leftover:
+        return Outcome(
+            "failed",
+            f"downgrading to base left tables behind: {', '.join(progress.leftover)}",
+        )
+    assert progress.first is not None and progress.second is not None
+    changes = _compare(progress.first, progress.second)
+    if changes:
+        return Outcome("failed", "up-down-up changed the schema: " + "; ".join(changes))
+    return PASSED
+
+
+def _snapshot(connection: Connection, context: MigrationContext) -> dict[str, Any]:
+    from sqlalchemy import inspect
+
+    inspector = inspect(connection)
+    version_table = context.version_table
+    schema: dict[str, Any] = {}
+    for table in inspector.get_table_names():
+        if table == version_table:
+            continue
+        schema[table] = {
+            "columns": sorted(
+                (c["name"], str(c["type"]), bool(c["nullable"])) for c in inspector.get_columns(table)
+            ),
+            "primary key": sorted(inspector.get_pk_constraint(table)["constrained_columns"]),
+            "foreign keys": sorted(
+                (tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+            ),
+            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+        }
+    return schema
+
+
+def _compare(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
+    changes = [f"table {t} is gone" for t in sorted(set(first) - set(second))]
+    changes += [f"table {t} is new" for t in sorted(set(second) - set(first))]
+    for table in sorted(set(first) & set(second)):
+        for part, before in first[table].items():
+            after = second[table][part]
+            if before != after:
+                changes.append(f"{table} {part}: {before} became {after}")
+    return changes
+
+
+def _describe(diff: Any) -> str:
+    """One autogenerate difference as a short phrase (``add_column posts.slug``)."""
+    if isinstance(diff, list):
+        return "; ".join(_describe(d) for d in diff)
+    op, *args = diff
+    if op.startswith("modify_"):
+        _schema, table, column, _existing, old, new = args
+        return f"{op} {table}.{column}: {old!r} -> {new!r}"
+    if op in ("add_column", "remove_column"):
+        _schema, table, column = args
+        return f"{op} {table}.{column.name}"
+    subject = args[0]
+    name = getattr(subject, "name", None) or _columns_of(subject)
+    table = getattr(getattr(subject, "table", None), "name", None)
+    if op.endswith("_fk"):
+        table = subject.parent.name
+    return f"{op} {name}" + (f" on {table}" if table and table != name else "")
+
+
+def _columns_of(subject: Any) -> str:
+    columns: Iterable[Any] = getattr(subject, "columns", ())
+    return "(" + ", ".join(getattr(c, "name", str(c)) for c in columns) + ")"
