@@ -31,6 +31,8 @@ __all__ = [
     "mark_dirty",
     "recreate_database",
     "remove_tree",
+    "store_fingerprint",
+    "stored_fingerprint",
 ]
 
 _MARK = "aksara-schema:"
@@ -90,7 +92,7 @@ async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -
     engine = create_engine_for(url)
     wanted = source.fingerprint(engine)
     if reuse and not is_memory(url):
-        found = await _stored_fingerprint(url, engine)
+        found = await stored_fingerprint(url, engine)
         if found == wanted:
             return DatabaseHandle(
                 url, engine, reused=True, note="reused (schema unchanged)", fingerprint=wanted
@@ -107,19 +109,19 @@ async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -
         async with engine.begin() as connection:
             await connection.run_sync(source.metadata.create_all)
     if not is_memory(url):
-        await _store_fingerprint(url, wanted)
+        await store_fingerprint(url, wanted)
     return DatabaseHandle(url, engine, note=note, fingerprint=wanted)
 
 
 async def mark_dirty(url: URL) -> None:
     """Make a reused database look changed until :func:`mark_clean` (transactional tests)."""
     if not is_memory(url):
-        await _store_fingerprint(url, "dirty")
+        await store_fingerprint(url, "dirty")
 
 
 async def mark_clean(url: URL, fingerprint: str) -> None:
     if not is_memory(url):
-        await _store_fingerprint(url, fingerprint)
+        await store_fingerprint(url, fingerprint)
 
 
 _KEEP_TABLES = frozenset({"alembic_version"})
@@ -176,7 +178,8 @@ async def recreate_database(target: Target) -> None:
     await create(url)
 
 
-async def _stored_fingerprint(url: URL, engine: AsyncEngine) -> str | None:
+async def stored_fingerprint(url: URL, engine: AsyncEngine) -> str | None:
+    """The fingerprint kept with the database at ``url``; None if it has none."""
     if backend_of(url) == "sqlite":
         path = Path(url.database or "")
         marker = _marker_path(path)
@@ -189,7 +192,8 @@ async def _stored_fingerprint(url: URL, engine: AsyncEngine) -> str | None:
     return comment[len(_MARK) :] if comment and comment.startswith(_MARK) else None
 
 
-async def _store_fingerprint(url: URL, value: str) -> None:
+async def store_fingerprint(url: URL, value: str) -> None:
+    """Keep ``value`` with the database (a sidecar file, or the PostgreSQL comment)."""
     if backend_of(url) == "sqlite":
         _marker_path(Path(url.database or "")).write_text(value)
         return

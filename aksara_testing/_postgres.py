@@ -8,7 +8,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create", "drop", "read_own_comment", "write_comment"]
+__all__ = ["clone", "create", "drop", "read_own_comment", "write_comment"]
 
 
 def _quote(name: str) -> str:
@@ -63,3 +63,29 @@ async def read_own_comment(engine: AsyncEngine) -> str | None:
 async def write_comment(url: URL, comment: str) -> None:
     literal = comment.replace("'", "''")
     await _admin(url, f"COMMENT ON DATABASE {_quote(url.database or '')} IS '{literal}'")
+
+
+async def clone(template: URL, url: URL, attempts: int = 20) -> None:
+    """``CREATE DATABASE url TEMPLATE template``, retried while the template is busy.
+
+    PostgreSQL refuses a template that has other connections ("source database
+    ... is being accessed by other users"): another worker cloning at the same
+    moment, or a session that has not closed yet.
+    """
+    import asyncio
+
+    from .errors import AksaraError
+
+    name, source = _quote(url.database or ""), _quote(template.database or "")
+    for attempt in range(attempts):
+        try:
+            await _admin(url, f"CREATE DATABASE {name} TEMPLATE {source}")
+            return
+        except Exception as exc:
+            if "being accessed by other users" not in str(exc):
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AksaraError(
+        f"could not clone {template.database} into {url.database}: another connection keeps "
+        f"using {template.database} (another aksara run?); close it, or wait and run again"
+    )

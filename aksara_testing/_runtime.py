@@ -73,6 +73,13 @@ class Runtime:
         self._unguard: Callable[[], None] = lambda: None
         self._env_backup: dict[str, str | None] = {}
         self._sqlite_dir: Path | None = None
+        # Under pytest-xdist: this worker's id, and the controller's folder for SQLite files.
+        workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+        self.worker: str | None = workerinput.get("workerid")
+        shared = workerinput.get("aksara_run_dir")
+        self._shared_dir: Path | None = Path(shared) if shared else None
+        self.parallel = False  # the xdist controller of a run with workers
+        self.worker_notes: list[str] = []
         self._token: contextvars.Token[Runtime | None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -133,13 +140,17 @@ class Runtime:
                 await drop_database(check_safe(self.handle.url, self.settings))
             self.handle = None
         if self._sqlite_dir is not None:  # per-run folder; --reuse-db uses a fixed one
-            from ._database import remove_tree
-
-            remove_tree(self._sqlite_dir)
-            for parent in (self._sqlite_dir.parent, self._sqlite_dir.parent.parent):
-                with contextlib.suppress(OSError):
-                    parent.rmdir()  # only when no other run or reused database is there
+            self._remove_run_dir(self._sqlite_dir)
             self._sqlite_dir = None
+
+    @staticmethod
+    def _remove_run_dir(folder: Path) -> None:
+        from ._database import remove_tree
+
+        remove_tree(folder)
+        for parent in (folder.parent, folder.parent.parent):
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only when no other run or reused database is there
 
     # -- the database --------------------------------------------------------------
 
@@ -182,18 +193,67 @@ class Runtime:
     async def _build(self) -> None:
         from ._database import build_database
         from ._isolation import Isolation
-        from ._urls import check_safe, derive_test_url
+        from ._urls import check_safe, derive_test_url, is_memory
 
         self.loop = asyncio.get_running_loop()
         url = derive_test_url(self.settings, self.sqlite_dir)
-        target = check_safe(url, self.settings)
-        handle = await build_database(target, self._schema_source(url), reuse=self.reuse_allowed)
+        if self.worker is not None and not is_memory(url):
+            handle = await self._build_clone()
+        else:
+            target = check_safe(url, self.settings)
+            source = self._schema_source(url)
+            handle = await build_database(target, source, reuse=self.reuse_allowed)
+        url = handle.url
         if self.reuse and self.recreate:
             handle.note = "rebuilt (--create-db)"
         self.isolation = await Isolation.start(handle.engine)
         self.handle = handle
         shown = mask_url(url.render_as_string(hide_password=False))
         self.notes.append(f"test database {shown} {handle.note}")
+
+    async def _build_clone(self) -> DatabaseHandle:
+        from ._urls import check_safe, database_name, derive_test_url
+        from ._workers import build_worker_database
+
+        assert self.worker is not None
+        url = derive_test_url(self.settings, self.sqlite_dir, suffix=f"_{self.worker}")
+        template_url = self.template_url()
+        return await build_worker_database(
+            check_safe(template_url, self.settings),
+            check_safe(url, self.settings),
+            self._schema_source(template_url),
+            reuse=self.reuse_allowed,
+            lock=self.project_dir() / f"{database_name(template_url)}.lock",
+        )
+
+    def template_url(self) -> URL:
+        """The database parallel workers clone theirs from (``test_<name>_template``)."""
+        from ._urls import derive_test_url
+        from ._workers import TEMPLATE_SUFFIX
+
+        return derive_test_url(self.settings, self.sqlite_dir, suffix=TEMPLATE_SUFFIX)
+
+    async def drop_template(self) -> None:
+        """Controller, end of a parallel run: drop the template unless ``--reuse-db``."""
+        from ._database import drop_database
+        from ._urls import check_safe, is_memory
+
+        url = self.template_url()
+        if not is_memory(url):
+            await drop_database(check_safe(url, self.settings))
+
+    def finish_parallel_run(self) -> None:
+        """Controller, after the workers are done: drop the template and the run folder."""
+        if not self.reuse and (self.settings.database_url or self.settings.test_database_url):
+            from .errors import AksaraError
+
+            try:
+                asyncio.run(self.drop_template())
+            except AksaraError as exc:  # e.g. a refused URL: the workers reported it already
+                self.notes.append(f"template not dropped: {exc}")
+        if self._sqlite_dir is not None:
+            self._remove_run_dir(self._sqlite_dir)
+            self._sqlite_dir = None
 
     @property
     def reuse_allowed(self) -> bool:
@@ -206,18 +266,24 @@ class Runtime:
         process is gone (killed with kill -9) are removed when the next run
         needs one. Nothing is created here; building the database does that.
         """
-        import hashlib
-        import tempfile
-
+        if self._shared_dir is not None:  # an xdist worker: the controller owns the folder
+            return self._shared_dir
         if self._sqlite_dir is not None:
             return self._sqlite_dir
-        project = hashlib.sha256(str(self.settings.root).encode()).hexdigest()[:12]
-        base = Path(tempfile.gettempdir()) / f"aksara-{os.getuid()}" / project
+        base = self.project_dir()
         if self.reuse:
             return base
         _remove_dead_runs(base)
         self._sqlite_dir = base / f"run-{os.getpid()}"
         return self._sqlite_dir
+
+    def project_dir(self) -> Path:
+        """This project's folder under the temporary directory (SQLite files, locks)."""
+        import hashlib
+        import tempfile
+
+        project = hashlib.sha256(str(self.settings.root).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"aksara-{os.getuid()}" / project
 
     def _schema_source(self, url: URL) -> Any:
         from sqlalchemy import MetaData

@@ -114,6 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     seed = config.getoption("aksara_seed")
+    if seed is None:  # an xdist worker uses the controller's seed
+        seed = getattr(config, "workerinput", {}).get("aksara_seed")
     config.stash[SEED_KEY] = seed if seed is not None else random.randrange(1_000_000)
     runtime = Runtime(config, config.stash[SETTINGS_KEY])
     runtime.seed = config.stash[SEED_KEY]
@@ -137,6 +139,35 @@ def _register_migration_checks(config: pytest.Config, runtime: Runtime) -> None:
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(MigrationChecksPlugin(run), "aksara-migration-checks")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller, per worker: share the seed and the folder for SQLite files."""
+    runtime = node.config.stash[RUNTIME_KEY]
+    node.workerinput["aksara_seed"] = node.config.stash[SEED_KEY]
+    node.workerinput["aksara_run_dir"] = str(runtime.sqlite_dir())
+    runtime.parallel = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: keep each worker's database notes for the summary."""
+    runtime = node.config.stash[RUNTIME_KEY]
+    worker = node.workerinput.get("workerid", "?")
+    output = getattr(node, "workeroutput", {})
+    runtime.worker_notes += [f"{worker}: {note}" for note in output.get("aksara_notes", ())]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    runtime = session.config.stash.get(RUNTIME_KEY, None)
+    if runtime is None:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the notes to the controller
+        workeroutput["aksara_notes"] = list(runtime.notes)
+    elif runtime.parallel:
+        runtime.finish_parallel_run()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -236,8 +267,18 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     runtime = config.stash.get(RUNTIME_KEY, None)
-    for note in runtime.notes if runtime is not None else ():
+    if runtime is None:
+        return
+    for note in runtime.notes:
         terminalreporter.write_line(f"aksara: {note}")
+    if runtime.worker_notes and config.get_verbosity() > 0:
+        for note in sorted(runtime.worker_notes):
+            terminalreporter.write_line(f"aksara: {note}")
+    elif runtime.worker_notes:
+        workers = len({note.split(":", 1)[0] for note in runtime.worker_notes})
+        terminalreporter.write_line(
+            f"aksara: {workers} workers, a test database each (-v lists them)"
+        )
 
 
 @pytest.hookimpl(trylast=True)

@@ -98,12 +98,12 @@ class CheckRun:
 
     def _single_head(self) -> Outcome:
         heads = self.script.get_heads()
-        declared = {lb for rev in self.script.walk_revisions() for lb in rev.branch_labels}
         if len(heads) <= 1:
             return PASSED
-        labelled = [h for h in heads if self.script.get_revision(h).branch_labels]  # type: ignore[union-attr]
-        if declared and len(labelled) == len(heads):
-            return PASSED  # every head is a declared branch
+        from .moves import labels_of_branch
+
+        if all(labels_of_branch(self.script, head) for head in heads):
+            return PASSED  # every head ends a declared branch (branch_labels)
         return Outcome(
             "failed",
             f"{len(heads)} heads: {', '.join(heads)}; merge them with "
@@ -159,7 +159,8 @@ class CheckRun:
             from .._imports import import_target
 
             models = import_target(settings, "models", settings.models)
-            return getattr(models, "metadata", models)  # type: ignore[no-any-return]
+            metadata: Any = getattr(models, "metadata", models)
+            return metadata  # type: ignore[no-any-return]
         found = context.opts.get("target_metadata")
         return found if found is not None and not isinstance(found, list | tuple) else None
 
@@ -241,7 +242,8 @@ def _snapshot(connection: Connection, context: MigrationContext) -> dict[str, An
             continue
         schema[table] = {
             "columns": sorted(
-                (c["name"], str(c["type"]), bool(c["nullable"])) for c in inspector.get_columns(table)
+                (c["name"], str(c["type"]), bool(c["nullable"]))
+                for c in inspector.get_columns(table)
             ),
             "primary key": sorted(inspector.get_pk_constraint(table)["constrained_columns"]),
             "foreign keys": sorted(
@@ -252,7 +254,9 @@ def _snapshot(connection: Connection, context: MigrationContext) -> dict[str, An
                 (tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
                 for i in inspector.get_indexes(table)
             ),
-            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            "unique": sorted(
+                tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)
+            ),
         }
     return schema
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-__all__ = ["migrate", "resolve_target", "upgrade_to_heads"]
+__all__ = ["labels_of_branch", "migrate", "resolve_target", "upgrade_to_heads"]
 
 
 def upgrade_to_heads(config: Config) -> None:
@@ -80,7 +80,7 @@ def resolve_target(script: ScriptDirectory, label: str, revision: str) -> str:
         ) from None
     if found is None:
         raise MigrationError(f"migrate({label!r}, {revision!r}): no such revision")
-    if labels and label not in _labels_of_branch(script, found.revision):
+    if labels and label not in labels_of_branch(script, found.revision):
         raise MigrationError(
             f"migrate({label!r}, {revision!r}): revision {found.revision} is not on "
             f"branch {label!r}"
@@ -88,7 +88,8 @@ def resolve_target(script: ScriptDirectory, label: str, revision: str) -> str:
     return found.revision
 
 
-def _labels_of_branch(script: ScriptDirectory, revision: str) -> set[str]:
+def labels_of_branch(script: ScriptDirectory, revision: str) -> set[str]:
+    """The branch labels on ``revision``'s line, below and above it."""
     labels: set[str] = set()
     for rev in script.revision_map._get_ancestor_nodes([script.get_revision(revision)]):
         labels.update(rev.branch_labels)
