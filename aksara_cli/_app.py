@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ._run import TestOptions, pytest_args, run_pytest, validate_cov_report
+from ._run import TestOptions, pytest_args, run_pytest, validate_cov_report, validate_sharding
 
 __all__ = ["USAGE_ERROR", "cli", "run_cli"]
 
@@ -91,6 +91,29 @@ def _check_cov_reports(
     is_flag=True,
     help="Also run the migration checks: one head, up/down, models match.",
 )
+@click.option(
+    "-n",
+    "--numprocesses",
+    metavar="N|auto",
+    help="Run on N worker processes (pytest-xdist), each with its own test database.",
+)
+@click.option("--splits", type=click.IntRange(min=1), help="Shard the suite into N groups.")
+@click.option("--group", type=click.IntRange(min=1), help="Run group I of --splits (1-based).")
+@click.option(
+    "--store-durations",
+    is_flag=True,
+    help="Record test durations for --splits (in --durations-path).",
+)
+@click.option(
+    "--durations-path",
+    metavar="FILE",
+    help="Where durations are stored and read (default .test_durations).",
+)
+@click.option(
+    "--splitting-algorithm",
+    type=click.Choice(["duration_based_chunks", "least_duration"]),
+    help="How --splits balances groups (pytest-split's algorithms).",
+)
 def test_command(**options: Any) -> None:
     """Run the test suite with pytest, in this process.
 
@@ -98,6 +121,9 @@ def test_command(**options: Any) -> None:
     """
     if options["cov_report"] and not options["cov"]:
         raise click.UsageError("--cov-report needs --cov[=PKG]; add --cov=yourpackage")
+    problem = validate_sharding(options["numprocesses"], options["splits"], options["group"])
+    if problem:
+        raise click.UsageError(problem)
     argv = pytest_args(TestOptions(**options))
     sys.exit(run_pytest(argv))
 

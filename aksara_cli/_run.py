@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["COV_REPORT_TYPES", "TestOptions", "pytest_args", "run_pytest", "validate_cov_report"]
+__all__ = [
+    "COV_REPORT_TYPES",
+    "TestOptions",
+    "pytest_args",
+    "run_pytest",
+    "validate_cov_report",
+    "validate_sharding",
+]
 
 COV_REPORT_TYPES = (
     "term",
@@ -55,6 +62,12 @@ class TestOptions:
     create_db: bool = False
     no_migrations: bool = False
     check_migrations: bool = False
+    numprocesses: str | None = None
+    splits: int | None = None
+    group: int | None = None
+    store_durations: bool = False
+    durations_path: str | None = None
+    splitting_algorithm: str | None = None
 
 
 def validate_cov_report(value: str) -> str | None:
@@ -72,6 +85,19 @@ def validate_cov_report(value: str) -> str | None:
     return None
 
 
+def validate_sharding(
+    numprocesses: str | None, splits: int | None, group: int | None
+) -> str | None:
+    """An error sentence for bad ``-n`` / ``--splits`` / ``--group`` values, else None."""
+    if numprocesses not in (None, "auto", "logical") and not str(numprocesses).isdigit():
+        return f"-n {numprocesses}: give a number of workers or 'auto'"
+    if (splits is None) != (group is None):
+        return "--splits N and --group I go together: add the missing one (1 <= I <= N)"
+    if splits is not None and group is not None and group > splits:
+        return f"--group {group} is past --splits {splits}: groups are numbered 1 to {splits}"
+    return None
+
+
 def pytest_args(options: TestOptions) -> list[str]:
     """The pytest command line equivalent to ``options``."""
     argv: list[str] = []
@@ -86,6 +112,7 @@ def pytest_args(options: TestOptions) -> list[str]:
         "--aksara-create-db": options.create_db,
         "--aksara-no-migrations": options.no_migrations,
         "--aksara-migrations": options.check_migrations,
+        "--store-durations": options.store_durations,
     }
     values: dict[str, object | None] = {
         "-k": options.keyword,
@@ -98,6 +125,11 @@ def pytest_args(options: TestOptions) -> list[str]:
         "--aksara-app": options.app,
         "--aksara-database-url": options.database_url,
         "--aksara-seed": options.seed,
+        "--numprocesses": options.numprocesses,
+        "--splits": options.splits,
+        "--group": options.group,
+        "--durations-path": options.durations_path,
+        "--splitting-algorithm": options.splitting_algorithm,
     }
     argv += ["-v"] * options.verbose + ["-q"] * options.quiet
     argv += [flag for flag, on in flags.items() if on]

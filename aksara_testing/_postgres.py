@@ -8,7 +8,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["clone", "create", "drop", "read_own_comment", "write_comment"]
+__all__ = ["RunLock", "clone", "create", "drop", "read_own_comment", "write_comment"]
 
 
 def _quote(name: str) -> str:
@@ -89,3 +89,59 @@ async def clone(template: URL, url: URL, attempts: int = 20) -> None:
         f"could not clone {template.database} into {url.database}: another connection keeps "
         f"using {template.database} (another aksara run?); close it, or wait and run again"
     )
+
+
+class RunLock:
+    """A server-wide advisory lock on a test database's name, held for the whole run.
+
+    Two runs (two checkouts, two terminals) on one server would otherwise drop
+    each other's test database. The lock lives on its own connection, so a run
+    killed with ``kill -9`` releases it with its connection.
+    """
+
+    def __init__(self, engine: AsyncEngine, connection: Any) -> None:
+        self._engine = engine
+        self._connection = connection
+
+    @classmethod
+    async def take(cls, url: URL, owner: str, *, wait: bool = False) -> RunLock:
+        """Take the lock on ``url``'s database name, or raise a one-line error naming the holder.
+
+        With ``wait``, block until the holder lets go instead (short critical
+        sections such as building the template of parallel workers).
+        """
+        import os
+
+        from .errors import ConfigurationError
+
+        name = url.database or ""
+        label = f"aksara {name} pid {os.getpid()} {owner}"[:63]
+        engine = create_async_engine(
+            url.set(database="postgres"),
+            isolation_level="AUTOCOMMIT",
+            poolclass=pool.NullPool,
+            connect_args={"server_settings": {"application_name": label}},
+        )
+        connection = await engine.connect()
+        key = f"aksara:{name}"
+        function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        taken = await connection.scalar(text(f"SELECT {function}(hashtext(:k))"), {"k": key})
+        if wait or taken:
+            return cls(engine, connection)
+        holder = await connection.scalar(
+            text(
+                "SELECT application_name FROM pg_stat_activity "
+                "WHERE application_name LIKE :prefix AND pid <> pg_backend_pid() LIMIT 1"
+            ),
+            {"prefix": f"aksara {name} pid %"},
+        )
+        await connection.close()
+        await engine.dispose()
+        raise ConfigurationError(
+            f"test database {name} is in use by another run ({holder or 'unknown holder'}); "
+            "wait for it to finish, or give this checkout its own test_database_url"
+        )
+
+    async def release(self) -> None:
+        await self._connection.close()
+        await self._engine.dispose()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._database import DatabaseHandle
     from ._factories.state import FactoryState
     from ._isolation import Isolation
+    from ._postgres import RunLock
     from ._sessions import SessionRebinding
 
 __all__ = ["Runtime", "current_runtime", "setup_test_database"]
@@ -53,6 +54,7 @@ class Runtime:
         self.recreate = bool(config.getoption("aksara_create_db", False))
         self.handle: DatabaseHandle | None = None
         self._build_error: str | None = None
+        self._run_lock: RunLock | None = None
         self.isolation: Isolation | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.routing = False
@@ -139,6 +141,9 @@ class Runtime:
 
                 await drop_database(check_safe(self.handle.url, self.settings))
             self.handle = None
+        if self._run_lock is not None:
+            await self._run_lock.release()
+            self._run_lock = None
         if self._sqlite_dir is not None:  # per-run folder; --reuse-db uses a fixed one
             self._remove_run_dir(self._sqlite_dir)
             self._sqlite_dir = None
@@ -198,6 +203,9 @@ class Runtime:
         self.loop = asyncio.get_running_loop()
         url = derive_test_url(self.settings, self.sqlite_dir)
         if self.worker is not None and not is_memory(url):
+            url = derive_test_url(self.settings, self.sqlite_dir, suffix=f"_{self.worker}")
+        await self._take_run_lock(check_safe(url, self.settings).url)
+        if self.worker is not None and not is_memory(url):
             handle = await self._build_clone()
         else:
             target = check_safe(url, self.settings)
@@ -210,6 +218,15 @@ class Runtime:
         self.handle = handle
         shown = mask_url(url.render_as_string(hide_password=False))
         self.notes.append(f"test database {shown} {handle.note}")
+
+    async def _take_run_lock(self, url: URL) -> None:
+        """PostgreSQL: no other run may use this database name until this run ends."""
+        from ._urls import backend_of
+
+        if backend_of(url) == "postgresql" and self._run_lock is None:
+            from ._postgres import RunLock
+
+            self._run_lock = await RunLock.take(url, str(self.settings.root))
 
     async def _build_clone(self) -> DatabaseHandle:
         from ._urls import check_safe, database_name, derive_test_url
@@ -236,11 +253,22 @@ class Runtime:
     async def drop_template(self) -> None:
         """Controller, end of a parallel run: drop the template unless ``--reuse-db``."""
         from ._database import drop_database
-        from ._urls import check_safe, is_memory
+        from ._urls import backend_of, check_safe, is_memory
 
         url = self.template_url()
-        if not is_memory(url):
-            await drop_database(check_safe(url, self.settings))
+        if is_memory(url):
+            return
+        target = check_safe(url, self.settings)
+        if backend_of(url) != "postgresql":
+            await drop_database(target)
+            return
+        from ._postgres import RunLock
+
+        lock = await RunLock.take(url, "template", wait=True)  # not while another run clones
+        try:
+            await drop_database(target)
+        finally:
+            await lock.release()
 
     def finish_parallel_run(self) -> None:
         """Controller, after the workers are done: drop the template and the run folder."""

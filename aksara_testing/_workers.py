@@ -15,6 +15,7 @@ import fcntl
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._database import (
     DatabaseHandle,
@@ -26,6 +27,9 @@ from ._database import (
     stored_fingerprint,
 )
 from ._urls import Target, backend_of
+
+if TYPE_CHECKING:
+    from ._postgres import RunLock
 
 __all__ = ["TEMPLATE_SUFFIX", "build_worker_database", "worker_lock"]
 
@@ -56,11 +60,16 @@ async def build_worker_database(
         )
     await engine.dispose()
     with worker_lock(lock):
-        # A template left by a killed run is reused only if its fingerprint matches.
-        built = await build_database(template, source, reuse=True)
-        await built.engine.dispose()  # PostgreSQL clones only a template nobody is connected to
-        await drop_database(target)
-        await _copy(template, target)
+        server_lock = await _server_lock(template)
+        try:
+            # A template left by a killed run is reused only if its fingerprint matches.
+            built = await build_database(template, source, reuse=True)
+            await built.engine.dispose()  # PostgreSQL clones only a template nobody uses
+            await drop_database(target)
+            await _copy(template, target)
+        finally:
+            if server_lock is not None:
+                await server_lock.release()
     await store_fingerprint(target.url, wanted)
     return DatabaseHandle(
         target.url,
@@ -68,6 +77,15 @@ async def build_worker_database(
         note=f"cloned from {template.url.database and Path(template.url.database).name}",
         fingerprint=wanted,
     )
+
+
+async def _server_lock(template: Target) -> RunLock | None:
+    """Other checkouts' runs on the same server build the same template: take turns."""
+    if backend_of(template.url) != "postgresql":
+        return None
+    from ._postgres import RunLock
+
+    return await RunLock.take(template.url, "template", wait=True)
 
 
 async def _copy(template: Target, target: Target) -> None:

@@ -181,7 +181,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     runtime = config.stash[RUNTIME_KEY]
-    return header_line(runtime.settings, config.stash[SEED_KEY], config.rootpath, runtime)
+    line = header_line(runtime.settings, config.stash[SEED_KEY], config.rootpath, runtime)
+    workers = getattr(config.option, "numprocesses", None)
+    if workers and getattr(config.option, "dist", "no") != "no":
+        line += f", workers {workers}"
+    return line
 
 
 def header_line(
