@@ -560,17 +560,7 @@ def test_objects_created_in_scoped_fixtures_live_as_long_as_the_scope(project: P
     project.run().assert_outcomes(passed=3)
 
 
-def test_create_batch_writes_one_insert_per_table(
-    project: Project, request: pytest.FixtureRequest
-) -> None:
-    _xfail_on(
-        request,
-        project,
-        "sqlite",
-        "gap: on SQLite, rows of a model with a server default (Book.created here) are "
-        "still inserted one by one, because SQLAlchemy fetches each row's server defaults; "
-        "models without server defaults get one INSERT per table",
-    )
+def test_create_batch_writes_one_insert_per_table(project: Project) -> None:
     _factory_project(
         project,
         test_it="""
@@ -586,6 +576,10 @@ def test_create_batch_writes_one_insert_per_table(
             )
             assert len({b.id for b in books}) == 50
             assert len({b.author.id for b in books}) == 50
+            # The server default (Author.status) is on every object without another query.
+            with count_queries() as later:
+                assert {b.author.status for b in books} == {"new"}
+            assert later.count == 0
         """,
     )
     project.run().assert_outcomes(passed=1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .models import model_info
@@ -23,10 +25,13 @@ async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
     model = factory._model
     if model_info(model).mapped:
         session = _layer_session(factory)
-        await session.run_sync(_prepare, objects)
+        deferred = await session.run_sync(_prepare, objects)
         # One flush writes every table, parents first, rows batched per table;
         # the commit keeps them for the rest of the scope (rolled back after it).
-        await session.commit()
+        with _server_defaults_fetched_later(deferred):
+            await session.commit()
+        if deferred:
+            await session.run_sync(_load_server_defaults, deferred)
         return objects
     create = getattr(getattr(model, "objects", None), "create", None)
     if create is not None and inspect.iscoroutinefunction(create):
@@ -57,19 +62,82 @@ def _fields_of(instance: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(instance).items() if not k.startswith("_")}
 
 
-def _prepare(session: Any, objects: list[Any]) -> None:
+def _prepare(session: Any, objects: list[Any]) -> dict[Any, list[Any]]:
     """Add ``objects``; on SQLite, give new rows their integer keys up front.
 
     SQLAlchemy batches an INSERT into one statement only when it need not fetch
     each row's generated key, and SQLite cannot say which key went to which row
     of a batch. Taking ``max(id) + 1...`` on the test's own connection (nothing
     else writes there) lets the flush send one statement per table.
+
+    Returns the new objects of SQLite models with server defaults, by mapper:
+    fetching those defaults per row would split the batch again, so they are
+    read back afterwards with one SELECT per table.
     """
+    deferred: dict[Any, list[Any]] = {}
     if session.get_bind().dialect.name == "sqlite":
         with session.no_autoflush:  # objects linked to persistent ones are not ready yet
             for mapper, instances in _new_instances(objects).items():
                 _assign_keys(session, mapper, instances)
+                if _defers_server_defaults(mapper, instances):
+                    deferred[mapper] = instances
     session.add_all(objects)
+    return deferred
+
+
+def _defers_server_defaults(mapper: Any, instances: list[Any]) -> bool:
+    if mapper.version_id_col is not None or mapper.inherits is not None:
+        return False
+    if not any(mapper._server_default_col_keys.values()):
+        return False
+    keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+    return all(instance.__dict__.get(k) is not None for instance in instances for k in keys)
+
+
+@contextlib.contextmanager
+def _server_defaults_fetched_later(deferred: dict[Any, list[Any]]) -> Iterator[None]:
+    """Flush without RETURNING server defaults for ``deferred``'s mappers."""
+    saved = {mapper: mapper.eager_defaults for mapper in deferred}
+    for mapper in deferred:
+        mapper.eager_defaults = False
+    try:
+        yield
+    finally:
+        for mapper, value in saved.items():
+            mapper.eager_defaults = value
+
+
+def _load_server_defaults(session: Any, deferred: dict[Any, list[Any]]) -> None:
+    """One SELECT per table (in chunks) reads back the server defaults just written."""
+    from sqlalchemy import select, tuple_
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    for mapper, instances in deferred.items():
+        key_columns = list(mapper.primary_key)
+        wanted = [
+            (mapper.get_property_by_column(column).key, column)
+            for table_keys in mapper._server_default_col_keys.values()
+            for column in mapper.columns
+            if column.key in table_keys and not column.primary_key
+        ]
+        if not wanted:
+            continue
+        for start in range(0, len(instances), _CHUNK):
+            by_key = {mapper.primary_key_from_instance(i): i for i in instances[start:][:_CHUNK]}
+            keys = list(by_key)
+            where = (
+                key_columns[0].in_([key[0] for key in keys])
+                if len(key_columns) == 1
+                else tuple_(*key_columns).in_(keys)
+            )
+            statement = select(*key_columns, *(column for _, column in wanted)).where(where)
+            for row in session.execute(statement):
+                instance = by_key[tuple(row[: len(key_columns)])]
+                for (attribute, _), value in zip(wanted, row[len(key_columns) :], strict=True):
+                    set_committed_value(instance, attribute, value)
+
+
+_CHUNK = 500
 
 
 def _new_instances(objects: list[Any]) -> dict[Any, list[Any]]:
