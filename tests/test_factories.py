@@ -946,11 +946,6 @@ def test_post_generation_hooks_see_the_object_the_manager_created(
     assert getattr(note, "marked", False)
 
 
-@pytest.mark.xfail(
-    reason="bug: a SubFactory parent of a manager model is only built, never passed "
-    "through its own objects.create()",
-    strict=True,
-)
 def test_sub_factory_parents_of_manager_models_are_created_through_their_manager(
     managers: tuple[_Manager, _Manager],
 ) -> None:

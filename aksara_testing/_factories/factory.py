@@ -168,6 +168,8 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         if info.mapped:
             _fill_required(cls.__name__, cls._model, info, fields, state, hooks)
         instance = cls._model(**fields)
+        if not info.mapped:  # saved through its manager: parents first (see create_batch)
+            hooks.append(Built(instance))
         for name, declaration in cls._declarations.items():
             if isinstance(declaration, d.PostGeneration | d.RelatedFactory):
                 given = resolver.declarations.get(name)
@@ -205,11 +207,37 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         state = current_state()
         hooks: list[Hook] = []
         built = [cls._make(overrides, state, hooks) for _ in range(size)]
+        await _create_managed_parents(hooks, built)
         replaced = dict(zip(map(id, built), await persist(cls, built), strict=True))
         for hook in hooks:
             hook.instance = replaced.get(id(hook.instance), hook.instance)
             await hook.run_created()
         return [replaced[id(instance)] for instance in built]
+
+
+async def _create_managed_parents(hooks: list[Hook], top: list[Any]) -> None:
+    """Save SubFactory objects of manager models through ``objects.create`` first.
+
+    Objects are made children first, so each one's parents are saved before it;
+    references to them are then swapped for what the manager returned.
+    """
+    from .persistence import fields_of, manager_create
+
+    top_ids = set(map(id, top))
+    saved: dict[int, Any] = {}
+    for record in hooks:
+        if not isinstance(record, Built) or id(record.instance) in top_ids:
+            continue
+        create = manager_create(type(record.instance))
+        if create is None:
+            continue
+        values = {k: saved.get(id(v), v) for k, v in fields_of(record.instance).items()}
+        saved[id(record.instance)] = await create(**values)
+    if saved:
+        for instance in top:
+            for key, value in fields_of(instance).items():
+                if id(value) in saved:
+                    setattr(instance, key, saved[id(value)])
 
 
 class Hook:
@@ -247,6 +275,19 @@ class Hook:
     def _related_overrides(self) -> dict[str, Any]:
         declaration = self.declaration
         return {declaration.related_name: self.instance, **declaration.kwargs, **self.kwargs}
+
+
+class Built(Hook):
+    """An object of a model saved through its manager, made while building a batch."""
+
+    def __init__(self, instance: Any) -> None:
+        super().__init__(instance, None, None, {})
+
+    def run_built(self) -> None:
+        pass
+
+    async def run_created(self) -> None:
+        pass
 
 
 def _load(factory: Any) -> Any:

@@ -12,7 +12,7 @@ from .models import model_info
 if TYPE_CHECKING:
     from .factory import Factory
 
-__all__ = ["persist"]
+__all__ = ["fields_of", "manager_create", "persist"]
 
 
 async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
@@ -33,9 +33,9 @@ async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
         if deferred:
             await session.run_sync(_load_server_defaults, deferred)
         return objects
-    create = getattr(getattr(model, "objects", None), "create", None)
-    if create is not None and inspect.iscoroutinefunction(create):
-        return [await create(**_fields_of(instance)) for instance in objects]
+    create = manager_create(model)
+    if create is not None:
+        return [await create(**fields_of(instance)) for instance in objects]
     raise FactoryError(
         f"{factory.__name__}.create() cannot save {model.__name__}: it is neither a "
         "SQLAlchemy model nor has an async objects.create(); use build() instead"
@@ -55,7 +55,14 @@ def _layer_session(factory: type[Factory[Any]]) -> Any:
     return runtime.layer_session()
 
 
-def _fields_of(instance: Any) -> dict[str, Any]:
+def manager_create(model: type) -> Any:
+    """``model.objects.create`` when it is an async function, else None."""
+    create = getattr(getattr(model, "objects", None), "create", None)
+    return create if create is not None and inspect.iscoroutinefunction(create) else None
+
+
+def fields_of(instance: Any) -> dict[str, Any]:
+    """The field values of a built, unmapped object (Pydantic or plain)."""
     dump = getattr(instance, "model_dump", None)
     if callable(dump):
         return dict(dump())
