@@ -219,6 +219,14 @@ class Runtime:
         shown = mask_url(url.render_as_string(hide_password=False))
         self.notes.append(f"test database {shown} {handle.note}")
 
+    async def lock_names(self) -> None:
+        """Hold the run lock on this run's test database name (and so on its derived names)."""
+        from ._urls import check_safe, derive_test_url
+
+        suffix = f"_{self.worker}" if self.worker else ""
+        url = derive_test_url(self.settings, self.sqlite_dir, suffix=suffix)
+        await self._take_run_lock(check_safe(url, self.settings).url)
+
     async def _take_run_lock(self, url: URL) -> None:
         """PostgreSQL: no other run may use this database name until this run ends."""
         from ._urls import backend_of

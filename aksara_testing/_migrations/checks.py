@@ -56,7 +56,7 @@ class CheckRun:
         from .testcase import _scratch_url
 
         self.runtime = runtime
-        self.url = _scratch_url(runtime)
+        self.url = _scratch_url(runtime, purpose="checks")
         self.config = alembic_config(runtime.settings, self.url)
         self.script: ScriptDirectory = script_directory(self.config)
         self.revisions = [s.revision for s in reversed(list(self.script.walk_revisions()))]

@@ -48,6 +48,7 @@ class ScratchDatabase:
 
             from .._database import recreate_database
 
+            await self.runtime.lock_names()  # another run on this server keeps off our names
             await recreate_database(self.target)
             # No pooled connection may hold a lock while env.py works in its thread.
             self._engine = create_async_engine(self.target.url, poolclass=pool.NullPool)
@@ -86,12 +87,14 @@ class ScratchDatabase:
         await drop_database(self.target)
 
 
-def _scratch_url(runtime: Runtime) -> URL:
+def _scratch_url(runtime: Runtime, purpose: str = "migrations") -> URL:
+    """``test_<name>[_<worker>]_<purpose>``: never the shared test database."""
     from .._urls import derive_test_url, is_memory
 
-    url = derive_test_url(runtime.settings, runtime.sqlite_dir, suffix="_migrations")
+    worker = f"_{runtime.worker}" if runtime.worker else ""
+    url = derive_test_url(runtime.settings, runtime.sqlite_dir, suffix=f"{worker}_{purpose}")
     if is_memory(url):
-        url = url.set(database=str(runtime.sqlite_dir() / "test_migrations.db"))
+        url = url.set(database=str(runtime.sqlite_dir() / f"test{worker}_{purpose}.db"))
     return url
 
 
