@@ -35,8 +35,24 @@ async def create(url: URL) -> None:
     await _admin(url, f"CREATE DATABASE {_quote(url.database or '')}")
 
 
-async def drop(url: URL) -> None:
-    await _admin(url, f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)")
+async def drop(url: URL, attempts: int = 20) -> None:
+    """Drop the database, ending its sessions.
+
+    ``WITH (FORCE)`` cannot end an autovacuum worker, which runs as the
+    server's superuser ("must be a member of the role whose process is being
+    terminated"); it finishes in moments, so try again.
+    """
+    import asyncio
+
+    sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)"
+    for attempt in range(attempts):
+        try:
+            await _admin(url, sql)
+            return
+        except Exception as exc:
+            if "role whose process is being terminated" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 async def read_own_comment(engine: AsyncEngine) -> str | None:

@@ -242,7 +242,11 @@ class AppProject:
     def drop_test_database(self) -> None:
         """Drop the PostgreSQL test database a run kept or a killed run left (SQLite: in tmp)."""
         if self.backend == "postgres":
-            self._admin(f'DROP DATABASE IF EXISTS "{self.test_name}" WITH (FORCE)')
+            from sqlalchemy.engine import make_url
+
+            from aksara_testing._postgres import drop
+
+            asyncio.run(drop(make_url(self.server).set(database=self.test_name)))
 
     def _admin(self, sql: str, *args: object) -> object:
         assert self.server is not None
