@@ -245,8 +245,10 @@ class AppProject:
             from sqlalchemy.engine import make_url
 
             from aksara_testing._postgres import drop
+            from aksara_testing._urls import upgrade_driver
 
-            asyncio.run(drop(make_url(self.server).set(database=self.test_name)))
+            url = upgrade_driver(make_url(self.server)).set(database=self.test_name)
+            asyncio.run(drop(url))
 
     def _admin(self, sql: str, *args: object) -> object:
         assert self.server is not None
