@@ -42,6 +42,7 @@ def main() -> int:
             "2" if options.quick else "5",
             *write,
         ],
+        [str(HERE / "reuse_db.py"), "--repeats", "2" if options.quick else "5", *write],
     ]
     status = 0
     for argv in runs:
