@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._factories import Factory, FactoryError, Faker
 from ._queries import QueryLog, assert_num_queries, count_queries
 from ._runtime import setup_test_database
+from ._tasks import CapturedTask, CapturedTasks, TaskCall, capture_tasks, register_task_backend
 from ._testcase import AksaraTestCase, async_test
 from ._version import __version__
 from .errors import AksaraError, ConfigurationError, UnsafeDatabaseError
@@ -36,19 +37,24 @@ __all__ = [
     "AksaraError",
     "AksaraResponse",
     "AksaraTestCase",
+    "CapturedTask",
+    "CapturedTasks",
     "ConfigurationError",
     "Factory",
     "FactoryError",
     "Faker",
     "QueryLog",
+    "TaskCall",
     "UnsafeDatabaseError",
     "__version__",
     "app",
     "assert_num_queries",
     "async_test",
+    "capture_tasks",
     "client",
     "count_queries",
     "db_session",
+    "register_task_backend",
     "setup_test_database",
     "test_settings",
 ]
