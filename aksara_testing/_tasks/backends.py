@@ -32,6 +32,8 @@ __all__ = [
     "TaskCall",
     "add_backend",
     "ensure_installed",
+    "installed_backend",
+    "register",
     "register_task_backend",
 ]
 
@@ -64,17 +66,25 @@ class TaskCall:
     runner: Callable[[], Any] | None = None
 
 
+MARK = "__aksara_task_backend__"  # set on every installed wrapper, naming its backend
+
+
+def installed_backend(function: object) -> str | None:
+    """The name of the backend whose wrapper ``function`` is, or None."""
+    return getattr(function, MARK, None)
+
+
 class _Patch:
     """One attribute replaced by a wrapper; ``undo`` puts the original back."""
 
-    def __init__(self, owner: object, attr: str, wrap: Callable[[Any], Any]) -> None:
+    def __init__(self, backend: Backend, owner: object, attr: str, wrap: Callable[[Any], Any]):
         self.owner, self.attr = owner, attr
         self.raw = inspect.getattr_static(owner, attr)
         self.own = attr in vars(owner)
-        if isinstance(self.raw, staticmethod | classmethod):
-            self.installed: object = type(self.raw)(wrap(self.raw.__func__))
-        else:
-            self.installed = wrap(self.raw)
+        is_descriptor = isinstance(self.raw, staticmethod | classmethod)
+        wrapper = wrap(self.raw.__func__ if is_descriptor else self.raw)
+        setattr(wrapper, MARK, backend.name)
+        self.installed: object = type(self.raw)(wrapper) if is_descriptor else wrapper
         setattr(owner, attr, self.installed)
 
     def undo(self) -> None:
@@ -89,13 +99,14 @@ class _Patch:
 class Backend:
     """A named set of patches; ``live`` is False once a new registration replaced it."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, builtin: bool = False) -> None:
         self.name = name
+        self.builtin = builtin
         self.live = True
         self.patches: list[_Patch] = []
 
     def patch(self, owner: object, attr: str, wrap: Callable[[Any], Any]) -> None:
-        self.patches.append(_Patch(owner, attr, wrap))
+        self.patches.append(_Patch(self, owner, attr, wrap))
 
     def capture(self) -> CapturedTasks | None:
         """The block that should receive a task scheduled now, or None to pass through."""
@@ -109,7 +120,7 @@ class Backend:
 
 _BACKENDS: dict[str, Backend] = {}
 _LOCK = threading.RLock()
-_installed = False
+_entry_points_loaded = False
 
 
 def add_backend(backend: Backend) -> None:
@@ -138,6 +149,13 @@ def register_task_backend(name: str, target: Target, describe: Callable[..., Tas
 
     Registering a name again replaces that backend, built-in ones included.
     """
+    register(name, target, describe)
+
+
+def register(
+    name: str, target: Target, describe: Callable[..., TaskCall], *, builtin: bool = False
+) -> None:
+    """``register_task_backend``, also used for the built-in Celery backend."""
     where = f"register_task_backend({name!r}, ...)"
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError(
@@ -150,7 +168,7 @@ def register_task_backend(name: str, target: Target, describe: Callable[..., Tas
             f"got {type(describe).__name__}"
         )
     owner, attr = _resolve(where, target)
-    backend = Backend(name)
+    backend = Backend(name, builtin=builtin)
     backend.patch(owner, attr, functools.partial(_intercepting, backend, describe))
     add_backend(backend)
 
@@ -241,22 +259,25 @@ def _intercepting(
 
 
 def ensure_installed() -> None:
-    """Install the built-in and entry-point backends, once per process."""
-    global _installed
-    if _installed:
-        return
-    with _LOCK:
-        if _installed:
-            return
-        from . import celery_backend, starlette_backend
+    """Install the built-in backends where missing, and the entry-point ones once.
 
+    Checked at every block: a built-in is installed again when its framework's
+    module was imported afresh (pytester's in-process runs do that), unless a
+    registration replaced it.
+    """
+    global _entry_points_loaded
+    from . import celery_backend, starlette_backend
+
+    with _LOCK:
         for module in (starlette_backend, celery_backend):
-            if module.NAME not in _BACKENDS and module.available():
+            current = _BACKENDS.get(module.NAME)
+            if (current is None or current.builtin) and module.needs_install():
                 module.install()
-        # After the built-ins, so a package's backend may replace one. A failing
-        # entry point fails every block until fixed: the environment is broken.
-        _load_entry_points()
-        _installed = True
+        if not _entry_points_loaded:
+            # After the built-ins, so a package's backend may replace one. A
+            # failing entry point fails every block until fixed.
+            _load_entry_points()
+            _entry_points_loaded = True
 
 
 def _load_entry_points() -> None:

@@ -7,9 +7,10 @@ scheduled while it is open; the backends find it with :func:`active_capture`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -76,6 +77,7 @@ class CapturedTask:
         options: Mapping[str, Any] | None = None,
         held: bool = True,
         runner: Callable[[], Any] | None = None,
+        owner: CapturedTasks | None = None,
     ) -> None:
         self.name = name
         self.func = func
@@ -86,6 +88,7 @@ class CapturedTask:
         self.held = held  # False under capture_tasks(run=True): its framework runs it
         self.ran = False
         self._runner = runner
+        self._owner = owner  # where tasks scheduled while this one runs go
 
     def __repr__(self) -> str:
         arguments = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
@@ -96,14 +99,17 @@ class CapturedTask:
 
         A task runs once: a second call, or a call on a task that
         ``capture_tasks(run=True)`` left to its framework, raises ``AksaraError``.
+        Tasks it schedules are held in the same list, even after the block closed.
         """
         call = self._runnable()
         self.ran = True
-        if _is_async_callable(call):
-            return await call()
-        # Sync tasks run in a worker thread, as Starlette and task workers run them.
-        result = await asyncio.to_thread(call)
-        return await result if inspect.isawaitable(result) else result
+        with _reopened(self._owner):
+            if _is_async_callable(call):
+                return await call()
+            # Sync tasks run in a worker thread, as Starlette and task workers run
+            # them; the thread gets a copy of this context, reopened block included.
+            result = await asyncio.to_thread(call)
+            return await result if inspect.isawaitable(result) else result
 
     def _runnable(self) -> Callable[[], Any]:
         if not self.held:
@@ -195,6 +201,7 @@ class CapturedTasks(list[CapturedTask]):
             options=options,
             held=not self._run,
             runner=runner,
+            owner=self,
         )
         self.append(task)
         return task
@@ -203,6 +210,20 @@ class CapturedTasks(list[CapturedTask]):
     def runs_tasks(self) -> bool:
         """True for ``capture_tasks(run=True)``: tasks are recorded and still run."""
         return self._run
+
+
+@contextlib.contextmanager
+def _reopened(capture: CapturedTasks | None) -> Iterator[None]:
+    if capture is None:
+        yield
+        return
+    was_open = capture._open
+    token = open_capture(capture)
+    try:
+        yield
+    finally:
+        capture._open = was_open
+        _OPEN.reset(token)
 
 
 def callable_name(func: Any) -> str:

@@ -1,7 +1,8 @@
 """Celery: ``task.delay(...)`` and ``task.apply_async(...)``, signatures included.
 
 Both end in ``Task.apply_async``, registered here through the public hook.
-A held task returns an ``AsyncResult`` with a fresh id and sends nothing;
+A held task returns an ``AsyncResult`` with a fresh id (also in
+``task.options["task_id"]``) and sends nothing;
 ``await task.run()`` runs it through ``task.apply`` with that id, raising its
 errors. Under ``capture_tasks(run=True)`` the task runs inline at once, as
 Celery's own eager mode runs it (errors kept in the result unless
@@ -10,23 +11,34 @@ Celery's own eager mode runs it (errors kept in the result unless
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import uuid
 from typing import Any
 
-from .backends import TaskCall, register_task_backend
+from .backends import TaskCall, installed_backend, register
 
-__all__ = ["NAME", "available", "describe_apply_async", "install"]
+__all__ = ["NAME", "describe_apply_async", "install", "needs_install"]
 
 NAME = "celery"
 
 
-def available() -> bool:
+@functools.cache
+def _available() -> bool:
     return importlib.util.find_spec("celery") is not None
 
 
+def needs_install() -> bool:
+    """True when Celery is installed and ``Task.apply_async`` is not patched."""
+    if not _available():
+        return False
+    from celery.app.task import Task  # type: ignore[import-untyped]
+
+    return installed_backend(Task.apply_async) != NAME
+
+
 def install() -> None:
-    register_task_backend(NAME, "celery.app.task:Task.apply_async", describe_apply_async)
+    register(NAME, "celery.app.task:Task.apply_async", describe_apply_async, builtin=True)
 
 
 def describe_apply_async(
@@ -61,7 +73,7 @@ def describe_apply_async(
         func=task,
         args=args,
         kwargs=kwargs,
-        options=options,
+        options={**options, "task_id": task_id},
         held_result=task.AsyncResult(task_id),
         dispatch=dispatch,
         runner=runner,

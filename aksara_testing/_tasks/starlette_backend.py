@@ -9,27 +9,38 @@ from running after the response while the app sees no difference.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from .backends import Backend, add_backend
+from .backends import Backend, add_backend, installed_backend
 from .captured import callable_name
 
-__all__ = ["NAME", "available", "install"]
+__all__ = ["NAME", "install", "needs_install"]
 
 NAME = "starlette"
 _HELD = "_aksara_held"  # set on a BackgroundTask that capture_tasks() holds
 
 
-def available() -> bool:
+@functools.cache
+def _available() -> bool:
     return importlib.util.find_spec("starlette") is not None
+
+
+def needs_install() -> bool:
+    """True when Starlette is installed and its ``BackgroundTask`` is not patched."""
+    if not _available():
+        return False
+    from starlette.background import BackgroundTask
+
+    return installed_backend(BackgroundTask.__init__) != NAME
 
 
 def install() -> None:
     from starlette.background import BackgroundTask
 
-    backend = Backend(NAME)
+    backend = Backend(NAME, builtin=True)
 
     def wrap_init(original: Callable[..., None]) -> Callable[..., None]:
         def __init__(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
