@@ -241,7 +241,9 @@ async def test_nested_blocks_see_their_own_tasks(client: AksaraClient) -> None:
 
     assert [t.args for t in outer] == [("direct",), ("direct",)]
     assert [t.args for t in inner] == [("bob@example.com",)]
-    assert SENT == [("email", "bob@example.com")]  # the inner block's tasks ran, the outer's did not
+    assert SENT == [
+        ("email", "bob@example.com")
+    ]  # the inner block's tasks ran, the outer's did not
 
 
 async def test_a_closed_block_captures_nothing_from_contexts_copied_while_it_was_open(

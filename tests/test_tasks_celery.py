@@ -13,18 +13,18 @@ from fastapi import FastAPI
 from aksara_testing import AksaraClient, capture_tasks
 
 celery_app = Celery("shop", broker="memory://", set_as_current=False)
-DONE: list[Any] = []
+done: list[Any] = []
 
 
 @celery_app.task(name="shop.add")
 def add(x: int, y: int) -> int:
-    DONE.append(("add", x, y))
+    done.append(("add", x, y))
     return x + y
 
 
 @celery_app.task(bind=True, name="emails.send")
 def send_receipt(self: Any, to: str) -> str:
-    DONE.append(("receipt", to, self.request.id))
+    done.append(("receipt", to, self.request.id))
     return to
 
 
@@ -60,7 +60,7 @@ def queued() -> int:
 
 @pytest.fixture(autouse=True)
 def _empty() -> Iterator[None]:
-    DONE.clear()
+    done.clear()
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge("celery")
     yield
@@ -85,7 +85,7 @@ def test_delay_and_apply_async_are_held_and_send_nothing() -> None:
     assert isinstance(first, AsyncResult) and isinstance(second, AsyncResult)
     assert tasks[0].options["task_id"] == first.id != second.id
     assert queued() == 0
-    assert DONE == []
+    assert done == []
 
 
 def test_outside_a_block_tasks_go_to_the_broker() -> None:
@@ -95,7 +95,7 @@ def test_outside_a_block_tasks_go_to_the_broker() -> None:
     add.delay(1, 2)
 
     assert queued() == 1
-    assert DONE == []
+    assert done == []
 
 
 async def test_run_uses_the_id_the_caller_got_and_returns_the_result() -> None:
@@ -104,7 +104,7 @@ async def test_run_uses_the_id_the_caller_got_and_returns_the_result() -> None:
         add.apply_async((2, 3), kwargs={}, task_id="fixed-id")
 
     assert await tasks.run_all() == ["ann@example.com", 5]
-    assert DONE == [("receipt", "ann@example.com", result.id), ("add", 2, 3)]
+    assert done == [("receipt", "ann@example.com", result.id), ("add", 2, 3)]
 
 
 async def test_named_matches_the_last_part_of_a_dotted_task_name() -> None:
@@ -150,7 +150,7 @@ def test_run_true_runs_tasks_inline_and_returns_an_eager_result() -> None:
     assert result.get() == 4
     assert failed.failed()  # kept in the result, as Celery's eager mode keeps it
     assert [t.name for t in tasks] == ["shop.add", "shop.broken"]
-    assert DONE == [("add", 2, 2)]
+    assert done == [("add", 2, 2)]
     assert queued() == 0
 
 

@@ -1,4 +1,4 @@
-"""capture_tasks across real pytest runs: the guide's example, the fixture, no leaks between tests."""
+"""capture_tasks in real pytest runs: the guide's example, the fixture, no leaks across tests."""
 
 from __future__ import annotations
 

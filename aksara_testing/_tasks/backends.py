@@ -123,12 +123,13 @@ _LOCK = threading.RLock()
 _entry_points_loaded = False
 
 
-def add_backend(backend: Backend) -> None:
-    """Make ``backend`` the one called ``backend.name``, retiring any previous one."""
+def add_backend(backend: Backend, install: Callable[[Backend], None]) -> None:
+    """Retire the backend called ``backend.name``, then ``install(backend)`` in its place."""
     with _LOCK:
         previous = _BACKENDS.pop(backend.name, None)
         if previous is not None:
-            previous.retire()
+            previous.retire()  # first, so the new wrapper wraps the original
+        install(backend)
         _BACKENDS[backend.name] = backend
 
 
@@ -168,9 +169,17 @@ def register(
             f"got {type(describe).__name__}"
         )
     owner, attr = _resolve(where, target)
+    raw = inspect.getattr_static(owner, attr)
+    holder = installed_backend(getattr(raw, "__func__", raw))
+    if holder is not None and holder != name and holder in _BACKENDS:
+        raise ConfigurationError(
+            f"{where}: {attr} is already captured by the {holder!r} backend; register "
+            f"under the name {holder!r} to replace it"
+        )
     backend = Backend(name, builtin=builtin)
-    backend.patch(owner, attr, functools.partial(_intercepting, backend, describe))
-    add_backend(backend)
+    add_backend(
+        backend, lambda b: b.patch(owner, attr, functools.partial(_intercepting, b, describe))
+    )
 
 
 def _resolve(where: str, target: Target) -> tuple[object, str]:

@@ -60,6 +60,8 @@ def install() -> None:
 
         return __call__
 
-    backend.patch(BackgroundTask, "__init__", wrap_init)
-    backend.patch(BackgroundTask, "__call__", wrap_call)
-    add_backend(backend)
+    def patch(backend: Backend) -> None:
+        backend.patch(BackgroundTask, "__init__", wrap_init)
+        backend.patch(BackgroundTask, "__call__", wrap_call)
+
+    add_backend(backend, patch)
