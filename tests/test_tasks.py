@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -290,3 +292,13 @@ def test_a_block_cannot_be_entered_while_it_is_open() -> None:
 def test_run_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         capture_tasks(True)  # type: ignore[misc]
+
+
+def test_importing_the_package_imports_no_task_framework() -> None:
+    code = (
+        "import sys, aksara_testing\n"
+        "print(sorted({'starlette', 'fastapi', 'celery'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+    assert result.stdout.strip() == "[]", result.stderr

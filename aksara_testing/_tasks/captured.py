@@ -206,11 +206,6 @@ class CapturedTasks(list[CapturedTask]):
         self.append(task)
         return task
 
-    @property
-    def runs_tasks(self) -> bool:
-        """True for ``capture_tasks(run=True)``: tasks are recorded and still run."""
-        return self._run
-
 
 @contextlib.contextmanager
 def _reopened(capture: CapturedTasks | None) -> Iterator[None]:

@@ -43,6 +43,7 @@ def install() -> None:
     backend = Backend(NAME, builtin=True)
 
     def wrap_init(original: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(original)
         def __init__(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
             original(self, func, *args, **kwargs)
             capture = backend.capture()
@@ -54,6 +55,7 @@ def install() -> None:
         return __init__
 
     def wrap_call(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        @functools.wraps(original)
         async def __call__(self: Any) -> None:
             if not getattr(self, _HELD, False):
                 await original(self)
