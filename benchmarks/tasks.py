@@ -13,6 +13,11 @@ retire the built-in backends first, which restores the originals; the next
 block installs them again. Medians of the per-repeat times and of the
 per-repeat ratios against the unpatched baseline.
 
+The pass-through cost alone: 100,000 ``BackgroundTask`` builds and runs,
+patched outside any block against unpatched (target: at most 1 µs added per
+task; a request through the client costs a few hundred µs, so end-to-end
+ratios only show the machine's noise).
+
 The first block of a process installs the built-ins; it is timed in fresh
 subprocesses (median of 5), with Starlette and Celery already imported (the
 usual case: the app imported them) and with nothing imported yet.
@@ -36,6 +41,7 @@ from typing import Any
 from _results import machine_line, replace_section  # benchmarks/ is on sys.path
 from celery import Celery
 from fastapi import BackgroundTasks, FastAPI
+from starlette.background import BackgroundTask
 
 from aksara_testing import AksaraClient, capture_tasks
 from aksara_testing._tasks import backends
@@ -122,12 +128,29 @@ async def one_repeat(n: int, rotation: int) -> dict[str, float]:
         with capture_tasks(run=True):
             return {"request run=True": await timed(n, post)}
 
-    variants = [unpatched, patched, held, run_true]
+    async def construct_unpatched() -> dict[str, float]:
+        unpatch()
+        return {"construct unpatched": await construct(n * 100)}
+
+    async def construct_patched() -> dict[str, float]:
+        install()
+        return {"construct patched": await construct(n * 100)}
+
+    variants = [unpatched, patched, held, run_true, construct_unpatched, construct_patched]
     figures: dict[str, float] = {}
-    for variant in variants[rotation % 4 :] + variants[: rotation % 4]:  # drift hits all alike
+    turn = rotation % len(variants)
+    for variant in variants[turn:] + variants[:turn]:  # drift hits every variant alike
         figures.update(await variant())
     await client.aclose()
     return figures
+
+
+async def construct(n: int) -> float:
+    """``n`` times: build a ``BackgroundTask`` and run it, as Starlette does per task."""
+    start = time.perf_counter()
+    for _ in range(n):
+        await BackgroundTask(noop, 1)()
+    return time.perf_counter() - start
 
 
 FIRST_BLOCK = """
@@ -165,22 +188,30 @@ def table(runs: list[dict[str, float]], n: int, first: dict[str, float]) -> str:
         "| measured | median | baseline | median | ratio | target | met |",
         "|---|---:|---|---:|---:|---|---|",
     ]
+    added = statistics.median(
+        (r["construct patched"] - r["construct unpatched"]) * 1e6 / (n * 100) for r in runs
+    )
+    lines.append(
+        f"| {n * 100:,} x build + run a `BackgroundTask`, patched, outside any block "
+        f"| {per_call('construct patched') / 100:.2f} µs | unpatched "
+        f"| {per_call('construct unpatched') / 100:.2f} µs "
+        f"| {ratio('construct patched', 'construct unpatched'):.2f}x "
+        f"| <= 1 µs added ({added:+.2f} µs) | {'yes' if added <= 1 else 'no'} |"
+    )
     rows = [
-        ("request", "patched", "patched, outside any block", 1.05),
-        ("request", "held", "inside `capture_tasks()` (held)", None),
-        ("request", "run=True", "inside `capture_tasks(run=True)`", None),
-        ("delay", "patched", "patched, outside any block", 1.05),
-        ("delay", "held", "inside `capture_tasks()` (held)", None),
+        ("request", "patched", "patched, outside any block"),
+        ("request", "held", "inside `capture_tasks()` (held)"),
+        ("request", "run=True", "inside `capture_tasks(run=True)`"),
+        ("delay", "patched", "patched, outside any block"),
+        ("delay", "held", "inside `capture_tasks()` (held)"),
     ]
-    for kind, variant, label, target in rows:
+    for kind, variant, label in rows:
         what = "POST adding a background task" if kind == "request" else "Celery `delay()`"
         baseline = "unpatched, memory broker" if kind == "delay" else "unpatched Starlette"
-        r = ratio(f"{kind} {variant}", f"{kind} unpatched")
-        met = "—" if target is None else ("yes" if r <= target else "no")
         lines.append(
             f"| {n:,} x {what}, {label} | {per_call(f'{kind} {variant}'):.0f} µs "
-            f"| {baseline} | {per_call(f'{kind} unpatched'):.0f} µs | {r:.2f}x "
-            f"| {'—' if target is None else f'<= {target}x'} | {met} |"
+            f"| {baseline} | {per_call(f'{kind} unpatched'):.0f} µs "
+            f"| {ratio(f'{kind} {variant}', f'{kind} unpatched'):.2f}x | — | — |"
         )
     for label, seconds in first.items():
         lines.append(

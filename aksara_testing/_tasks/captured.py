@@ -31,7 +31,10 @@ _OPEN: ContextVar[tuple[CapturedTasks, ...]] = ContextVar("aksara_capture_tasks"
 
 def active_capture() -> CapturedTasks | None:
     """The innermost open ``capture_tasks`` block of this context, or None."""
-    for capture in reversed(_OPEN.get()):
+    stack = _OPEN.get()
+    if not stack:  # the common case outside blocks: keep it cheap
+        return None
+    for capture in reversed(stack):
         if capture._open:
             return capture
     return None

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .backends import Backend, add_backend, installed_backend
-from .captured import callable_name
+from .captured import active_capture, callable_name
 
 __all__ = ["NAME", "install", "needs_install"]
 
@@ -46,7 +46,7 @@ def install() -> None:
         @functools.wraps(original)
         def __init__(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
             original(self, func, *args, **kwargs)
-            capture = backend.capture()
+            capture = active_capture() if backend.live else None
             if capture is not None:
                 task = capture.record(callable_name(func), func, args, kwargs, backend=NAME)
                 if task.held:
