@@ -13,6 +13,7 @@ from ._migrations.runner import MigrationError
 from ._migrations.testcase import MigrationTestCase
 from ._queries import QueryLog, assert_num_queries, count_queries
 from ._runtime import setup_test_database
+from ._tasks import CapturedTask, CapturedTasks, TaskCall, capture_tasks, register_task_backend
 from ._testcase import AksaraTestCase, async_test
 from ._version import __version__
 from .errors import AksaraError, ConfigurationError, UnsafeDatabaseError
@@ -38,6 +39,8 @@ __all__ = [
     "AksaraError",
     "AksaraResponse",
     "AksaraTestCase",
+    "CapturedTask",
+    "CapturedTasks",
     "ConfigurationError",
     "Factory",
     "FactoryError",
@@ -45,14 +48,17 @@ __all__ = [
     "MigrationError",
     "MigrationTestCase",
     "QueryLog",
+    "TaskCall",
     "UnsafeDatabaseError",
     "__version__",
     "app",
     "assert_num_queries",
     "async_test",
+    "capture_tasks",
     "client",
     "count_queries",
     "db_session",
+    "register_task_backend",
     "setup_test_database",
     "test_settings",
 ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import types
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
 
 from ._runtime import Runtime
+from ._tasks import CapturedTasks, capture_tasks
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
     from ._client import AksaraClient
 
-__all__ = ["app", "client", "db_session", "test_settings"]
+__all__ = ["app", "capture_tasks_fixture", "client", "db_session", "test_settings"]
 
 RUNTIME_KEY = pytest.StashKey[Runtime]()
 SESSION_FIXTURE = "_aksara_session"  # requested first by the plugin (see plugin.py)
@@ -88,3 +89,13 @@ async def client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[Aksa
         yield test_client
     finally:
         await test_client.aclose()
+
+
+@pytest.fixture(name="capture_tasks")
+def capture_tasks_fixture() -> Iterator[CapturedTasks]:
+    """The background tasks the test schedules, held: ``await capture_tasks.run_all()`` runs them.
+
+    The same as wrapping the whole test in ``with capture_tasks() as tasks:``.
+    """
+    with capture_tasks() as tasks:
+        yield tasks

@@ -1,9 +1,10 @@
 """The example app's own tests, beyond the guide's examples."""
 
 from blog.models import Post, User
+from blog.services import email
 from sqlalchemy import func, select
 
-from aksara_testing import AksaraTestCase, count_queries
+from aksara_testing import AksaraTestCase, capture_tasks, count_queries
 
 
 async def test_a_post_created_through_the_api_is_visible_then_gone(client, db_session):
@@ -49,3 +50,21 @@ class TestPermissions(AksaraTestCase):
         with count_queries() as queries:
             await self.client.get("/api/posts/")
         assert queries.count == 1
+
+
+async def test_the_held_email_is_sent_when_the_test_runs_it(client):
+    email.SENT.clear()
+    with capture_tasks() as tasks:
+        response = await client.post("/api/send-email/")
+    assert response.status_code == 202
+    assert email.SENT == []
+    await tasks.run_all()
+    assert email.SENT == [{"to": "team@example.com", "subject": "Hello from the blog"}]
+
+
+async def test_run_true_sends_the_email_after_the_response(client):
+    email.SENT.clear()
+    with capture_tasks(run=True) as tasks:
+        await client.post("/api/send-email/")
+    assert tasks[0].args == ("team@example.com", "Hello from the blog")
+    assert len(email.SENT) == 1
