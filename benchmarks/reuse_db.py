@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import machine_line, replace_section  # noqa: E402
+from _results import machine_line, replace_section
 
 TABLES = 30
 START, END = "<!-- reuse-db:start -->", "<!-- reuse-db:end -->"
