@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -91,6 +92,28 @@ def test_command(**options: Any) -> None:
         raise click.UsageError("--cov-report needs --cov[=PKG]; add --cov=yourpackage")
     argv = pytest_args(TestOptions(**options))
     sys.exit(run_pytest(argv))
+
+
+@cli.command("init", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument(
+    "project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option("-y", "--yes", is_flag=True, help="Overwrite [tool.aksara] without asking.")
+@click.option("--app", metavar="MODULE:ATTR", help="The ASGI app (instead of detecting it).")
+@click.option("--database-url", metavar="URL", help="The app's database URL.")
+@click.option("--models", metavar="MODULE:ATTR", help="The DeclarativeBase subclass or MetaData.")
+@click.option("--session", multiple=True, metavar="MODULE:ATTR", help="An async_sessionmaker.")
+@click.option("--migrations", metavar="PATH", help="alembic.ini or an Alembic script folder.")
+@click.option("--auth", metavar="MODULE:ATTR", help="callable(user) -> token or headers.")
+def init_command(project: Path, **options: Any) -> None:
+    """Write [tool.aksara] and tests/conftest.py for an existing project.
+
+    Finds the app, models, session factory, database URL and Alembic set-up by
+    reading the code (nothing is imported). Options given are written as given.
+    """
+    from ._init import InitOptions, is_interactive, run_init
+
+    sys.exit(run_init(InitOptions(root=project.resolve(), interactive=is_interactive(), **options)))
 
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
