@@ -116,6 +116,22 @@ def init_command(project: Path, **options: Any) -> None:
     sys.exit(run_init(InitOptions(root=project.resolve(), interactive=is_interactive(), **options)))
 
 
+@cli.command("doctor", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--settings", metavar="FILE", help="pyproject.toml with [tool.aksara].")
+@click.option("--app", metavar="MODULE:ATTR", help="ASGI app to check (overrides settings).")
+@click.option("--database-url", metavar="URL", help="The app's database URL (overrides settings).")
+def doctor_command(settings: str | None, app: str | None, database_url: str | None) -> None:
+    """Check the configuration without running tests: one line per check.
+
+    Exits 0 when every check passed or was skipped, 1 when one failed.
+    """
+    from ._doctor import find_root, run_doctor
+
+    flags = {"app": app, "database_url": database_url}
+    settings_file = Path(settings) if settings else None
+    sys.exit(run_doctor(find_root(Path.cwd()), settings_file, flags))
+
+
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the group; Click's usage errors become one line and exit code 4."""
     try:
