@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from aksara_testing._settings import Settings
 
-__all__ = ["Check", "find_root", "run_doctor"]
+__all__ = ["Check", "CheckFailed", "find_root", "run_doctor", "server_verdict"]
 
 Status = Literal["ok", "FAIL", "skip"]
 CONNECT_TIMEOUT = 3.0  # seconds; a server that does not answer by then is reported down
@@ -44,7 +44,7 @@ class Check:
         return f"{self.status:<4}  {self.name:<13} {self.detail}"
 
 
-class _Failed(Exception):
+class CheckFailed(Exception):
     """A check failed; the message is the line's detail."""
 
 
@@ -106,7 +106,7 @@ class _Doctor:
                 continue
             try:
                 status, detail = step()
-            except _Failed as exc:
+            except CheckFailed as exc:
                 status, detail = "FAIL", str(exc)
             yield Check(status, name, detail)
 
@@ -120,9 +120,9 @@ class _Doctor:
         try:
             settings = load_settings(self.root, self.settings_file, flags=self.flags)
         except ConfigurationError as exc:
-            raise _Failed(str(exc)) from None
+            raise CheckFailed(str(exc)) from None
         if not settings.sources:
-            raise _Failed(
+            raise CheckFailed(
                 f"no [tool.aksara] table in {self.root / 'pyproject.toml'} and no AKSARA_ "
                 "variables; run aksara init to write one"
             )
@@ -146,9 +146,9 @@ class _Doctor:
         try:
             return import_target(self.settings, key, spec)
         except ConfigurationError as exc:
-            raise _Failed(str(exc)) from None
+            raise CheckFailed(str(exc)) from None
         except Exception as exc:  # the module ran and raised: say what, not a traceback
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.settings.describe(key)} cannot be imported: importing it raised "
                 f"{type(exc).__name__}: {_first_line(exc)}"
             ) from None
@@ -164,7 +164,7 @@ class _Doctor:
             return "skip", "app not set: the client fixture needs it (or an app fixture)"
         app = self._import("app", spec)
         if not callable(app) or _takes_too_few(app):
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.settings.describe('app')} is a {type(app).__name__}, not an ASGI app; "
                 "point app at the app instance (for an app factory, leave app unset and "
                 "return factory() from an app fixture in tests/conftest.py)"
@@ -180,12 +180,12 @@ class _Doctor:
         models = self._import("models", self.settings.models)
         metadata = getattr(models, "metadata", models)
         if not isinstance(metadata, MetaData):
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.settings.describe('models')} is neither a DeclarativeBase subclass nor "
                 "a MetaData; point it at your models' Base"
             )
         if not metadata.tables:
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.settings.describe('models')} has no tables; import the modules that "
                 "define your models in the module of the Base"
             )
@@ -200,7 +200,7 @@ class _Doctor:
         for spec in self.settings.session:
             maker = self._import("session", spec)
             if not isinstance(maker, async_sessionmaker):
-                raise _Failed(
+                raise CheckFailed(
                     f"setting session = {spec!r} (from {self.settings.source('session')}) is a "
                     f"{type(maker).__name__}, not an async_sessionmaker; point it at the "
                     "async_sessionmaker your app uses"
@@ -214,7 +214,7 @@ class _Doctor:
             return "skip", "auth not set: client.authenticate(user) needs it"
         function = self._import("auth", self.settings.auth)
         if not callable(function):
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.settings.describe('auth')} is a {type(function).__name__}, not a "
                 "function; point it at a callable(user) -> token or headers"
             )
@@ -231,7 +231,7 @@ class _Doctor:
         assert settings is not None
         if not settings.database_url and not settings.test_database_url:
             if settings.models or settings.session:
-                raise _Failed(
+                raise CheckFailed(
                     "models/session are set but database_url is not; set database_url in "
                     "[tool.aksara] (or AKSARA_DATABASE_URL)"
                 )
@@ -240,7 +240,7 @@ class _Doctor:
             url = derive_test_url(settings, _TMP)
             check_safe(url, settings)
         except ConfigurationError as exc:
-            raise _Failed(str(exc)) from None
+            raise CheckFailed(str(exc)) from None
         self.url = url
         key = "test_database_url" if settings.test_database_url else "database_url"
         shown = mask_url(url.render_as_string(hide_password=False))
@@ -255,7 +255,7 @@ class _Doctor:
         dialect = self.url.get_dialect(_is_async=True)
         driver = self.url.get_driver_name()
         if not getattr(dialect, "is_async", False):
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.url.drivername} is a synchronous driver; use an async one such as "
                 "postgresql+asyncpg:// or sqlite+aiosqlite:// (or leave the driver out)"
             )
@@ -264,7 +264,7 @@ class _Doctor:
         except ImportError as exc:
             extra = _DRIVER_EXTRAS.get(driver)
             fix = f"pip install '{extra}'" if extra else f"pip install {driver}"
-            raise _Failed(f"{driver} is not installed ({_first_line(exc)}); {fix}") from None
+            raise CheckFailed(f"{driver} is not installed ({_first_line(exc)}); {fix}") from None
         self.driver_ok = True
         return "ok", f"{driver} installed for {self.url.get_backend_name()}"
 
@@ -292,18 +292,18 @@ class _Doctor:
             heads = script.get_heads()
             count = sum(1 for _ in script.walk_revisions())
         except Exception as exc:
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.settings.describe('migrations')}: Alembic cannot load the scripts "
                 f"({type(exc).__name__}: {_first_line(exc)}); fix script_location or the "
                 "revision files"
             ) from None
         if not heads:
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.settings.describe('migrations')} has no revisions; create the first "
                 "with alembic revision --autogenerate -m initial"
             )
         if len(heads) > 1:
-            raise _Failed(
+            raise CheckFailed(
                 f"{self.settings.describe('migrations')} has {len(heads)} heads "
                 f"({', '.join(sorted(heads))}); join them with alembic merge heads -m merge"
             )
@@ -337,7 +337,7 @@ def _check_sqlite_folder(url: URL) -> tuple[Status, str]:
     folder = Path(tempfile.gettempdir()) if path.parts[0] == str(_TMP) else path.parent
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise _Failed(
+        raise CheckFailed(
             f"SQLite test database folder {folder} cannot be written ({existing} is not a "
             "writable folder); point test_database_url or TMPDIR at a writable folder"
         )
@@ -365,25 +365,31 @@ async def _check_postgres(url: URL) -> tuple[Status, str]:
         async with asyncio.timeout(CONNECT_TIMEOUT + 2), engine.connect() as connection:
             row = (await connection.execute(query, {"name": url.database})).one()
     except TimeoutError:
-        raise _Failed(
+        raise CheckFailed(
             f"PostgreSQL at {server} did not answer within {CONNECT_TIMEOUT:g} s; "
             "start it or fix the host and port in the database URL"
         ) from None
     except Exception as exc:
         reason = _first_line(getattr(exc, "orig", None) or exc)
-        raise _Failed(
+        raise CheckFailed(
             f"cannot connect to PostgreSQL at {server} ({reason}); start the server or fix "
             "the host, port, user or password in the database URL"
         ) from None
     finally:
         await engine.dispose()
-    user, can_create, exists = row
+    return server_verdict(server, url.database or "", *row)
+
+
+def server_verdict(
+    server: str, name: str, user: str, can_create: bool, exists: int
+) -> tuple[Status, str]:
+    """The server line, from what PostgreSQL said about the connected role."""
     if not can_create:
-        raise _Failed(
+        raise CheckFailed(
             f"connected to {server} as {user}, who may not create databases; "
             f"run ALTER ROLE {user} CREATEDB as a superuser"
         )
-    kept = f"; {url.database} exists (kept by --reuse-db)" if exists else ""
+    kept = f"; {name} exists (kept by --reuse-db)" if exists else ""
     return "ok", f"PostgreSQL at {server}: connected as {user}, may create databases{kept}"
 
 
@@ -401,7 +407,7 @@ def _alembic_config(path: Path, described: str) -> Any:
         config = Config()
         config.set_main_option("script_location", str(path))
         return config
-    raise _Failed(f"{described} does not exist; point it at alembic.ini or the script folder")
+    raise CheckFailed(f"{described} does not exist; point it at alembic.ini or the script folder")
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -242,7 +242,7 @@ def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
         plan.values["database_url"] = source.url
         plan.report.append(("database_url", f"{source.url} ({source.what} at {source.where})"))
     else:
-        guess = f"sqlite:///{found.package or 'app'}.db"
+        guess = f"sqlite+aiosqlite:///{found.package or 'app'}.db"
         plan.values["database_url"] = guess
         where = f"{source.what} at {source.where}" if source else "no URL found in the code"
         plan.report.append(

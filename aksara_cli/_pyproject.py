@@ -114,9 +114,10 @@ def _aksara_spans(lines: list[str]) -> list[tuple[int, int]]:
     headers = [(i, _is_aksara(name)) for i, name in _headers(lines)]
     spans = []
     for n, (index, ours) in enumerate(headers):
-        if not ours:
-            continue
-        end = headers[n + 1][0] if n + 1 < len(headers) else len(lines)
+        if not ours or (n and headers[n - 1][1]):
+            continue  # not ours, or a sub-table right after ours: part of that span
+        following = [i for i, other_ours in headers[n + 1 :] if not other_ours]
+        end = following[0] if following else len(lines)
         while end > index + 1 and _is_blank_or_comment(lines[end - 1]):
             end -= 1
         spans.append((index, end))
