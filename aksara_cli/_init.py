@@ -106,7 +106,7 @@ def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> 
     except PyprojectError as exc:
         _fail(str(exc))
     pyproject.write_bytes(new_text.encode("utf-8"))
-    echo(f"{'updated' if text else 'wrote'} [tool.aksara] in pyproject.toml")
+    echo(f"wrote [tool.aksara] {'in' if text else 'to a new'} pyproject.toml")
     _write_conftest(root, plan, echo)
     if plan.unresolved:
         keys = " and ".join(plan.unresolved)
