@@ -18,15 +18,33 @@ CHECK_DIST = ROOT / "tools" / "check_dist.py"
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sdist and wheel built from this checkout (no network: the dev extra has hatchling)."""
+    """The sdist and wheel built from this checkout's tracked files, as a clean clone has them.
+
+    Built from a copy: other tests write into tests/ and examples/ while this runs.
+    No network either: the dev extra has hatchling, so no isolated build environment.
+    """
+    source = tmp_path_factory.mktemp("source")
+    for name in tracked_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
-        check=True,
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert done.returncode == 0, done.stdout + done.stderr
     return out
+
+
+def tracked_files() -> list[str]:
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the files that make the release are unknown")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
 
 
 def check_dist(folder: Path) -> subprocess.CompletedProcess[str]:
