@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Found", "Scan", "UrlSource", "scan"]
+from ._scan_url import UrlFinder, UrlSource, keyword_arg
+
+__all__ = ["Found", "Project", "Scan", "SourceModule", "UrlSource", "scan"]
 
 APP_CLASSES = frozenset(
     {
@@ -48,9 +50,6 @@ ENGINE_FUNCTIONS = frozenset(
         "sqlalchemy.create_engine",
     }
 )
-SETTINGS_BASES = frozenset({"pydantic_settings.BaseSettings", "pydantic.BaseSettings"})
-URL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle")
-URL_NAME_HINTS = ("database_url", "db_url", "database_uri", "db_uri", "dsn", "sqlalchemy_url")
 # Folders that never hold the app: tests, docs, virtualenvs, build output.
 SKIP_DIRS = frozenset(
     {"tests", "test", "docs", "node_modules", "build", "dist", "site-packages", "__pycache__"}
@@ -65,16 +64,6 @@ class Found:
     where: str
     what: str
     required_args: int = 0  # app factories: arguments without defaults
-
-
-@dataclass(frozen=True)
-class UrlSource:
-    """Where the app's database URL comes from: a literal, an env var, or both."""
-
-    url: str | None
-    env_var: str | None
-    where: str
-    what: str
 
 
 @dataclass
@@ -96,7 +85,7 @@ class Scan:
 
 
 @dataclass
-class _Module:
+class SourceModule:
     name: str
     path: Path
     where: str
@@ -114,12 +103,12 @@ def scan(root: Path) -> Scan:
     """Read every Python module under ``root`` (tests and virtualenvs excepted)."""
     result = Scan(root=root, src_layout=(root / "src").is_dir())
     modules = {m.name: m for m in _read_modules(root, result)}
-    project = _Project(modules)
+    project = Project(modules)
     for module in modules.values():
         project.find_in(module, result)
     result.apps = [a for a in result.apps if a.target not in project.mounted]
     result.migrations = _alembic_inis(root) or result.migrations
-    result.url = project.database_url()
+    result.url = UrlFinder(project).find(project.engine_urls)
     return result
 
 
@@ -152,7 +141,7 @@ def _is_test_file(name: str) -> bool:
 _NOT_APP_FILES = frozenset({"conftest.py", "setup.py", "noxfile.py"})
 
 
-def _read_modules(root: Path, result: Scan) -> Iterator[_Module]:
+def _read_modules(root: Path, result: Scan) -> Iterator[SourceModule]:
     for path in _python_files(root, result):
         name = _module_name(path, root)
         if name is None:
@@ -164,7 +153,7 @@ def _read_modules(root: Path, result: Scan) -> Iterator[_Module]:
         result.files += 1
         if result.package is None and "." in name:
             result.package = name.split(".")[0]
-        module = _Module(name, path, _relative(path, root), tree)
+        module = SourceModule(name, path, _relative(path, root), tree)
         _index(module)
         yield module
 
@@ -185,7 +174,7 @@ def _relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix() or "."
 
 
-def _index(module: _Module) -> None:
+def _index(module: SourceModule) -> None:
     package = module.name if module.path.name == "__init__.py" else module.name.rpartition(".")[0]
     for node in module.tree.body:
         if isinstance(node, ast.Import):
@@ -225,15 +214,15 @@ def _alembic_inis(root: Path) -> list[Found]:
 # -- resolving names --------------------------------------------------------------------
 
 
-class _Project:
+class Project:
     """All modules of the project, with name resolution across them."""
 
-    def __init__(self, modules: dict[str, _Module]) -> None:
+    def __init__(self, modules: dict[str, SourceModule]) -> None:
         self.modules = modules
         self.mounted: set[str] = set()
-        self.engine_urls: list[tuple[_Module, ast.expr]] = []
+        self.engine_urls: list[tuple[SourceModule, ast.expr]] = []
 
-    def qualname(self, node: ast.expr, module: _Module) -> str | None:
+    def qualname(self, node: ast.expr, module: SourceModule) -> str | None:
         """``fastapi.FastAPI`` for ``FastAPI`` imported from fastapi, ``pkg.mod.x`` for locals."""
         if isinstance(node, ast.Name):
             if node.id in module.imports:
@@ -244,7 +233,7 @@ class _Project:
             return f"{base}.{node.attr}" if base else None
         return None
 
-    def lookup(self, qualname: str) -> tuple[_Module, str] | None:
+    def lookup(self, qualname: str) -> tuple[SourceModule, str] | None:
         """The project module and top-level name a qualified name points at."""
         module_name, _, name = qualname.rpartition(".")
         module = self.modules.get(module_name)
@@ -254,12 +243,12 @@ class _Project:
             return self.lookup(module.imports[name])  # re-exported
         return module, name
 
-    def target(self, module: _Module, name: str) -> str:
+    def target(self, module: SourceModule, name: str) -> str:
         return f"{module.name}:{name}"
 
     # -- what each module holds --------------------------------------------------------
 
-    def find_in(self, module: _Module, result: Scan) -> None:
+    def find_in(self, module: SourceModule, result: Scan) -> None:
         for name, value in module.assigned.items():
             self._assignment(module, name, value, result)
         for name, cls in module.classes.items():
@@ -273,7 +262,7 @@ class _Project:
             if isinstance(node, ast.Call):
                 self._call(module, node)
 
-    def _assignment(self, module: _Module, name: str, value: ast.expr, result: Scan) -> None:
+    def _assignment(self, module: SourceModule, name: str, value: ast.expr, result: Scan) -> None:
         if not isinstance(value, ast.Call):
             return
         called = self.qualname(value.func, module)
@@ -301,7 +290,7 @@ class _Project:
 
     def _function(
         self,
-        module: _Module,
+        module: SourceModule,
         name: str,
         function: ast.FunctionDef | ast.AsyncFunctionDef,
         result: Scan,
@@ -318,7 +307,7 @@ class _Project:
             result.auths.append(Found(target, where, "user -> token"))
 
     def _returns_app(
-        self, module: _Module, function: ast.FunctionDef | ast.AsyncFunctionDef
+        self, module: SourceModule, function: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> bool:
         if function.returns is not None and self.qualname(function.returns, module) in APP_CLASSES:
             return True
@@ -333,13 +322,13 @@ class _Project:
                     return True
         return False
 
-    def _is_app_call(self, node: ast.expr, module: _Module) -> bool:
+    def _is_app_call(self, node: ast.expr, module: SourceModule) -> bool:
         return isinstance(node, ast.Call) and self.qualname(node.func, module) in APP_CLASSES
 
-    def _call(self, module: _Module, node: ast.Call) -> None:
+    def _call(self, module: SourceModule, node: ast.Call) -> None:
         called = self.qualname(node.func, module) or ""
         if called in ENGINE_FUNCTIONS:
-            url = node.args[0] if node.args else _keyword(node, "url")
+            url = node.args[0] if node.args else keyword_arg(node, "url")
             if url is not None:
                 self.engine_urls.append((module, url))
             return
@@ -351,178 +340,3 @@ class _Project:
                     found = self.lookup(mounted)
                     if found:
                         self.mounted.add(self.target(*found))
-
-    # -- the database URL --------------------------------------------------------------
-
-    def database_url(self) -> UrlSource | None:
-        """Where the URL passed to ``create_async_engine`` comes from, best guess first."""
-        for module, node in self.engine_urls:
-            source = self.resolve_url(node, module, depth=0)
-            if source is not None:
-                return source
-        return self._url_by_name()
-
-    def resolve_url(self, node: ast.expr, module: _Module, depth: int) -> UrlSource | None:
-        if depth > 6:
-            return None
-        where = module.line(node)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if _looks_like_url(node.value):
-                return UrlSource(node.value, None, where, "literal")
-            return None
-        env = _env_read(node, self, module)
-        if env is not None:
-            var, default = env
-            url = self.resolve_url(default, module, depth + 1) if default is not None else None
-            what = f"default of env {var}" if url and url.url else f"env {var}, no default"
-            return UrlSource(url.url if url else None, var, where, what)
-        if isinstance(node, ast.Call) and node.args and _is_unwrap(node.func):
-            return self.resolve_url(node.args[0], module, depth + 1)  # str(x)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args:
-            return self.resolve_url(node.func.value, module, depth + 1)  # x.get_secret_value()
-        if isinstance(node, ast.Name):
-            found = self.lookup(self.qualname(node, module) or "")
-            if found is not None:
-                owner, name = found
-                if name in owner.assigned:
-                    return self.resolve_url(owner.assigned[name], owner, depth + 1)
-            return None
-        if isinstance(node, ast.Attribute):
-            qualname = self.qualname(node, module)
-            found = self.lookup(qualname) if qualname else None
-            if found is not None and found[1] in found[0].assigned:  # config.DATABASE_URL
-                return self.resolve_url(found[0].assigned[found[1]], found[0], depth + 1)
-            return self._settings_field(node.attr, depth)
-        return None
-
-    def _settings_field(self, attr: str, depth: int) -> UrlSource | None:
-        """A settings class attribute named ``attr``: pydantic-settings or hand-written."""
-        for module in self.modules.values():
-            for cls in module.classes.values():
-                for node in ast.walk(cls):
-                    value, found = _field_value(node, attr)
-                    if found:
-                        return self._field_source(module, cls, node, value, attr, depth)
-        return None
-
-    def _field_source(
-        self,
-        module: _Module,
-        cls: ast.ClassDef,
-        node: ast.AST,
-        value: ast.expr | None,
-        attr: str,
-        depth: int,
-    ) -> UrlSource | None:
-        default = _field_default(value)
-        source = self.resolve_url(default, module, depth + 1) if default is not None else None
-        if source is not None and source.env_var:  # the field reads the environment itself
-            return source
-        if not any(self.qualname(b, module) in SETTINGS_BASES for b in cls.bases):
-            return source
-        # pydantic-settings fills a field from the env var of the same name (case-insensitive).
-        var = _env_prefix(cls) + attr.upper()
-        url = source.url if source is not None else None
-        field = f"{cls.name}.{attr}"
-        what = f"default of {field}, env {var}" if url else f"{field} from env {var}, no default"
-        return UrlSource(url, var, module.line(node), what)
-
-    def _url_by_name(self) -> UrlSource | None:
-        """No engine call we could follow: a variable, env var or field named like a URL."""
-        for module in self.modules.values():
-            for name, value in module.assigned.items():
-                if any(h in name.lower() for h in URL_NAME_HINTS):
-                    source = self.resolve_url(value, module, depth=1)
-                    if source is not None:
-                        return source
-            for node in ast.walk(module.tree):
-                if not isinstance(node, ast.expr):
-                    continue
-                env = _env_read(node, self, module)
-                if env is not None and any(h in env[0].lower() for h in URL_NAME_HINTS):
-                    return self.resolve_url(node, module, depth=1)
-        for hint in URL_NAME_HINTS:
-            source = self._settings_field(hint, depth=1) or self._settings_field(hint.upper(), 1)
-            if source is not None:
-                return source
-        return None
-
-
-def _keyword(node: ast.Call, name: str) -> ast.expr | None:
-    return next((k.value for k in node.keywords if k.arg == name), None)
-
-
-def _looks_like_url(value: str) -> bool:
-    scheme = value.partition("://")[0].partition("+")[0]
-    return "://" in value and scheme in URL_SCHEMES
-
-
-def _is_unwrap(func: ast.expr) -> bool:
-    return isinstance(func, ast.Name) and func.id in ("str", "make_url")
-
-
-def _env_read(
-    node: ast.AST, project: _Project, module: _Module
-) -> tuple[str, ast.expr | None] | None:
-    """``("X", default)`` for ``os.environ["X"]``, ``os.environ.get("X", d)``, ``os.getenv``."""
-    if isinstance(node, ast.Subscript):
-        if project.qualname(node.value, module) == "os.environ":
-            key = node.slice
-            if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                return key.value, None
-        return None
-    if not isinstance(node, ast.Call) or not node.args:
-        return None
-    called = project.qualname(node.func, module)
-    if called not in ("os.environ.get", "os.getenv", "os.environ.setdefault"):
-        return None
-    key = node.args[0]
-    if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
-        return None
-    default = node.args[1] if len(node.args) > 1 else _keyword(node, "default")
-    return key.value, default
-
-
-def _field_value(node: ast.AST, attr: str) -> tuple[ast.expr | None, bool]:
-    """The value of ``attr`` assigned in a class body or as ``self.attr = ...``."""
-    if isinstance(node, ast.AnnAssign) and _is_named(node.target, attr):
-        return node.value, True
-    if isinstance(node, ast.Assign) and any(_is_named(t, attr) for t in node.targets):
-        return node.value, True
-    return None, False
-
-
-def _is_named(node: ast.expr, attr: str) -> bool:
-    """``attr`` or ``self.attr``."""
-    if isinstance(node, ast.Name):
-        return node.id == attr
-    return (
-        isinstance(node, ast.Attribute)
-        and node.attr == attr
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "self"
-    )
-
-
-def _field_default(value: ast.expr | None) -> ast.expr | None:
-    """``"x"`` for ``"x"``, ``Field("x")`` and ``Field(default="x")``."""
-    if (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Name)
-        and value.func.id == "Field"
-    ):
-        return value.args[0] if value.args else _keyword(value, "default")
-    return value
-
-
-def _env_prefix(cls: ast.ClassDef) -> str:
-    """pydantic-settings' ``env_prefix`` (``model_config`` or ``class Config``), upper-cased."""
-    for node in ast.walk(cls):
-        is_keyword = isinstance(node, ast.keyword) and node.arg == "env_prefix"
-        is_assign = isinstance(node, ast.Assign) and any(
-            _is_named(t, "env_prefix") for t in node.targets
-        )
-        value = node.value if is_keyword or is_assign else None  # type: ignore[attr-defined]
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            return value.value.upper()
-    return ""
