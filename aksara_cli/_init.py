@@ -18,7 +18,9 @@ from typing import Any, NoReturn
 
 import click
 
-from ._pyproject import PyprojectError, has_table, render_table, replace_table
+from aksara_testing._settings import SETTINGS
+
+from ._pyproject import PyprojectError, read_table, render_table, replace_table
 from ._scan import Found, Scan, scan
 
 __all__ = ["InitOptions", "run_init"]
@@ -76,13 +78,23 @@ class _Plan:
     url_env: str | None = None  # the env var the app reads its URL from
     unresolved: list[str] = field(default_factory=list)
 
+    def ordered(self) -> dict[str, Any]:
+        """The values in the order the settings are documented, unknown keys last."""
+        order = [s.key for s in SETTINGS]
+        return dict(sorted(self.values.items(), key=lambda kv: _position(order, kv[0])))
+
+
+def _position(order: list[str], key: str) -> int:
+    return order.index(key) if key in order else len(order)
+
 
 def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> int:
     """Scan, write ``[tool.aksara]`` and ``tests/conftest.py``; return the exit code."""
     root = options.root
     pyproject = root / "pyproject.toml"
     text = pyproject.read_bytes().decode("utf-8") if pyproject.is_file() else ""
-    exists = _has_table(text)
+    old_table = _read_table(text)
+    exists = old_table is not None
     if exists and not options.yes and not options.interactive:
         _fail(
             "pyproject.toml already has a [tool.aksara] table and there is no terminal to "
@@ -91,7 +103,8 @@ def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> 
     found = scan(root)
     echo(f"aksara init: read {found.files} Python files under {root}")
     plan = _plan(found, options)
-    table = render_table(plan.values, plan.comments, "\r\n" if "\r\n" in text else "\n")
+    _keep(plan, old_table or {})
+    table = render_table(plan.ordered(), plan.comments, "\r\n" if "\r\n" in text else "\n")
     _validate(table)
     for key, detail in plan.report:
         echo(f"  {key:<13} {detail}")
@@ -116,11 +129,28 @@ def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> 
     return 0
 
 
-def _has_table(text: str) -> bool:
+def _read_table(text: str) -> dict[str, Any] | None:
     try:
-        return has_table(text)
+        return read_table(text)
     except PyprojectError as exc:
         _fail(str(exc))
+
+
+def _keep(plan: _Plan, old: dict[str, Any]) -> None:
+    """Keep what the old table set and the scan did not decide (test_database_url, env...)."""
+    for key, value in old.items():
+        if key == "env" and isinstance(value, dict):
+            new_env = plan.values.get("env", {})
+            kept = [name for name in value if name not in new_env]
+            if kept:
+                plan.values["env"] = {**value, **new_env}
+                plan.report.append(("env", f"kept {', '.join(kept)} from the old table"))
+        elif key not in plan.values:
+            plan.values[key] = value
+            plan.report.append((key, f"{value!r} kept from the old table"))
+            if key in plan.unresolved:
+                plan.unresolved.remove(key)
+                plan.comments = [c for c in plan.comments if not c.startswith(f"{key}:")]
 
 
 def _fail(message: str) -> NoReturn:

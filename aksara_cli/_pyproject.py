@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["PyprojectError", "has_table", "render_table", "replace_table"]
+__all__ = ["PyprojectError", "has_table", "read_table", "render_table", "replace_table"]
 
 _HEADER = re.compile(r"""^\s*\[\[?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(#.*)?$""")
 _AKSARA = re.compile(r"""^tool\s*\.\s*(aksara|"aksara"|'aksara')(\s*\..*)?$""")
@@ -42,10 +42,14 @@ def render_table(
 def _value(value: Any) -> str:
     if isinstance(value, str):
         return _string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_string(v) for v in value) + "]"
+        return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        items = ", ".join(f"{_key(k)} = {_string(v)}" for k, v in value.items())
+        items = ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items())
         return "{ " + items + " }"
     raise TypeError(f"cannot write {value!r} into [tool.aksara]")
 
@@ -61,9 +65,14 @@ def _key(name: str) -> str:
 
 def has_table(text: str) -> bool:
     """Whether ``text`` (a pyproject.toml) defines ``tool.aksara`` in any form."""
-    data = _parse(text)
-    tool = data.get("tool")
-    return isinstance(tool, dict) and "aksara" in tool
+    return read_table(text) is not None
+
+
+def read_table(text: str) -> dict[str, Any] | None:
+    """The ``tool.aksara`` table of ``text`` (a pyproject.toml), or None."""
+    tool = _parse(text).get("tool")
+    table = tool.get("aksara") if isinstance(tool, dict) else None
+    return table if isinstance(table, dict) else None
 
 
 def replace_table(text: str, table: str) -> str:

@@ -335,7 +335,27 @@ def test_yes_replaces_the_table_and_keeps_everything_else(tmp_path: Path) -> Non
     text = (project / "pyproject.toml").read_text()
     assert text.startswith('# keep this comment\n[project]\nname = "pkg"\n\n[tool.aksara]\n')
     assert text.endswith('\n# about pytest\n[tool.pytest.ini_options]\naddopts = "-q"\n')
-    assert table(project) == {"app": "main:app"}
+    assert table(project) == {"app": "main:app", "env": {"X": "1"}}
+    assert "env           kept X from the old table" in outcome.stdout
+
+
+def test_what_the_scan_cannot_decide_is_kept_from_the_old_table(tmp_path: Path) -> None:
+    existing = EXISTING.replace(
+        'app = "old:app"\n', 'app = "old:app"\ntest_database_url = "sqlite:///test_x.db"\n'
+    )
+    project = make(tmp_path, TWO_APPS | {"pyproject.toml": existing})
+
+    outcome = aksara("init", "--yes", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project) == {
+        "app": "old:app",
+        "test_database_url": "sqlite:///test_x.db",
+        "env": {"X": "1"},
+    }
+    assert "app           'old:app' kept from the old table" in outcome.stdout
+    assert "choose one of" not in (project / "pyproject.toml").read_text()
+    assert outcome.stdout.rstrip().endswith("next: aksara test")
 
 
 @pytest.mark.parametrize(("answer", "code"), [("y\n", 0), ("n\n", 1)])
@@ -346,7 +366,7 @@ def test_on_a_terminal_it_asks_before_overwriting(tmp_path: Path, answer: str, c
 
     assert outcome.code == code, outcome.stdout + outcome.stderr
     assert "Overwrite [tool.aksara]?" in outcome.stdout
-    expected = {"app": "main:app"} if code == 0 else {"app": "old:app", "env": {"X": "1"}}
+    expected = {"app": "main:app" if code == 0 else "old:app", "env": {"X": "1"}}
     assert table(project) == expected
 
 

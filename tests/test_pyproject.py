@@ -16,7 +16,7 @@ def test_table_is_valid_toml_with_lists_tables_and_escapes() -> None:
         {
             "app": 'odd"name:app',
             "session": ["a.db:One", "b.db:Two"],
-            "env": {"DATABASE_URL": "sqlite:///x.db", "odd.key": "é\\"},
+            "env": {"DATABASE_URL": "sqlite:///x.db", "odd.key": "é\\", "DEBUG": True, "N": 3},
         },
         comments=["auth: choose one of a:f, b:f"],
     )
@@ -24,7 +24,7 @@ def test_table_is_valid_toml_with_lists_tables_and_escapes() -> None:
     assert tomllib.loads(table)["tool"]["aksara"] == {
         "app": 'odd"name:app',
         "session": ["a.db:One", "b.db:Two"],
-        "env": {"DATABASE_URL": "sqlite:///x.db", "odd.key": "é\\"},
+        "env": {"DATABASE_URL": "sqlite:///x.db", "odd.key": "é\\", "DEBUG": True, "N": 3},
     }
     assert table.endswith("# auth: choose one of a:f, b:f\n")
 
