@@ -122,8 +122,8 @@ def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> 
     echo(f"wrote [tool.aksara] {'in' if text else 'to a new'} pyproject.toml")
     _write_conftest(root, plan, echo)
     if plan.unresolved:
-        keys = " and ".join(plan.unresolved)
-        echo(f"next: choose {keys} in [tool.aksara] (see the candidates above), then aksara test")
+        todo = " and ".join(plan.unresolved)
+        echo(f"next: set {todo} (see the candidates above), then aksara test")
     else:
         echo("next: aksara test")
     return 0
@@ -148,8 +148,8 @@ def _keep(plan: _Plan, old: dict[str, Any]) -> None:
         elif key not in plan.values:
             plan.values[key] = value
             plan.report.append((key, f"{value!r} kept from the old table"))
-            if key in plan.unresolved:
-                plan.unresolved.remove(key)
+            if _in_table(key) in plan.unresolved:
+                plan.unresolved.remove(_in_table(key))
                 plan.comments = [c for c in plan.comments if not c.startswith(f"{key}:")]
 
 
@@ -221,7 +221,7 @@ def _plan_one(
         names = ", ".join(c.target for c in candidates)
         plan.report.append((key, f"{len(candidates)} candidates, none chosen: {names}"))
         plan.comments.append(f"{key}: choose one of {names}")
-        plan.unresolved.append(key)
+        plan.unresolved.append(_in_table(key))
         return None
     plan.values[key] = chosen.target
     plan.report.append((key, _describe(chosen)))
@@ -245,17 +245,12 @@ def _plan_app(plan: _Plan, found: Scan, options: InitOptions, choose: Chooser) -
     if factory is None:
         names = ", ".join(f.target for f in found.factories)
         plan.report.append(("app", f"factories, none chosen: {names}"))
-        plan.comments.append(
-            f"app: override the app fixture in tests/conftest.py with one of {names}"
-        )
+        plan.comments.append(f"app: override the app fixture in conftest.py with one of {names}")
+        plan.unresolved.append("an app fixture in conftest.py")
         return
     plan.factory = factory
-    plan.report.append(
-        ("app", f"{_describe(factory)}: the app fixture in tests/conftest.py calls it")
-    )
-    plan.comments.append(
-        f"app: built by {factory.target}() in the app fixture of tests/conftest.py"
-    )
+    plan.report.append(("app", f"{_describe(factory)}: the app fixture in conftest.py calls it"))
+    plan.comments.append(f"app: built by {factory.target}() in the app fixture of conftest.py")
 
 
 def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
@@ -281,6 +276,10 @@ def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
     if source is not None and source.env_var:
         # The app reads its URL from the environment at import: give it the same one.
         plan.url_env = source.env_var
+
+
+def _in_table(key: str) -> str:
+    return f"{key} in [tool.aksara]"
 
 
 def _describe(found: Found) -> str:
@@ -309,10 +308,11 @@ def _validate(table: str) -> None:
 
 
 def _write_conftest(root: Path, plan: _Plan, echo: Callable[[str], None]) -> None:
-    conftest = root / "tests" / "conftest.py"
+    folder = next((f for f in ("tests", "test") if (root / f).is_dir()), "tests")
+    conftest = root / folder / "conftest.py"
     factory = plan.factory
     if conftest.exists():
-        echo("tests/conftest.py exists: left as it is")
+        echo(f"{folder}/conftest.py exists: left as it is")
         if factory is not None and not _defines_app_fixture(conftest):
             module, _, name = factory.target.partition(":")
             echo(f"  add an app fixture to it that returns {name}() from {module}")
@@ -323,7 +323,7 @@ def _write_conftest(root: Path, plan: _Plan, echo: Callable[[str], None]) -> Non
     else:
         module, _, name = factory.target.partition(":")
         conftest.write_text(_FACTORY_CONFTEST.format(module=module, name=name))
-    echo("wrote tests/conftest.py")
+    echo(f"wrote {folder}/conftest.py")
 
 
 def _defines_app_fixture(conftest: Path) -> bool:

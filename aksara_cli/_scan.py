@@ -148,7 +148,7 @@ def _read_modules(root: Path, result: Scan) -> Iterator[SourceModule]:
             continue
         try:
             tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, OSError):
             continue  # not ours to judge; the import check in `aksara doctor` will say
         result.files += 1
         if result.package is None and "." in name:

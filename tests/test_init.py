@@ -383,7 +383,7 @@ def test_two_apps_without_a_terminal_choose_none_and_list_both(tmp_path: Path) -
     candidates = "pkg.internal:app, pkg.public:app"
     assert f"2 candidates, none chosen: {candidates}" in outcome.stdout
     assert f"# app: choose one of {candidates}" in (project / "pyproject.toml").read_text()
-    assert "next: choose app in [tool.aksara]" in outcome.stdout
+    assert "next: set app in [tool.aksara] (see the candidates above)" in outcome.stdout
 
 
 def test_two_apps_on_a_terminal_ask_which(tmp_path: Path) -> None:
@@ -437,6 +437,33 @@ def test_an_existing_conftest_is_left_as_it_is(tmp_path: Path) -> None:
     assert (project / "tests" / "conftest.py").read_text() == conftest
     assert "tests/conftest.py exists: left as it is" in outcome.stdout
     assert "add an app fixture to it that returns create_app() from shop.main" in outcome.stdout
+
+
+def test_a_factory_that_needs_arguments_is_left_to_an_app_fixture(tmp_path: Path) -> None:
+    factory = "from fastapi import FastAPI\n\ndef create_app(config) -> FastAPI:\n    ...\n"
+    project = make(tmp_path, {"web.py": factory})
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project) == {}
+    assert "# app: override the app fixture in conftest.py with one of web:create_app" in (
+        (project / "pyproject.toml").read_text()
+    )
+    assert "next: set an app fixture in conftest.py" in outcome.stdout
+    assert "def app(" not in (project / "tests" / "conftest.py").read_text()
+
+
+def test_a_test_folder_named_test_gets_the_conftest(tmp_path: Path) -> None:
+    files = {k.replace("tests/", "test/"): v for k, v in FACTORY_APP.items()}
+    project = make(tmp_path, files)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert "wrote test/conftest.py" in outcome.stdout
+    assert "return create_app()" in (project / "test" / "conftest.py").read_text()
+    assert not (project / "tests").exists()
 
 
 @pytest.mark.parametrize(
