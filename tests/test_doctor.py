@@ -287,3 +287,16 @@ def test_bad_option_is_a_usage_error(tmp_path: Path) -> None:
 
     assert outcome.code == 4
     assert "No such option '--bogus'" in outcome.stderr
+
+
+def test_settings_flags_are_read_like_aksara_test(tmp_path: Path) -> None:
+    project = make(tmp_path, PROJECT)
+
+    missing = doctor("--settings", "missing.toml", cwd=project)
+    flagged = doctor("--app", "appmod:factory", cwd=project)
+
+    assert missing.code == 1
+    assert "settings file 'missing.toml' given by --settings" in lines(missing)["settings"][1]
+    assert flagged.code == 1
+    assert "app from --app" in lines(flagged)["settings"][1]
+    assert lines(flagged)["app"][0] == "FAIL"
