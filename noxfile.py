@@ -1,11 +1,19 @@
-"""Developer sessions: ``nox -s tests lint types``."""
+"""Developer sessions: ``nox -s tests lint types`` (the default), ``postgres``, ``docs``,
+``bench`` and ``build``."""
 
 from __future__ import annotations
+
+import glob
+import os
+import shutil
+from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["tests", "lint", "types"]
 nox.options.default_venv_backend = "venv"
+
+POSTGRES_URL_VAR = "AKSARA_TEST_POSTGRES_URL"
 
 
 @nox.session(python="3.11")
@@ -18,21 +26,37 @@ def tests(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def postgres(session: nox.Session) -> None:
     """Only the PostgreSQL tests; needs AKSARA_TEST_POSTGRES_URL."""
+    if not os.environ.get(POSTGRES_URL_VAR):
+        session.error(
+            f"{POSTGRES_URL_VAR} is not set; point it at a server, e.g. "
+            f"{POSTGRES_URL_VAR}=postgresql://aksara:aksara@127.0.0.1:5432/postgres"
+        )
     session.install("-e", ".[dev,postgres]")
     session.run("aksara", "test", "-m", "postgres", *session.posargs)
 
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting (Python files; docs code blocks are checked by their tests)."""
     session.install("ruff")
     session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", "aksara_cli", "aksara_testing")
+    session.run("ruff", "format", "--check", "--extend-exclude", "*.md", ".")
 
 
 @nox.session(python="3.11")
 def types(session: nox.Session) -> None:
+    """mypy, strict, on both packages."""
     session.install("-e", ".[dev,postgres]")
     session.run("mypy")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """The documentation site, built strictly (skipped until mkdocs.yml exists)."""
+    if not Path("mkdocs.yml").is_file():
+        session.skip("no mkdocs.yml yet: the docs are plain Markdown under docs/")
+    session.install("-e", ".[dev]", "mkdocs-material", "mkdocstrings[python]")
+    session.run("mkdocs", "build", "--strict")
 
 
 @nox.session(python="3.11")
@@ -40,3 +64,13 @@ def bench(session: nox.Session) -> None:
     """Benchmarks; results go to benchmarks/RESULTS.md."""
     session.install("-e", ".[dev,postgres]", "pytest-django", "django", "psycopg[binary]")
     session.run("python", "benchmarks/run.py", "--write", *session.posargs)
+
+
+@nox.session(python="3.11")
+def build(session: nox.Session) -> None:
+    """The sdist and wheel in dist/, checked by twine and tools/check_dist.py."""
+    session.install("build", "twine")
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run("python", "-m", "build")
+    session.run("twine", "check", "--strict", *sorted(glob.glob("dist/*")))
+    session.run("python", "tools/check_dist.py", "dist")

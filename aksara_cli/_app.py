@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -126,6 +127,44 @@ def test_command(**options: Any) -> None:
         raise click.UsageError(problem)
     argv = pytest_args(TestOptions(**options))
     sys.exit(run_pytest(argv))
+
+
+@cli.command("init", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument(
+    "project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option("-y", "--yes", is_flag=True, help="Overwrite [tool.aksara] without asking.")
+@click.option("--app", metavar="MODULE:ATTR", help="The ASGI app (instead of detecting it).")
+@click.option("--database-url", metavar="URL", help="The app's database URL.")
+@click.option("--models", metavar="MODULE:ATTR", help="The DeclarativeBase subclass or MetaData.")
+@click.option("--session", multiple=True, metavar="MODULE:ATTR", help="An async_sessionmaker.")
+@click.option("--migrations", metavar="PATH", help="alembic.ini or an Alembic script folder.")
+@click.option("--auth", metavar="MODULE:ATTR", help="callable(user) -> token or headers.")
+def init_command(project: Path, **options: Any) -> None:
+    """Write [tool.aksara] and tests/conftest.py for an existing project.
+
+    Finds the app, models, session factory, database URL and Alembic set-up by
+    reading the code (nothing is imported). Options given are written as given.
+    """
+    from ._init import InitOptions, is_interactive, run_init
+
+    sys.exit(run_init(InitOptions(root=project.resolve(), interactive=is_interactive(), **options)))
+
+
+@cli.command("doctor", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--settings", metavar="FILE", help="pyproject.toml with [tool.aksara].")
+@click.option("--app", metavar="MODULE:ATTR", help="ASGI app to check (overrides settings).")
+@click.option("--database-url", metavar="URL", help="The app's database URL (overrides settings).")
+def doctor_command(settings: str | None, app: str | None, database_url: str | None) -> None:
+    """Check the configuration without running tests: one line per check.
+
+    Exits 0 when every check passed or was skipped, 1 when one failed.
+    """
+    from ._doctor import find_root, run_doctor
+
+    flags = {"app": app, "database_url": database_url}
+    settings_file = Path(settings) if settings else None
+    sys.exit(run_doctor(find_root(Path.cwd()), settings_file, flags))
 
 
 def run_cli(argv: Sequence[str] | None = None) -> int:

@@ -122,6 +122,8 @@ def test_help_lists_the_test_command(invoke: Invoke) -> None:
     assert outcome.code == 0
     assert outcome.stdout.startswith("Usage: aksara [OPTIONS] COMMAND")
     assert re.search(r"^\s+test\s+Run the test suite", outcome.stdout, re.MULTILINE)
+    assert re.search(r"^\s+init\s+Write \[tool.aksara\]", outcome.stdout, re.MULTILINE)
+    assert re.search(r"^\s+doctor\s+Check the configuration", outcome.stdout, re.MULTILINE)
 
 
 TEST_OPTIONS = (
@@ -163,7 +165,10 @@ def test_usage_errors_exit_4_with_one_line_on_stderr(
     assert outcome.stdout == ""
 
 
-@pytest.mark.parametrize("args", [["--help"], ["test", "--help"], ["--version"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["test", "--help"], ["init", "--help"], ["doctor", "--help"], ["--version"]],
+)
 def test_help_and_version_import_no_pytest_plugin_app_or_database_driver(
     tmp_path: Path, args: list[str]
 ) -> None:

@@ -24,3 +24,15 @@ def test_every_aksara_test_option_is_documented() -> None:
         for flag in getattr(param, "opts", []):
             if flag.startswith("--"):
                 assert flag in text, flag
+
+
+def test_every_init_and_doctor_option_is_documented() -> None:
+    from aksara_cli._app import doctor_command, init_command
+
+    text = (DOCS / "cli.md").read_text()
+    for command in (init_command, doctor_command):
+        assert f"# `aksara {command.name}`" in text
+        for param in command.params:
+            for flag in getattr(param, "opts", []):
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in text, (command.name, flag)

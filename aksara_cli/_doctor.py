@@ -1,0 +1,422 @@
+"""``aksara doctor``: check the configuration without running a test.
+
+One line per check (``ok``, ``FAIL`` or ``skip``, then what was checked).
+Nothing is created or changed: the database server is only connected to, and
+for SQLite only the folder is looked at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
+
+import click
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+    from aksara_testing._settings import Settings
+
+__all__ = ["Check", "CheckFailed", "find_root", "run_doctor", "server_verdict"]
+
+Status = Literal["ok", "FAIL", "skip"]
+CONNECT_TIMEOUT = 3.0  # seconds; a server that does not answer by then is reported down
+_DRIVER_EXTRAS = {"asyncpg": "aksara-testing[postgres]"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check, printed as one line."""
+
+    status: Status
+    name: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<4}  {self.name:<13} {self.detail}"
+
+
+class CheckFailed(Exception):
+    """A check failed; the message is the line's detail."""
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` with a pyproject.toml (else ``start``)."""
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def run_doctor(
+    root: Path,
+    settings_file: Path | None = None,
+    flags: Mapping[str, str | None] | None = None,
+    echo: Callable[[str], None] = click.echo,
+) -> int:
+    """Run every check, print one line each; 0 when none failed, else 1."""
+    echo(f"aksara doctor: {root}")
+    checks = []
+    for check in _Doctor(root, settings_file, dict(flags or {})).checks():
+        echo(check.line())
+        checks.append(check)
+    failed = sum(c.status == "FAIL" for c in checks)
+    skipped = sum(c.status == "skip" for c in checks)
+    if failed:
+        echo(f"aksara doctor: {failed} of {len(checks)} checks failed")
+        return 1
+    echo(f"aksara doctor: all checks passed ({skipped} skipped)")
+    return 0
+
+
+class _Doctor:
+    def __init__(
+        self, root: Path, settings_file: Path | None, flags: dict[str, str | None]
+    ) -> None:
+        self.root = root
+        self.settings_file = settings_file
+        self.flags = flags
+        self.settings: Settings | None = None
+        self.url: URL | None = None
+        self.driver_ok = False
+
+    def checks(self) -> Iterator[Check]:
+        steps: list[tuple[str, Callable[[], tuple[Status, str]]]] = [
+            ("settings", self.check_settings),
+            ("app", self.check_app),
+            ("models", self.check_models),
+            ("session", self.check_session),
+            ("auth", self.check_auth),
+            ("test database", self.check_test_database),
+            ("extras", self.check_extras),
+            ("server", self.check_server),
+            ("migrations", self.check_migrations),
+        ]
+        for name, step in steps:
+            if self.settings is None and name != "settings":
+                yield Check("skip", name, "needs the settings")
+                continue
+            try:
+                status, detail = step()
+            except CheckFailed as exc:
+                status, detail = "FAIL", str(exc)
+            yield Check(status, name, detail)
+
+    # -- settings and imports ----------------------------------------------------------
+
+    def check_settings(self) -> tuple[Status, str]:
+        from aksara_testing._environment import export_env
+        from aksara_testing._settings import load_settings
+        from aksara_testing.errors import ConfigurationError
+
+        try:
+            settings = load_settings(self.root, self.settings_file, flags=self.flags)
+        except ConfigurationError as exc:
+            raise CheckFailed(str(exc)) from None
+        if not settings.sources:
+            raise CheckFailed(
+                f"no [tool.aksara] table in {self.root / 'pyproject.toml'} and no AKSARA_ "
+                "variables; run aksara init to write one"
+            )
+        self.settings = settings
+        # As the plugin does: the project's modules import from its folder, with its env.
+        if str(settings.root) not in sys.path:
+            sys.path.insert(0, str(settings.root))
+        export_env(settings.env)
+        by_source: dict[str, list[str]] = {}
+        for key, source in settings.sources.items():
+            by_source.setdefault(source, []).append(key)
+        where = _relative(settings.file, self.root) if settings.file else "no settings file"
+        sources = "; ".join(f"{', '.join(keys)} from {src}" for src, keys in by_source.items())
+        return "ok", f"{where}: {sources}"
+
+    def _import(self, key: str, spec: str) -> Any:
+        from aksara_testing._imports import import_target
+        from aksara_testing.errors import ConfigurationError
+
+        assert self.settings is not None
+        try:
+            return import_target(self.settings, key, spec)
+        except ConfigurationError as exc:
+            raise CheckFailed(str(exc)) from None
+        except Exception as exc:  # the module ran and raised: say what, not a traceback
+            raise CheckFailed(
+                f"{self.settings.describe(key)} cannot be imported: importing it raised "
+                f"{type(exc).__name__}: {_first_line(exc)}"
+            ) from None
+
+    def _named(self, key: str) -> str:
+        assert self.settings is not None
+        return f"{getattr(self.settings, key)} (from {self.settings.source(key)})"
+
+    def check_app(self) -> tuple[Status, str]:
+        assert self.settings is not None
+        spec = self.settings.app
+        if not spec:
+            return "skip", "app not set: the client fixture needs it (or an app fixture)"
+        app = self._import("app", spec)
+        if not callable(app) or _takes_too_few(app):
+            raise CheckFailed(
+                f"{self.settings.describe('app')} is a {type(app).__name__}, not an ASGI app; "
+                "point app at the app instance (for an app factory, leave app unset and "
+                "return factory() from an app fixture in tests/conftest.py)"
+            )
+        return "ok", f"{self._named('app')} imports: {type(app).__name__}"
+
+    def check_models(self) -> tuple[Status, str]:
+        from sqlalchemy import MetaData
+
+        assert self.settings is not None
+        if not self.settings.models:
+            return "skip", "models not set: the schema comes from migrations only"
+        models = self._import("models", self.settings.models)
+        metadata = getattr(models, "metadata", models)
+        if not isinstance(metadata, MetaData):
+            raise CheckFailed(
+                f"{self.settings.describe('models')} is neither a DeclarativeBase subclass nor "
+                "a MetaData; point it at your models' Base"
+            )
+        if not metadata.tables:
+            raise CheckFailed(
+                f"{self.settings.describe('models')} has no tables; import the modules that "
+                "define your models in the module of the Base"
+            )
+        return "ok", f"{self._named('models')} imports: {len(metadata.tables)} tables"
+
+    def check_session(self) -> tuple[Status, str]:
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        assert self.settings is not None
+        if not self.settings.session:
+            return "skip", "session not set: only db_session uses the test transaction"
+        for spec in self.settings.session:
+            maker = self._import("session", spec)
+            if not isinstance(maker, async_sessionmaker):
+                raise CheckFailed(
+                    f"setting session = {spec!r} (from {self.settings.source('session')}) is a "
+                    f"{type(maker).__name__}, not an async_sessionmaker; point it at the "
+                    "async_sessionmaker your app uses"
+                )
+        names = ", ".join(self.settings.session)
+        return "ok", f"{names} (from {self.settings.source('session')}) import: async_sessionmaker"
+
+    def check_auth(self) -> tuple[Status, str]:
+        assert self.settings is not None
+        if not self.settings.auth:
+            return "skip", "auth not set: client.authenticate(user) needs it"
+        function = self._import("auth", self.settings.auth)
+        if not callable(function):
+            raise CheckFailed(
+                f"{self.settings.describe('auth')} is a {type(function).__name__}, not a "
+                "function; point it at a callable(user) -> token or headers"
+            )
+        return "ok", f"{self._named('auth')} imports: callable"
+
+    # -- the database ------------------------------------------------------------------
+
+    def check_test_database(self) -> tuple[Status, str]:
+        from aksara_testing._settings import mask_url
+        from aksara_testing._urls import check_safe, derive_test_url
+        from aksara_testing.errors import ConfigurationError
+
+        settings = self.settings
+        assert settings is not None
+        if not settings.database_url and not settings.test_database_url:
+            if settings.models or settings.session:
+                raise CheckFailed(
+                    "models/session are set but database_url is not; set database_url in "
+                    "[tool.aksara] (or AKSARA_DATABASE_URL)"
+                )
+            return "skip", "database_url not set: tests do not use a database"
+        try:
+            url = derive_test_url(settings, _TMP)
+            check_safe(url, settings)
+        except ConfigurationError as exc:
+            raise CheckFailed(str(exc)) from None
+        self.url = url
+        key = "test_database_url" if settings.test_database_url else "database_url"
+        shown = mask_url(url.render_as_string(hide_password=False))
+        if url.get_backend_name() == "sqlite":
+            shown = unquote(shown)  # the <tmp> placeholder, not %3Ctmp%3E
+        return "ok", f"{shown} (from {key}, {settings.source(key)}): allowed, a test_ database"
+
+    def check_extras(self) -> tuple[Status, str]:
+        if self.url is None:
+            return "skip", "no test database"
+        # The dialect create_async_engine would pick: psycopg has a sync and an async one.
+        dialect = self.url.get_dialect(_is_async=True)
+        driver = self.url.get_driver_name()
+        if not getattr(dialect, "is_async", False):
+            raise CheckFailed(
+                f"{self.url.drivername} is a synchronous driver; use an async one such as "
+                "postgresql+asyncpg:// or sqlite+aiosqlite:// (or leave the driver out)"
+            )
+        try:
+            dialect.import_dbapi()
+        except ImportError as exc:
+            extra = _DRIVER_EXTRAS.get(driver)
+            fix = f"pip install '{extra}'" if extra else f"pip install {driver}"
+            raise CheckFailed(f"{driver} is not installed ({_first_line(exc)}); {fix}") from None
+        self.driver_ok = True
+        return "ok", f"{driver} installed for {self.url.get_backend_name()}"
+
+    def check_server(self) -> tuple[Status, str]:
+        url = self.url
+        if url is None or not self.driver_ok:
+            return "skip", "needs a test database URL and its driver"
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            return _check_sqlite_folder(url)
+        return asyncio.run(_check_postgres(url))
+
+    # -- migrations --------------------------------------------------------------------
+
+    def check_migrations(self) -> tuple[Status, str]:
+        assert self.settings is not None
+        path = self.settings.migrations
+        if path is None:
+            return "skip", "migrations not set: the schema is built from models"
+        from alembic.script import ScriptDirectory
+
+        config = _alembic_config(path, self.settings.describe("migrations"))
+        try:
+            script = ScriptDirectory.from_config(config)
+            heads = script.get_heads()
+            count = sum(1 for _ in script.walk_revisions())
+        except Exception as exc:
+            raise CheckFailed(
+                f"{self.settings.describe('migrations')}: Alembic cannot load the scripts "
+                f"({type(exc).__name__}: {_first_line(exc)}); fix script_location or the "
+                "revision files"
+            ) from None
+        if not heads:
+            raise CheckFailed(
+                f"{self.settings.describe('migrations')} has no revisions; create the first "
+                "with alembic revision --autogenerate -m initial"
+            )
+        if len(heads) > 1:
+            raise CheckFailed(
+                f"{self.settings.describe('migrations')} has {len(heads)} heads "
+                f"({', '.join(sorted(heads))}); join them with alembic merge heads -m merge"
+            )
+        return "ok", f"{self._named('migrations')}: one head {heads[0]}, {count} revisions"
+
+
+# SQLite test files live in a temporary folder made per run; the check shows its place.
+_TMP = Path("<tmp>")
+
+
+def _takes_too_few(app: object) -> bool:
+    """A function or class that cannot take ASGI's (scope, receive, send): an app factory."""
+    if not (inspect.isfunction(app) or inspect.isclass(app)):
+        return False
+    try:
+        parameters = inspect.signature(app).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return False
+    return (
+        len([p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) < 3
+    )
+
+
+def _check_sqlite_folder(url: URL) -> tuple[Status, str]:
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        return "ok", "in-memory SQLite: nothing to reach"
+    path = Path(database)
+    folder = Path(tempfile.gettempdir()) if path.parts[0] == str(_TMP) else path.parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise CheckFailed(
+            f"SQLite test database folder {folder} cannot be written ({existing} is not a "
+            "writable folder); point test_database_url or TMPDIR at a writable folder"
+        )
+    return "ok", f"SQLite: {path.parent} is {folder}, writable"
+
+
+async def _check_postgres(url: URL) -> tuple[Status, str]:
+    from sqlalchemy import pool, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    driver = url.get_driver_name()
+    timeout = {"asyncpg": {"timeout": CONNECT_TIMEOUT}, "psycopg": {"connect_timeout": 3}}
+    engine = create_async_engine(
+        url.set(database="postgres"),
+        poolclass=pool.NullPool,
+        connect_args=timeout.get(driver, {}),
+    )
+    server = f"{url.host or 'localhost'}:{url.port or 5432}"
+    query = text(
+        "SELECT current_user, rolcreatedb OR rolsuper, "
+        "(SELECT count(*) FROM pg_database WHERE datname = :name) "
+        "FROM pg_roles WHERE rolname = current_user"
+    )
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT + 2), engine.connect() as connection:
+            row = (await connection.execute(query, {"name": url.database})).one()
+    except TimeoutError:
+        raise CheckFailed(
+            f"PostgreSQL at {server} did not answer within {CONNECT_TIMEOUT:g} s; "
+            "start it or fix the host and port in the database URL"
+        ) from None
+    except Exception as exc:
+        reason = _first_line(getattr(exc, "orig", None) or exc)
+        raise CheckFailed(
+            f"cannot connect to PostgreSQL at {server} ({reason}); start the server or fix "
+            "the host, port, user or password in the database URL"
+        ) from None
+    finally:
+        await engine.dispose()
+    return server_verdict(server, url.database or "", *row)
+
+
+def server_verdict(
+    server: str, name: str, user: str, can_create: bool, exists: int
+) -> tuple[Status, str]:
+    """The server line, from what PostgreSQL said about the connected role."""
+    if not can_create:
+        raise CheckFailed(
+            f"connected to {server} as {user}, who may not create databases; "
+            f"run ALTER ROLE {user} CREATEDB as a superuser"
+        )
+    kept = f"; {name} exists (kept by --reuse-db)" if exists else ""
+    return "ok", f"PostgreSQL at {server}: connected as {user}, may create databases{kept}"
+
+
+def _alembic_config(path: Path, described: str) -> Any:
+    from alembic.config import Config
+
+    if path.is_file():
+        config = Config(str(path))
+        location = config.get_main_option("script_location")
+        if location and ":" not in location and not Path(location).is_absolute():
+            # As if alembic were run from the folder of alembic.ini.
+            config.set_main_option("script_location", str(path.parent / location))
+        return config
+    if path.is_dir():
+        config = Config()
+        config.set_main_option("script_location", str(path))
+        return config
+    raise CheckFailed(f"{described} does not exist; point it at alembic.ini or the script folder")
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

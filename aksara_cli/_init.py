@@ -1,0 +1,342 @@
+"""``aksara init``: write ``[tool.aksara]`` from what :mod:`._scan` finds in the project.
+
+Nothing of the project is imported: the app, its models and its session
+factory are found by reading the source, so no server or connection starts.
+Where the scan finds several candidates and nobody can be asked, none is
+chosen and the candidates are listed.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from aksara_testing._settings import SETTINGS
+
+from ._pyproject import PyprojectError, read_table, render_table, replace_table
+from ._scan import Found, Scan, scan
+
+__all__ = ["InitOptions", "run_init"]
+
+_CONFTEST = '''\
+"""Fixtures shared by the tests.
+
+aksara-testing already provides db_session, client, app and test_settings
+(see `pytest --fixtures`); add the project's own fixtures here.
+"""
+'''
+
+_FACTORY_CONFTEST = '''\
+"""Fixtures shared by the tests.
+
+aksara-testing already provides db_session, client and test_settings (see
+`pytest --fixtures`); the app comes from the project's factory below.
+"""
+
+import pytest
+
+from {module} import {name}
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The app under test, built once by {name}(); the client fixture calls it."""
+    return {name}()
+'''
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """What ``aksara init`` was given; a set value is written as given, not detected."""
+
+    root: Path
+    yes: bool = False
+    interactive: bool = False
+    app: str | None = None
+    database_url: str | None = None
+    models: str | None = None
+    session: tuple[str, ...] = ()
+    migrations: str | None = None
+    auth: str | None = None
+
+
+@dataclass
+class _Plan:
+    """The table to write, and what to tell the user about each key."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    report: list[tuple[str, str]] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    factory: Found | None = None
+    url_env: str | None = None  # the env var the app reads its URL from
+    unresolved: list[str] = field(default_factory=list)
+
+    def ordered(self) -> dict[str, Any]:
+        """The values in the order the settings are documented, unknown keys last."""
+        order = [s.key for s in SETTINGS]
+        return dict(sorted(self.values.items(), key=lambda kv: _position(order, kv[0])))
+
+
+def _position(order: list[str], key: str) -> int:
+    return order.index(key) if key in order else len(order)
+
+
+def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> int:
+    """Scan, write ``[tool.aksara]`` and ``tests/conftest.py``; return the exit code."""
+    root = options.root
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_bytes().decode("utf-8") if pyproject.is_file() else ""
+    old_table = _read_table(text)
+    exists = old_table is not None
+    if exists and not options.yes and not options.interactive:
+        _fail(
+            "pyproject.toml already has a [tool.aksara] table and there is no terminal to "
+            "ask on; run aksara init --yes to overwrite it"
+        )
+    found = scan(root)
+    echo(f"aksara init: read {found.files} Python files under {root}")
+    plan = _plan(found, options)
+    _keep(plan, old_table or {})
+    table = render_table(plan.ordered(), plan.comments, "\r\n" if "\r\n" in text else "\n")
+    _validate(table)
+    for key, detail in plan.report:
+        echo(f"  {key:<13} {detail}")
+    echo("")
+    echo(table.rstrip())
+    echo("")
+    if exists and not options.yes and not click.confirm("Overwrite [tool.aksara]?", default=False):
+        echo("aksara init: left pyproject.toml unchanged")
+        return 1
+    try:
+        new_text = replace_table(text, table)
+    except PyprojectError as exc:
+        _fail(str(exc))
+    pyproject.write_bytes(new_text.encode("utf-8"))
+    echo(f"wrote [tool.aksara] {'in' if text else 'to a new'} pyproject.toml")
+    _write_conftest(root, plan, echo)
+    if plan.unresolved:
+        todo = " and ".join(plan.unresolved)
+        echo(f"next: set {todo} (see the candidates above), then aksara test")
+    else:
+        echo("next: aksara test")
+    return 0
+
+
+def _read_table(text: str) -> dict[str, Any] | None:
+    try:
+        return read_table(text)
+    except PyprojectError as exc:
+        _fail(str(exc))
+
+
+def _keep(plan: _Plan, old: dict[str, Any]) -> None:
+    """Keep what the old table set and the scan did not decide (test_database_url, env...)."""
+    for key, value in old.items():
+        if key == "env" and isinstance(value, dict):
+            new_env = plan.values.get("env", {})
+            kept = [name for name in value if name not in new_env]
+            if kept:
+                plan.values["env"] = {**value, **new_env}
+                plan.report.append(("env", f"kept {', '.join(kept)} from the old table"))
+        elif key not in plan.values:
+            plan.values[key] = value
+            plan.report.append((key, f"{value!r} kept from the old table"))
+            if _in_table(key) in plan.unresolved:
+                plan.unresolved.remove(_in_table(key))
+                plan.comments = [c for c in plan.comments if not c.startswith(f"{key}:")]
+
+
+def _fail(message: str) -> NoReturn:
+    raise click.UsageError(message, ctx=click.get_current_context(silent=True))
+
+
+# -- choosing values -----------------------------------------------------------------
+
+
+def _plan(found: Scan, options: InitOptions) -> _Plan:
+    plan = _Plan()
+    choose = _chooser(options)
+    _plan_app(plan, found, options, choose)
+    _plan_database(plan, found, options)
+    _plan_one(plan, "models", options.models, found.models, choose)
+    if options.session:
+        plan.values["session"] = _one_or_list(list(options.session))
+        plan.report.append(("session", "given on the command line"))
+    elif found.sessions:
+        # Every async_sessionmaker is rerouted to the test transaction: no need to choose.
+        plan.values["session"] = _one_or_list([s.target for s in found.sessions])
+        plan.report += [("session", _describe(s)) for s in found.sessions]
+    else:
+        detail = "none found: only db_session writes to the test transaction"
+        for sync in found.sync_sessions:
+            detail = f"none: {sync.target} is a sessionmaker, not an async_sessionmaker"
+        plan.report.append(("session", detail))
+    _plan_one(plan, "migrations", options.migrations, found.migrations, choose)
+    _plan_one(plan, "auth", options.auth, found.auths, choose)
+    if plan.url_env is not None and "database_url" in plan.values:
+        plan.values["env"] = {plan.url_env: plan.values["database_url"]}
+    return plan
+
+
+Chooser = Callable[[str, Sequence[Found]], "Found | None"]
+
+
+def _chooser(options: InitOptions) -> Chooser:
+    def choose(key: str, candidates: Sequence[Found]) -> Found | None:
+        if len(candidates) == 1:
+            return candidates[0]
+        if not options.interactive or options.yes:
+            return None
+        click.echo(f"Found {len(candidates)} candidates for {key}:")
+        for number, candidate in enumerate(candidates, 1):
+            click.echo(f"  {number}  {_describe(candidate)}")
+        click.echo("  0  none of them")
+        number = click.prompt(
+            f"Which {key} should the tests use?", type=click.IntRange(0, len(candidates))
+        )
+        return candidates[number - 1] if number else None
+
+    return choose
+
+
+def _plan_one(
+    plan: _Plan, key: str, given: str | None, candidates: Sequence[Found], choose: Chooser
+) -> Found | None:
+    if given is not None:
+        plan.values[key] = given
+        plan.report.append((key, "given on the command line"))
+        return None
+    if not candidates:
+        plan.report.append((key, _NONE_FOUND[key]))
+        return None
+    chosen = choose(key, candidates)
+    if chosen is None:
+        names = ", ".join(c.target for c in candidates)
+        plan.report.append((key, f"{len(candidates)} candidates, none chosen: {names}"))
+        plan.comments.append(f"{key}: choose one of {names}")
+        plan.unresolved.append(_in_table(key))
+        return None
+    plan.values[key] = chosen.target
+    plan.report.append((key, _describe(chosen)))
+    return chosen
+
+
+_NONE_FOUND = {
+    "app": "none found: set app = 'module:attr' to use the client fixture",
+    "models": "none found: no DeclarativeBase subclass, so the schema comes from migrations",
+    "migrations": "none found: the schema is built from models",
+    "auth": "none found: set auth = 'module:attr' (user -> token) for client.authenticate",
+}
+
+
+def _plan_app(plan: _Plan, found: Scan, options: InitOptions, choose: Chooser) -> None:
+    callable_factories = [f for f in found.factories if f.required_args == 0]
+    if options.app or found.apps or not found.factories:
+        _plan_one(plan, "app", options.app, found.apps, choose)
+        return
+    factory = choose("app factory", callable_factories) if callable_factories else None
+    if factory is None:
+        names = ", ".join(f.target for f in found.factories)
+        plan.report.append(("app", f"factories, none chosen: {names}"))
+        plan.comments.append(f"app: override the app fixture in conftest.py with one of {names}")
+        plan.unresolved.append("an app fixture in conftest.py")
+        return
+    plan.factory = factory
+    plan.report.append(("app", f"{_describe(factory)}: the app fixture in conftest.py calls it"))
+    plan.comments.append(f"app: built by {factory.target}() in the app fixture of conftest.py")
+
+
+def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
+    if options.database_url is not None:
+        plan.values["database_url"] = options.database_url
+        plan.report.append(("database_url", "given on the command line"))
+        return
+    source = found.url
+    uses_database = source is not None or found.models or found.sessions
+    if not uses_database:
+        plan.report.append(("database_url", "none found: no engine, models or session factory"))
+        return
+    if source is not None and source.url:
+        plan.values["database_url"] = source.url
+        plan.report.append(("database_url", f"{source.url} ({source.what} at {source.where})"))
+    else:
+        guess = f"sqlite+aiosqlite:///{found.package or 'app'}.db"
+        plan.values["database_url"] = guess
+        where = f"{source.what} at {source.where}" if source else "no URL found in the code"
+        plan.report.append(
+            ("database_url", f"{guess} is a guess ({where}): set your development database URL")
+        )
+    if source is not None and source.env_var:
+        # The app reads its URL from the environment at import: give it the same one.
+        plan.url_env = source.env_var
+
+
+def _in_table(key: str) -> str:
+    return f"{key} in [tool.aksara]"
+
+
+def _describe(found: Found) -> str:
+    return f"{found.target} ({found.what} at {found.where})"
+
+
+def _one_or_list(values: list[str]) -> str | list[str]:
+    return values[0] if len(values) == 1 else values
+
+
+def _validate(table: str) -> None:
+    """Refuse to write a table that ``aksara test`` would reject (bad --app values...)."""
+    from aksara_testing._settings import load_settings
+    from aksara_testing.errors import ConfigurationError
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "pyproject.toml"
+        path.write_text(table)
+        try:
+            load_settings(Path(folder), environ={})
+        except ConfigurationError as exc:
+            _fail(str(exc))
+
+
+# -- tests/conftest.py ---------------------------------------------------------------
+
+
+def _write_conftest(root: Path, plan: _Plan, echo: Callable[[str], None]) -> None:
+    folder = next((f for f in ("tests", "test") if (root / f).is_dir()), "tests")
+    conftest = root / folder / "conftest.py"
+    factory = plan.factory
+    if conftest.exists():
+        echo(f"{folder}/conftest.py exists: left as it is")
+        if factory is not None and not _defines_app_fixture(conftest):
+            module, _, name = factory.target.partition(":")
+            echo(f"  add an app fixture to it that returns {name}() from {module}")
+        return
+    conftest.parent.mkdir(exist_ok=True)
+    if factory is None:
+        conftest.write_text(_CONFTEST)
+    else:
+        module, _, name = factory.target.partition(":")
+        conftest.write_text(_FACTORY_CONFTEST.format(module=module, name=name))
+    echo(f"wrote {folder}/conftest.py")
+
+
+def _defines_app_fixture(conftest: Path) -> bool:
+    try:
+        tree = ast.parse(conftest.read_bytes())
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "app"
+        for node in tree.body
+    )
+
+
+def is_interactive() -> bool:
+    """Whether there is a person to ask: standard input is a terminal."""
+    return sys.stdin is not None and sys.stdin.isatty()

@@ -1,0 +1,342 @@
+"""Find an app's parts by reading its source with :mod:`ast`: nothing is imported or run.
+
+``aksara init`` uses this to fill in ``[tool.aksara]``. Names are resolved
+through each module's imports, so ``from fastapi import FastAPI as F`` and
+``import fastapi; fastapi.FastAPI()`` are both seen as FastAPI.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._scan_url import UrlFinder, UrlSource, keyword_arg
+
+__all__ = ["Found", "Project", "Scan", "SourceModule", "UrlSource", "scan"]
+
+APP_CLASSES = frozenset(
+    {
+        "fastapi.FastAPI",
+        "fastapi.applications.FastAPI",
+        "starlette.applications.Starlette",
+        "litestar.Litestar",
+        "litestar.app.Litestar",
+    }
+)
+BASE_CLASSES = frozenset(
+    {
+        "sqlalchemy.orm.DeclarativeBase",
+        "sqlalchemy.orm.DeclarativeBaseNoMeta",
+        "sqlalchemy.orm.decl_api.DeclarativeBase",
+    }
+)
+BASE_FUNCTIONS = frozenset(
+    {"sqlalchemy.orm.declarative_base", "sqlalchemy.ext.declarative.declarative_base"}
+)
+SESSIONMAKERS = frozenset(
+    {
+        "sqlalchemy.ext.asyncio.async_sessionmaker",
+        "sqlalchemy.ext.asyncio.session.async_sessionmaker",
+    }
+)
+SYNC_SESSIONMAKERS = frozenset({"sqlalchemy.orm.sessionmaker"})
+ENGINE_FUNCTIONS = frozenset(
+    {
+        "sqlalchemy.ext.asyncio.create_async_engine",
+        "sqlalchemy.ext.asyncio.engine.create_async_engine",
+        "sqlalchemy.create_engine",
+    }
+)
+# Folders that never hold the app: tests, docs, virtualenvs, build output.
+SKIP_DIRS = frozenset(
+    {"tests", "test", "docs", "node_modules", "build", "dist", "site-packages", "__pycache__"}
+)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One candidate: ``target`` (``module:attr``, or a path) and where it was seen."""
+
+    target: str
+    where: str
+    what: str
+    required_args: int = 0  # app factories: arguments without defaults
+
+
+@dataclass
+class Scan:
+    """Everything found in one project."""
+
+    root: Path
+    files: int = 0
+    src_layout: bool = False
+    apps: list[Found] = field(default_factory=list)
+    factories: list[Found] = field(default_factory=list)
+    models: list[Found] = field(default_factory=list)
+    sessions: list[Found] = field(default_factory=list)
+    sync_sessions: list[Found] = field(default_factory=list)
+    auths: list[Found] = field(default_factory=list)
+    migrations: list[Found] = field(default_factory=list)
+    url: UrlSource | None = None
+    package: str | None = None  # the first top-level package, for a fallback database name
+
+
+@dataclass
+class SourceModule:
+    name: str
+    path: Path
+    where: str
+    tree: ast.Module
+    imports: dict[str, str] = field(default_factory=dict)
+    assigned: dict[str, ast.expr] = field(default_factory=dict)
+    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+
+    def line(self, node: ast.AST) -> str:
+        return f"{self.where}:{getattr(node, 'lineno', 0)}"
+
+
+def scan(root: Path) -> Scan:
+    """Read every Python module under ``root`` (tests and virtualenvs excepted)."""
+    result = Scan(root=root, src_layout=(root / "src").is_dir())
+    modules = {m.name: m for m in _read_modules(root, result)}
+    project = Project(modules)
+    for module in modules.values():
+        project.find_in(module, result)
+    result.apps = [a for a in result.apps if a.target not in project.mounted]
+    result.migrations = _alembic_inis(root) or result.migrations
+    result.url = UrlFinder(project).find(project.engine_urls)
+    return result
+
+
+# -- reading files --------------------------------------------------------------------
+
+
+def _python_files(root: Path, result: Scan) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        if "script.py.mako" in files:  # an Alembic script folder: its code is not the app's
+            result.migrations.append(Found(_relative(here, root), _relative(here, root), "Alembic"))
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in SKIP_DIRS
+            and not (here / d / "pyvenv.cfg").exists()
+        )
+        for name in sorted(files):
+            if name.endswith(".py") and not _is_test_file(name):
+                yield here / name
+
+
+def _is_test_file(name: str) -> bool:
+    return name.startswith("test_") or name.endswith("_test.py") or name in _NOT_APP_FILES
+
+
+_NOT_APP_FILES = frozenset({"conftest.py", "setup.py", "noxfile.py"})
+
+
+def _read_modules(root: Path, result: Scan) -> Iterator[SourceModule]:
+    for path in _python_files(root, result):
+        name = _module_name(path, root)
+        if name is None:
+            continue
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except (SyntaxError, ValueError, RecursionError, OSError):
+            continue  # not ours to judge; the import check in `aksara doctor` will say
+        result.files += 1
+        if result.package is None and "." in name:
+            result.package = name.split(".")[0]
+        module = SourceModule(name, path, _relative(path, root), tree)
+        _index(module)
+        yield module
+
+
+def _module_name(path: Path, root: Path) -> str | None:
+    relative = path.relative_to(root)
+    if relative.parts[0] == "src" and len(relative.parts) > 1:
+        relative = relative.relative_to("src")
+    parts = list(relative.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() or "."
+
+
+def _index(module: SourceModule) -> None:
+    package = module.name if module.path.name == "__init__.py" else module.name.rpartition(".")[0]
+    for node in module.tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.split(".")[0]
+                module.imports[local] = alias.name if alias.asname else local
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, package)
+            for alias in node.names:
+                module.imports[alias.asname or alias.name] = f"{base}.{alias.name}"
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    module.assigned.setdefault(target.id, node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            module.assigned.setdefault(node.target.id, node.value)
+        elif isinstance(node, ast.ClassDef):
+            module.classes[node.name] = node
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            module.functions[node.name] = node
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".") if package else []
+    if node.level > 1:
+        parts = parts[: len(parts) - (node.level - 1)]
+    return ".".join([*parts, *([node.module] if node.module else [])])
+
+
+def _alembic_inis(root: Path) -> list[Found]:
+    found = sorted(root.glob("alembic.ini")) + sorted(root.glob("*/alembic.ini"))
+    return [Found(_relative(p, root), _relative(p, root), "alembic.ini") for p in found]
+
+
+# -- resolving names --------------------------------------------------------------------
+
+
+class Project:
+    """All modules of the project, with name resolution across them."""
+
+    def __init__(self, modules: dict[str, SourceModule]) -> None:
+        self.modules = modules
+        self.mounted: set[str] = set()
+        self.engine_urls: list[tuple[SourceModule, ast.expr]] = []
+
+    def qualname(self, node: ast.expr, module: SourceModule) -> str | None:
+        """``fastapi.FastAPI`` for ``FastAPI`` imported from fastapi, ``pkg.mod.x`` for locals."""
+        if isinstance(node, ast.Name):
+            if node.id in module.imports:
+                return module.imports[node.id]
+            return f"{module.name}.{node.id}"
+        if isinstance(node, ast.Attribute):
+            base = self.qualname(node.value, module)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def lookup(self, qualname: str) -> tuple[SourceModule, str] | None:
+        """The project module and top-level name a qualified name points at."""
+        module_name, _, name = qualname.rpartition(".")
+        module = self.modules.get(module_name)
+        if module is None:
+            return None
+        if name in module.imports and module.imports[name] != qualname:
+            return self.lookup(module.imports[name])  # re-exported
+        return module, name
+
+    def target(self, module: SourceModule, name: str) -> str:
+        return f"{module.name}:{name}"
+
+    # -- what each module holds --------------------------------------------------------
+
+    def find_in(self, module: SourceModule, result: Scan) -> None:
+        for name, value in module.assigned.items():
+            self._assignment(module, name, value, result)
+        for name, cls in module.classes.items():
+            if any(self.qualname(b, module) in BASE_CLASSES for b in cls.bases):
+                result.models.append(
+                    Found(self.target(module, name), module.line(cls), "DeclarativeBase subclass")
+                )
+        for name, function in module.functions.items():
+            self._function(module, name, function, result)
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.Call):
+                self._call(module, node)
+
+    def _assignment(self, module: SourceModule, name: str, value: ast.expr, result: Scan) -> None:
+        if not isinstance(value, ast.Call):
+            return
+        called = self.qualname(value.func, module)
+        target = self.target(module, name)
+        if called in APP_CLASSES:
+            what = f"{called.rpartition('.')[2]}()"
+            result.apps.append(Found(target, module.line(value), what))
+        elif called in BASE_FUNCTIONS:
+            result.models.append(Found(target, module.line(value), "declarative_base()"))
+        elif called in SESSIONMAKERS:
+            result.sessions.append(Found(target, module.line(value), "async_sessionmaker"))
+        elif called in SYNC_SESSIONMAKERS:
+            result.sync_sessions.append(Found(target, module.line(value), "sessionmaker"))
+        elif called and self._is_factory(called):
+            what = f"{called.rpartition('.')[2]}()"
+            result.apps.append(Found(target, module.line(value), what))
+
+    def _is_factory(self, qualname: str) -> bool:
+        found = self.lookup(qualname)
+        if found is None:
+            return False
+        module, name = found
+        function = module.functions.get(name)
+        return function is not None and self._returns_app(module, function)
+
+    def _function(
+        self,
+        module: SourceModule,
+        name: str,
+        function: ast.FunctionDef | ast.AsyncFunctionDef,
+        result: Scan,
+    ) -> None:
+        target = self.target(module, name)
+        where = module.line(function)
+        if isinstance(function, ast.FunctionDef) and self._returns_app(module, function):
+            args = function.args
+            required = len(args.posonlyargs) + len(args.args) - len(args.defaults)
+            required += sum(d is None for d in args.kw_defaults)
+            result.factories.append(Found(target, where, "app factory", required))
+        positional = [*function.args.posonlyargs, *function.args.args]
+        if "token" in name.lower() and positional and positional[0].arg == "user":
+            result.auths.append(Found(target, where, "user -> token"))
+
+    def _returns_app(
+        self, module: SourceModule, function: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> bool:
+        if function.returns is not None and self.qualname(function.returns, module) in APP_CLASSES:
+            return True
+        local_apps: set[str] = set()
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assign) and self._is_app_call(node.value, module):
+                local_apps |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+            if isinstance(node, ast.Return) and node.value is not None:
+                if self._is_app_call(node.value, module):
+                    return True
+                if isinstance(node.value, ast.Name) and node.value.id in local_apps:
+                    return True
+        return False
+
+    def _is_app_call(self, node: ast.expr, module: SourceModule) -> bool:
+        return isinstance(node, ast.Call) and self.qualname(node.func, module) in APP_CLASSES
+
+    def _call(self, module: SourceModule, node: ast.Call) -> None:
+        called = self.qualname(node.func, module) or ""
+        if called in ENGINE_FUNCTIONS:
+            url = node.args[0] if node.args else keyword_arg(node, "url")
+            if url is not None:
+                self.engine_urls.append((module, url))
+            return
+        # A sub-application mounted into another is not the app to test.
+        if called.endswith((".mount", ".Mount", ".Host")) or called in ("Mount", "Host"):
+            for arg in [*node.args[1:], *(k.value for k in node.keywords if k.arg == "app")]:
+                mounted = self.qualname(arg, module) if isinstance(arg, ast.Name) else None
+                if mounted:
+                    found = self.lookup(mounted)
+                    if found:
+                        self.mounted.add(self.target(*found))

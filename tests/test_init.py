@@ -1,0 +1,499 @@
+"""``aksara init`` through the real executable, then ``aksara test`` on what it wrote."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from textwrap import dedent
+from typing import Any
+
+import pytest
+from app_process import AKSARA, Outcome, clean_env
+
+BLOG = Path(__file__).resolve().parents[1] / "examples" / "blog"
+
+# An app factory on Starlette; the URL is a literal in the engine call.
+FACTORY_APP = {
+    "pyproject.toml": """
+        [project]
+        name = "shop"   # a comment init must keep
+        version = "0.1.0"
+
+        [tool.ruff]
+        line-length = 88
+    """,
+    "shop/__init__.py": "",
+    "shop/models.py": """
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+        class Model(DeclarativeBase):
+            pass
+
+
+        class Item(Model):
+            __tablename__ = "items"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[str]
+    """,
+    "shop/database.py": """
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine("sqlite+aiosqlite:///shop.db")
+        Session = async_sessionmaker(engine, expire_on_commit=False)
+    """,
+    "shop/main.py": """
+        from sqlalchemy import select
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        from .database import Session
+        from .models import Item
+
+
+        async def items(request):
+            async with Session() as session:
+                if request.method == "POST":
+                    session.add(Item(name=(await request.json())["name"]))
+                    await session.commit()
+                    return JSONResponse({"added": True}, status_code=201)
+                names = await session.scalars(select(Item.name).order_by(Item.name))
+                return JSONResponse(list(names))
+
+
+        def create_app() -> Starlette:
+            return Starlette(routes=[Route("/items", items, methods=["GET", "POST"])])
+    """,
+    "tests/test_items.py": """
+        async def test_an_added_item_is_listed(client):
+            response = await client.post("/items", json={"name": "pen"})
+            assert response.status_code == 201
+            assert (await client.get("/items")).json() == ["pen"]
+
+
+        async def test_the_previous_tests_item_is_gone(client):
+            assert (await client.get("/items")).json() == []
+    """,
+}
+
+# A FastAPI app whose database URL comes from a required environment variable,
+# read by a settings object at import; a mounted admin sub-app must not count.
+SETTINGS_APP = {
+    "notes/__init__.py": "",
+    "notes/config.py": """
+        import os
+
+
+        class Settings:
+            def __init__(self):
+                self.database_url = os.environ["NOTES_DATABASE_URL"]
+
+
+        settings = Settings()
+    """,
+    "notes/db.py": """
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+        from .config import settings
+
+        engine = create_async_engine(settings.database_url)
+        SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        class Note(Base):
+            __tablename__ = "notes"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            text: Mapped[str]
+    """,
+    "notes/api.py": """
+        from fastapi import FastAPI
+        from sqlalchemy import func, select
+
+        from .db import Note, SessionLocal
+
+        app = FastAPI()
+        admin = FastAPI()
+        app.mount("/admin", admin)
+
+
+        @app.post("/notes", status_code=201)
+        async def add(text: str):
+            async with SessionLocal() as session:
+                session.add(Note(text=text))
+                await session.commit()
+            return {"text": text}
+
+
+        @app.get("/notes/count")
+        async def count():
+            async with SessionLocal() as session:
+                return {"count": await session.scalar(select(func.count()).select_from(Note))}
+    """,
+    "tests/test_notes.py": """
+        from sqlalchemy import select
+
+        from notes.db import Note
+
+
+        async def test_a_note_is_stored(client, db_session):
+            assert (await client.post("/notes", params={"text": "hi"})).status_code == 201
+            assert (await db_session.scalars(select(Note.text))).all() == ["hi"]
+
+
+        async def test_notes_are_rolled_back(client):
+            assert (await client.get("/notes/count")).json() == {"count": 0}
+    """,
+}
+
+TWO_APPS = {
+    "pkg/__init__.py": "",
+    "pkg/public.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+    "pkg/internal.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+}
+
+
+def make(root: Path, files: Mapping[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text).lstrip())
+    return root
+
+
+def aksara(*args: str, cwd: Path, terminal_input: str | None = None) -> Outcome:
+    """Run the installed ``aksara``; with ``terminal_input``, standard input is a terminal."""
+    if terminal_input is None:
+        done = subprocess.run(
+            [str(AKSARA), *args],
+            cwd=cwd,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return Outcome(done.returncode, done.stdout, done.stderr)
+    main, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [str(AKSARA), *args],
+        cwd=cwd,
+        env=clean_env(),
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(terminal)
+    os.write(main, terminal_input.encode())  # the terminal holds it until a prompt reads it
+    try:
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(main)
+    return Outcome(process.returncode, stdout, stderr)
+
+
+def table(project: Path) -> dict[str, Any]:
+    data = tomllib.loads((project / "pyproject.toml").read_text())
+    aksara_table: dict[str, Any] = data["tool"]["aksara"]
+    return aksara_table
+
+
+def passed(outcome: Outcome) -> int:
+    match = re.search(r"(\d+) passed", outcome.stdout)
+    return int(match.group(1)) if match else 0
+
+
+def error_line(outcome: Outcome) -> str:
+    lines = [line for line in outcome.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, outcome.stderr
+    return lines[0]
+
+
+# -- the three shapes, each run afterwards ----------------------------------------------------
+
+
+def test_blog_without_settings_gets_a_working_table(tmp_path: Path) -> None:
+    project = tmp_path / "blog"
+    shutil.copytree(BLOG, project, ignore=shutil.ignore_patterns("__pycache__", "*.db"))
+    original = (project / "pyproject.toml").read_text()
+    start, end = original.index("[tool.aksara]"), original.index("[tool.pytest")
+    rest = original[:start] + original[end:]
+    (project / "pyproject.toml").write_text(rest)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert (project / "pyproject.toml").read_text().startswith(rest)
+    assert table(project) == {
+        "app": "blog.app:app",
+        "database_url": "sqlite+aiosqlite:///blog.db",
+        "models": "blog.models:Base",
+        "session": "blog.db:SessionLocal",
+        "auth": "blog.auth:create_token",
+        "env": {"BLOG_DATABASE_URL": "sqlite+aiosqlite:///blog.db"},
+    }
+    assert "wrote tests/conftest.py" in outcome.stdout
+    assert outcome.stdout.rstrip().endswith("next: aksara test")
+    ran = aksara("test", cwd=project)
+    assert ran.code == 0, ran.stdout + ran.stderr
+    assert passed(ran) >= 20
+    assert not (project / "blog.db").exists()
+
+
+def test_app_factory_gets_an_app_fixture_in_a_new_conftest(tmp_path: Path) -> None:
+    project = make(tmp_path, FACTORY_APP)
+    before = (project / "pyproject.toml").read_text()
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert (project / "pyproject.toml").read_text().startswith(before)
+    assert table(project) == {
+        "database_url": "sqlite+aiosqlite:///shop.db",
+        "models": "shop.models:Model",
+        "session": "shop.database:Session",
+    }
+    assert "shop.main:create_app (app factory at shop/main.py:" in outcome.stdout
+    conftest = (project / "tests" / "conftest.py").read_text()
+    assert "from shop.main import create_app" in conftest
+    assert "return create_app()" in conftest
+    ran = aksara("test", cwd=project)
+    assert ran.code == 0, ran.stdout + ran.stderr
+    assert passed(ran) == 2
+
+
+def test_url_from_a_required_env_var_is_given_to_the_app_through_env(tmp_path: Path) -> None:
+    project = make(tmp_path, SETTINGS_APP)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    guess = "sqlite+aiosqlite:///notes.db"
+    assert table(project) == {
+        "app": "notes.api:app",
+        "database_url": guess,
+        "models": "notes.db:Base",
+        "session": "notes.db:SessionLocal",
+        "env": {"NOTES_DATABASE_URL": guess},
+    }
+    assert f"{guess} is a guess (env NOTES_DATABASE_URL, no default" in outcome.stdout
+    assert (project / "pyproject.toml").read_text().startswith("[tool.aksara]\n")
+    ran = aksara("test", cwd=project)
+    assert ran.code == 0, ran.stdout + ran.stderr
+    assert passed(ran) == 2
+
+
+# -- an existing table -----------------------------------------------------------------------
+
+EXISTING = """\
+# keep this comment
+[project]
+name = "pkg"
+
+[tool.aksara]
+app = "old:app"
+
+[tool.aksara.env]
+X = "1"
+
+# about pytest
+[tool.pytest.ini_options]
+addopts = "-q"
+"""
+
+
+def test_existing_table_without_a_terminal_or_yes_is_refused_in_one_line(tmp_path: Path) -> None:
+    project = make(tmp_path, TWO_APPS | {"pyproject.toml": EXISTING})
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 4
+    assert "already has a [tool.aksara] table" in error_line(outcome)
+    assert "aksara init --yes" in error_line(outcome)
+    assert (project / "pyproject.toml").read_text() == EXISTING
+    assert not (project / "tests").exists()
+
+
+def test_yes_replaces_the_table_and_keeps_everything_else(tmp_path: Path) -> None:
+    project = make(tmp_path, {"pyproject.toml": EXISTING, "main.py": TWO_APPS["pkg/public.py"]})
+
+    outcome = aksara("init", "--yes", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    text = (project / "pyproject.toml").read_text()
+    assert text.startswith('# keep this comment\n[project]\nname = "pkg"\n\n[tool.aksara]\n')
+    assert text.endswith('\n# about pytest\n[tool.pytest.ini_options]\naddopts = "-q"\n')
+    assert table(project) == {"app": "main:app", "env": {"X": "1"}}
+    assert "env           kept X from the old table" in outcome.stdout
+
+
+def test_what_the_scan_cannot_decide_is_kept_from_the_old_table(tmp_path: Path) -> None:
+    existing = EXISTING.replace(
+        'app = "old:app"\n', 'app = "old:app"\ntest_database_url = "sqlite:///test_x.db"\n'
+    )
+    project = make(tmp_path, TWO_APPS | {"pyproject.toml": existing})
+
+    outcome = aksara("init", "--yes", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project) == {
+        "app": "old:app",
+        "test_database_url": "sqlite:///test_x.db",
+        "env": {"X": "1"},
+    }
+    assert "app           'old:app' kept from the old table" in outcome.stdout
+    assert "choose one of" not in (project / "pyproject.toml").read_text()
+    assert outcome.stdout.rstrip().endswith("next: aksara test")
+
+
+@pytest.mark.parametrize(("answer", "code"), [("y\n", 0), ("n\n", 1)])
+def test_on_a_terminal_it_asks_before_overwriting(tmp_path: Path, answer: str, code: int) -> None:
+    project = make(tmp_path, {"pyproject.toml": EXISTING, "main.py": TWO_APPS["pkg/public.py"]})
+
+    outcome = aksara("init", cwd=project, terminal_input=answer)
+
+    assert outcome.code == code, outcome.stdout + outcome.stderr
+    assert "Overwrite [tool.aksara]?" in outcome.stdout
+    expected = {"app": "main:app" if code == 0 else "old:app", "env": {"X": "1"}}
+    assert table(project) == expected
+
+
+# -- choosing ---------------------------------------------------------------------------------
+
+
+def test_two_apps_without_a_terminal_choose_none_and_list_both(tmp_path: Path) -> None:
+    project = make(tmp_path, TWO_APPS)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert "app" not in table(project)
+    candidates = "pkg.internal:app, pkg.public:app"
+    assert f"2 candidates, none chosen: {candidates}" in outcome.stdout
+    assert f"# app: choose one of {candidates}" in (project / "pyproject.toml").read_text()
+    assert "next: set app in [tool.aksara] (see the candidates above)" in outcome.stdout
+
+
+def test_two_apps_on_a_terminal_ask_which(tmp_path: Path) -> None:
+    project = make(tmp_path, TWO_APPS)
+
+    outcome = aksara("init", cwd=project, terminal_input="2\n")
+
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert "Which app should the tests use?" in outcome.stdout
+    assert table(project) == {"app": "pkg.public:app"}
+
+
+def test_options_are_written_as_given_instead_of_detected(tmp_path: Path) -> None:
+    project = make(tmp_path, TWO_APPS)
+    args = ["--app", "pkg.public:app", "--database-url", "postgresql://localhost/pkg"]
+    args += ["--models", "pkg.models:Base", "--session", "pkg.db:One", "--session", "pkg.db:Two"]
+    args += ["--migrations", "db/alembic.ini", "--auth", "pkg.auth:token"]
+
+    outcome = aksara("init", *args, cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project) == {
+        "app": "pkg.public:app",
+        "database_url": "postgresql://localhost/pkg",
+        "models": "pkg.models:Base",
+        "session": ["pkg.db:One", "pkg.db:Two"],
+        "migrations": "db/alembic.ini",
+        "auth": "pkg.auth:token",
+    }
+
+
+def test_alembic_ini_becomes_the_migrations_setting(tmp_path: Path) -> None:
+    project = make(tmp_path, {"alembic.ini": "[alembic]\n", "alembic/script.py.mako": ""})
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project) == {"migrations": "alembic.ini"}
+
+
+# -- what it leaves alone, and errors ---------------------------------------------------------
+
+
+def test_an_existing_conftest_is_left_as_it_is(tmp_path: Path) -> None:
+    conftest = "import pytest\n# mine\n"
+    project = make(tmp_path, FACTORY_APP | {"tests/conftest.py": conftest})
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert (project / "tests" / "conftest.py").read_text() == conftest
+    assert "tests/conftest.py exists: left as it is" in outcome.stdout
+    assert "add an app fixture to it that returns create_app() from shop.main" in outcome.stdout
+
+
+def test_a_factory_that_needs_arguments_is_left_to_an_app_fixture(tmp_path: Path) -> None:
+    factory = "from fastapi import FastAPI\n\ndef create_app(config) -> FastAPI:\n    ...\n"
+    project = make(tmp_path, {"web.py": factory})
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project) == {}
+    assert "# app: override the app fixture in conftest.py with one of web:create_app" in (
+        (project / "pyproject.toml").read_text()
+    )
+    assert "next: set an app fixture in conftest.py" in outcome.stdout
+    assert "def app(" not in (project / "tests" / "conftest.py").read_text()
+
+
+def test_a_test_folder_named_test_gets_the_conftest(tmp_path: Path) -> None:
+    files = {k.replace("tests/", "test/"): v for k, v in FACTORY_APP.items()}
+    project = make(tmp_path, files)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert "wrote test/conftest.py" in outcome.stdout
+    assert "return create_app()" in (project / "test" / "conftest.py").read_text()
+    assert not (project / "tests").exists()
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "message"),
+    [
+        ({}, ["--app", "nocolon"], "setting app = 'nocolon' (from pyproject.toml) is not of the"),
+        ({"pyproject.toml": "[project\n"}, [], "pyproject.toml is not valid TOML"),
+        (
+            {"pyproject.toml": 'tool.aksara.app = "x:app"\n'},
+            ["--yes"],
+            "without a [tool.aksara] header",
+        ),
+    ],
+    ids=["bad-option", "invalid-toml", "dotted-keys"],
+)
+def test_errors_exit_4_in_one_line_and_write_nothing(
+    tmp_path: Path, files: dict[str, str], args: list[str], message: str
+) -> None:
+    project = make(tmp_path, files)
+
+    outcome = aksara("init", *args, cwd=project)
+
+    assert outcome.code == 4
+    assert error_line(outcome).startswith("aksara init: error: ")
+    assert message in error_line(outcome)
+    assert sorted(p.name for p in project.iterdir()) == sorted(files)
+
+
+def test_a_missing_project_folder_is_a_usage_error(tmp_path: Path) -> None:
+    outcome = aksara("init", "nowhere", cwd=tmp_path)
+
+    assert outcome.code == 4
+    assert "'nowhere' does not exist" in error_line(outcome)
