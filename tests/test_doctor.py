@@ -138,9 +138,10 @@ def test_the_example_app_passes_every_check(tmp_path: Path) -> None:
 
     assert outcome.code == 0, outcome.stdout + outcome.stderr
     found = lines(outcome)
-    assert {name for name, (status, _) in found.items() if status != "ok"} == {"migrations"}
+    assert {name for name, (status, _) in found.items() if status != "ok"} == set()
+    assert found["migrations"][1].endswith("one head 0003, 3 revisions")
     assert found["settings"][1] == (
-        "pyproject.toml: app, database_url, models, session, auth, env from pyproject.toml"
+        "pyproject.toml: app, database_url, models, migrations, session, auth, env from pyproject.toml"
     )
     assert found["app"][1] == "blog.app:app (from pyproject.toml) imports: FastAPI"
     assert found["test database"][1].startswith("sqlite+aiosqlite:///<tmp>/test_blog.db ")

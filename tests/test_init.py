@@ -242,6 +242,7 @@ def test_blog_without_settings_gets_a_working_table(tmp_path: Path) -> None:
         "models": "blog.models:Base",
         "session": "blog.db:SessionLocal",
         "auth": "blog.auth:create_token",
+        "migrations": "alembic.ini",
         "env": {"BLOG_DATABASE_URL": "sqlite+aiosqlite:///blog.db"},
     }
     assert "wrote tests/conftest.py" in outcome.stdout
