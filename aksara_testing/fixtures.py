@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from ._client import AksaraClient
+    from ._mock_ai import MockAI
 
 __all__ = ["app", "client", "db_session", "test_settings"]
 
@@ -88,3 +89,14 @@ async def client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[Aksa
         yield test_client
     finally:
         await test_client.aclose()
+
+
+@pytest.fixture(name="mock_ai")
+def mock_ai_fixture() -> Iterator[MockAI]:
+    """AI calls answered by ``mock_ai`` for the whole test; set ``.response`` (or
+    ``.responses``, ``.handler``, ``.error``) to choose the answers, read ``.calls``.
+    """
+    from ._mock_ai import MockAI
+
+    with MockAI() as mock:
+        yield mock
