@@ -1,7 +1,7 @@
 """Mock LLM calls in tests: ``mock_ai`` and the safety net for real AI calls.
 
 The plugin imports only the net (``_net``) at start-up; the rest loads with
-the first use of ``mock_ai``, and httpx/respx with the first ``mock_ai``
+the first use of ``mock_ai``, and httpx/httpx2 with the first ``mock_ai``
 block.
 """
 

@@ -1,136 +1,150 @@
 """Route AI requests sent over httpx and httpx2 to the innermost active mock.
 
-respx does the interception for both stacks: its ``httpcore`` mocker for
-httpx 0.28 (Ollama's client, older SDKs, hand-written code) and an
-``httpcore2`` mocker for httpx2 (openai 3.x, anthropic 2.x). Both patch the
-connection pool classes, so clients built before the mock started, even at
-import time, are intercepted. The ``httpcore2`` mocker is the one
-pytest-httpx2 registers when that plugin is installed, else the same dozen
-lines defined here (respx does the rest).
+One class-level patch per stack: ``HTTPTransport.handle_request`` and
+``AsyncHTTPTransport.handle_async_request`` of httpx (Ollama's client, older
+SDKs, hand-written code) and of httpx2 (openai 3.x, anthropic 2.x). Every
+client that sends through the standard transport is covered, including
+clients built at import time, before any mock started. A request that is not
+an AI call goes on to the real transport untouched (its body is not even
+read).
 
-There is one pair of routers for the whole process, started while at least
-one mock is active: the patches are process-wide, so their owner is too.
+Why not respx: respx installs a pytest plugin that imports respx, httpx and
+httpcore at every pytest start-up (~130 ms), for every project that has it
+installed; it needs pytest-httpx2, another auto-loading plugin, for httpx2;
+and a pass-through route in a respx router would skip the test's own
+routers. Patching the transport keeps ``import aksara_testing`` and the
+plugin free of HTTP libraries, and sits above respx: a test's own respx
+routes (at the httpcore level) still see every non-AI request.
+
+The patches are process-wide, and so is the stack of active mocks: a request
+sent from a worker thread must find the mock of the test that started it.
+Once installed the patches stay; with no mock active they only check an
+empty list.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import sys
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import AksaraError
-
-try:
-    import httpx
-    import respx
-    from respx.mocks import HTTPCoreMocker, Mocker
-    from respx.models import AllMockedAssertionError
-except ImportError as exc:  # pragma: no cover - respx is a dependency; a broken install
-    raise AksaraError(
-        f"mock_ai needs respx, which aksara-testing depends on ({exc}); "
-        "install it with: pip install respx"
-    ) from None
+from ._calls import endpoint_of
+from ._net import current_hosts
 
 if TYPE_CHECKING:
     from ._wire import Reply
 
 __all__ = ["INTERCEPTOR", "Responder"]
 
+_STACKS = ("httpx", "httpx2")
+
 
 class Responder(Protocol):
     """What the interceptor asks: the reply to a request, or None when it is not an AI call."""
 
     def respond(
-        self, method: str, url: str, path: str, host: str, port: int, headers: httpx.Headers,
-        content: bytes,
+        self, method: str, url: str, path: str, host: str, port: int,
+        headers: Mapping[str, str], content: bytes,
     ) -> Reply | None: ...  # fmt: skip
 
 
-def _httpcore2_mocker() -> str | None:
-    """The name of respx's httpcore2 mocker, registering it if need be; None without httpx2."""
-    if importlib.util.find_spec("httpcore2") is None:
-        return None
-    if "httpcore2" not in Mocker.registry:
-        try:
-            # pytest-httpx2 registers the same mocker; defining a second would clash.
-            import pytest_httpx2  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError:
-
-            class HTTPCore2Mocker(HTTPCoreMocker):
-                name = "httpcore2"
-                targets: ClassVar[list[str]] = [
-                    "httpcore2._sync.connection.HTTPConnection",
-                    "httpcore2._sync.connection_pool.ConnectionPool",
-                    "httpcore2._sync.http_proxy.HTTPProxy",
-                    "httpcore2._async.connection.AsyncHTTPConnection",
-                    "httpcore2._async.connection_pool.AsyncConnectionPool",
-                    "httpcore2._async.http_proxy.AsyncHTTPProxy",
-                ]
-
-    return "httpcore2"
-
-
 class Interceptor:
-    """Starts the respx routers with the first active mock and stops them with the last."""
+    """The stack of active mocks, and the transport patches that consult it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._active: list[Responder] = []
-        self._routers: list[respx.MockRouter] | None = None
+        self._wrappers: set[Callable[..., Any]] = set()
 
     def push(self, mock: Responder) -> None:
         with self._lock:
-            if self._routers is None:
-                self._routers = self._make_routers()
-            if not self._active:
-                for router in self._routers:
-                    router.start()
+            self._install()
             self._active.append(mock)
 
     def pop(self, mock: Responder) -> None:
         with self._lock:
             if mock in self._active:
                 self._active.remove(mock)
-            if not self._active and self._routers is not None:
-                for router in self._routers:
-                    router.stop(quiet=True)
 
-    def _make_routers(self) -> list[respx.MockRouter]:
-        routers = []
-        for using in ("httpcore", _httpcore2_mocker()):
-            if using is None:
-                continue
-            router = respx.MockRouter(using=using, assert_all_called=False)
-            router.route().mock(side_effect=self._side_effect(router))
-            routers.append(router)
-        return routers
+    def current(self) -> Responder | None:
+        active = self._active
+        return active[-1] if active else None
 
-    def _side_effect(
-        self, router: respx.MockRouter
-    ) -> Callable[[httpx.Request], httpx.Response | httpx.Request]:
-        def answer(request: httpx.Request) -> httpx.Response | httpx.Request:
-            active = self._active
-            mock = active[-1] if active else None
-            url = request.url
-            reply = None
-            if mock is not None:
-                reply = mock.respond(
-                    request.method, str(url), url.path, url.host,
-                    url.port or (443 if url.scheme == "https" else 80),
-                    request.headers, request.content,
-                )  # fmt: skip
-            if reply is not None:
-                return httpx.Response(
-                    reply.status, headers=reply.headers, content=reply.body, request=request
+    def _install(self) -> None:
+        for name in _STACKS:
+            module = sys.modules.get(name)
+            if module is None and importlib.util.find_spec(name) is not None:
+                module = importlib.import_module(name)  # so a client made later is covered too
+            if module is not None:
+                self._patch(module, module.HTTPTransport, "handle_request", _sync_wrapper)
+                self._patch(
+                    module, module.AsyncHTTPTransport, "handle_async_request", _async_wrapper
                 )
-            mocker = router.Mocker
-            if mocker is not None and any(other is not router for other in mocker.routers):
-                # Let the test's own respx routers decide (respx tries each in turn).
-                raise AllMockedAssertionError(f"RESPX: {request!r} not mocked!")
-            return request  # not an AI call: let it through
 
-        return answer
+    def _patch(
+        self,
+        module: ModuleType,
+        cls: type,
+        method: str,
+        wrap: Callable[[ModuleType, Callable[..., Any]], Callable[..., Any]],
+    ) -> None:
+        original = cls.__dict__[method]
+        if original not in self._wrappers:
+            wrapper = wrap(module, original)
+            self._wrappers.add(wrapper)
+            setattr(cls, method, wrapper)
 
 
 INTERCEPTOR = Interceptor()
+
+
+def _port(url: Any) -> int:
+    return int(url.port or (443 if url.scheme == "https" else 80))
+
+
+def _is_candidate(request: Any) -> bool:
+    """Cheap test before the body is read: an AI endpoint's path, or an AI host."""
+    url = request.url
+    if endpoint_of(request.method, url.path) is not None:
+        return True
+    return (url.host, _port(url)) in current_hosts()
+
+
+def _response(module: ModuleType, mock: Responder, request: Any, content: bytes) -> Any:
+    url = request.url
+    reply = mock.respond(
+        request.method, str(url), url.path, url.host, _port(url), request.headers, content
+    )
+    if reply is None:
+        return None
+    return module.Response(
+        reply.status, headers=dict(reply.headers), content=reply.body, request=request
+    )
+
+
+def _sync_wrapper(module: ModuleType, original: Callable[..., Any]) -> Callable[..., Any]:
+    def handle_request(self: Any, request: Any) -> Any:
+        mock = INTERCEPTOR.current()
+        if mock is not None and _is_candidate(request):
+            response = _response(module, mock, request, request.read())
+            if response is not None:
+                return response
+        return original(self, request)
+
+    return handle_request
+
+
+def _async_wrapper(module: ModuleType, original: Callable[..., Any]) -> Callable[..., Any]:
+    async def handle_async_request(self: Any, request: Any) -> Any:
+        mock = INTERCEPTOR.current()
+        if mock is not None and _is_candidate(request):
+            response = _response(module, mock, request, await request.aread())
+            if response is not None:
+                return response
+        return await original(self, request)
+
+    return handle_async_request

@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import AksaraError
 from . import _anthropic, _ollama, _openai
@@ -18,9 +18,6 @@ from ._calls import AICall, endpoint_of
 from ._faults import Fault, fault_of, fault_reply
 from ._net import current_hosts
 from ._wire import Reply, json_reply
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["MockAI", "mock_ai"]
 
@@ -196,8 +193,8 @@ class MockAI:
     # -- answering (called by the interceptor, possibly from other threads) -----
 
     def respond(
-        self, method: str, url: str, path: str, host: str, port: int, headers: httpx.Headers,
-        content: bytes,
+        self, method: str, url: str, path: str, host: str, port: int,
+        headers: Mapping[str, str], content: bytes,
     ) -> Reply | None:  # fmt: skip
         """The reply to one request, or None when it is not an AI call."""
         endpoint = endpoint_of(method, path)
