@@ -3,6 +3,9 @@ streams (NDJSON), tool calls, errors."""
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import ollama
 import pytest
 
@@ -92,3 +95,14 @@ def test_errors_raise_response_error_with_the_status(error: str, status: int) ->
     assert raised.value.status_code == status
     assert f"error={error!r}" in raised.value.error
     assert ai.call_count == 1
+
+
+def test_a_request_without_stream_streams_as_the_ollama_server_does() -> None:
+    body = {"model": "llama3.2", "messages": MESSAGES}
+    with mock_ai(response="one two"):
+        response = httpx.post("http://localhost:11434/api/chat", json=body)
+
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert response.headers["content-type"] == "application/x-ndjson"
+    assert "".join(line["message"]["content"] for line in lines) == "one two"
+    assert [line["done"] for line in lines] == [False, False, True]

@@ -3,9 +3,12 @@ embeddings, tool calls and errors, sync and async, streaming and not."""
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -206,6 +209,18 @@ def test_embedding_vectors_from_a_handler() -> None:
         result = CLIENT.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
 
     assert [d.embedding for d in result.data] == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_clients_other_than_the_sdk_get_base64_embeddings_when_they_ask() -> None:
+    body = {"model": "text-embedding-3-small", "input": "cat", "encoding_format": "base64"}
+    with mock_ai():
+        sdk = CLIENT.embeddings.create(model="text-embedding-3-small", input="cat")
+        raw = httpx.post("https://api.openai.com/v1/embeddings", json=body).json()
+
+    encoded = base64.b64decode(raw["data"][0]["embedding"])
+    floats = struct.unpack(f"<{len(encoded) // 4}f", encoded)
+    assert len(floats) == 1536
+    assert floats == pytest.approx(sdk.data[0].embedding, abs=1e-6)
 
 
 # -- any base URL ---------------------------------------------------------------
