@@ -15,9 +15,9 @@ import pytest
 from loopback import Loopback, loopback_server
 
 BLOCKED = (
-    "aksara: test_calls.py::test_ask sent POST {url} to a real AI service; wrap the call in "
-    "`with mock_ai(...)` (from aksara_testing) or mark the test @pytest.mark.allow_ai_calls "
-    "to let it through"
+    "aksara: test_calls.py::test_ask tried to call a real AI service (POST {url}); "
+    "wrap the call in `with mock_ai(...)` (from aksara_testing) or mark the test "
+    "@pytest.mark.allow_ai_calls to let it through"
 )
 
 

@@ -51,7 +51,8 @@ class AICall:
     ``prompt`` is the last user message (or the prompt / embedding input);
     ``params`` holds every other field of the request body (``temperature``,
     ``tools``, ``max_tokens``...). ``answer`` is what the mock replied: the
-    text, the tool call or payload dict, or ``{"error": kind}``.
+    text, the tool call or payload dict, or ``{"error": kind}`` (None for
+    embeddings derived from the input text).
 
     >>> call = mock.calls[0]
     >>> call.provider, call.endpoint, call.model, call.prompt

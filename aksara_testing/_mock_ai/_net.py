@@ -106,7 +106,8 @@ def _check(request: Any) -> None:
     target = url.target.decode() if isinstance(url.target, bytes) else str(url.target)
     where = f"{scheme}://{host}{'' if url.port is None else f':{url.port}'}{target}"
     pytest.fail(
-        f"aksara: {_STATE.test} sent {method} {where} to a real AI service; wrap the call in "
+        f"aksara: {_STATE.test} tried to call a real AI service ({method} {where}); "
+        "wrap the call in "
         f"`with mock_ai(...)` (from aksara_testing) or mark the test "
         f"@pytest.mark.{MARKER} to let it through",
         pytrace=False,
