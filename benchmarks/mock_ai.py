@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import time
@@ -199,10 +200,12 @@ def main() -> None:
         f"{name} {version(name)}"
         for name in ("openai", "anthropic", "ollama", "httpx", "httpx2", "respx")
     )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     section = (
         "## mock_ai\n\n"
         f"`python benchmarks/mock_ai.py --repeats {options.repeats}` on {date.today()}; "
-        f"{machine_line()}, Python {platform.python_version()}, {versions}. "
+        f"{machine_line()}, Python {platform.python_version()}, {versions}; "
+        f"load average at the end {load}. "
         f"{options.calls} sequential calls per variant and repeat, interleaved; the respx "
         "route returns the exact status, headers and body mock_ai sends. Medians of "
         f"{options.repeats} repeats; ratio = median of per-repeat ratios.\n\n"
