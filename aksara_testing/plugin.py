@@ -184,7 +184,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
     runtime.item = item
     if runtime.responses:
         runtime.responses.clear()
-    allowed = runtime.settings.allow_ai_calls or item.get_closest_marker(ai_net.MARKER) is not None
+    settings = item.config.stash[SETTINGS_KEY]
+    allowed = settings.allow_ai_calls or item.get_closest_marker(ai_net.MARKER) is not None
     item.stash[_AI_NET_KEY] = ai_net.enter_test(item.nodeid, allowed)
 
 
