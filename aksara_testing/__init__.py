@@ -21,9 +21,16 @@ from .fixtures import app, client, db_session, test_settings
 
 if TYPE_CHECKING:
     from ._client import AksaraClient, AksaraResponse
+    from ._mock_ai import AICall, MockAI, mock_ai
 
 # Imported on first use: httpx costs ~70 ms, too much for projects that never use the client.
-_LAZY = {"AksaraClient": "._client", "AksaraResponse": "._client"}
+_LAZY = {
+    "AICall": "._mock_ai",
+    "AksaraClient": "._client",
+    "AksaraResponse": "._client",
+    "MockAI": "._mock_ai",
+    "mock_ai": "._mock_ai",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -35,6 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AICall",
     "AksaraClient",
     "AksaraError",
     "AksaraResponse",
@@ -47,6 +55,7 @@ __all__ = [
     "Faker",
     "MigrationError",
     "MigrationTestCase",
+    "MockAI",
     "QueryLog",
     "TaskCall",
     "UnsafeDatabaseError",
@@ -58,6 +67,7 @@ __all__ = [
     "client",
     "count_queries",
     "db_session",
+    "mock_ai",
     "register_task_backend",
     "setup_test_database",
     "test_settings",

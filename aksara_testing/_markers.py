@@ -1,4 +1,4 @@
-"""The ``slow`` and ``ci_only`` markers: which tests run, and why the others skip."""
+"""The plugin's markers; ``slow`` and ``ci_only`` decide which tests run, and why others skip."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ MARKERS = (
     "slow: a slow test; skipped unless aksara test --slow (pytest --aksara-slow) or -m slow",
     "ci_only: runs only in CI: with aksara test --ci (pytest --aksara-ci) or CI=true",
     "transactional: real commits on separate connections; tables are emptied afterwards",
+    "allow_ai_calls: let this test call real AI services (lifts the mock_ai safety net)",
 )
 _TRUE = {"1", "true", "yes", "on"}
 

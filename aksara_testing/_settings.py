@@ -20,7 +20,7 @@ from .errors import ConfigurationError
 
 __all__ = ["SETTINGS", "SettingDef", "Settings", "load_settings", "mask_url"]
 
-Kind = Literal["str", "target", "targets", "path", "table"]
+Kind = Literal["str", "target", "targets", "path", "table", "hosts", "bool"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,14 @@ SETTINGS: tuple[SettingDef, ...] = (
     SettingDef("migrations", "path", "Path to alembic.ini or an Alembic script directory."),
     SettingDef("auth", "target", "`module:attr` of callable(user) -> token or headers."),
     SettingDef("env", "table", "Environment variables set before test modules are collected."),
+    SettingDef("ai_hosts", "hosts", "More AI API hosts (`host` or `host:port`) mock_ai guards."),
+    SettingDef("allow_ai_calls", "bool", "Let every test call real AI services (no safety net)."),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_HOST = re.compile(r"^(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}  # fmt: skip
 _DEFAULT = "default"
 
 
@@ -73,6 +78,8 @@ class Settings:
     migrations: Path | None = None
     auth: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    ai_hosts: tuple[str, ...] = ()
+    allow_ai_calls: bool = False
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def source(self, key: str) -> str:
@@ -201,6 +208,13 @@ def _convert(definition: SettingDef, raw: Any, source: str, root: Path) -> Any:
     key = definition.key
     if definition.kind == "table":
         return _convert_table(raw, source)
+    if definition.kind == "bool":
+        return _convert_bool(key, raw, source)
+    if definition.kind == "hosts":
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise _type_error(key, raw, source, 'a list of hosts such as ["llm.internal:8000"]')
+        return tuple(_check_host(key, i.strip(), source) for i in items if i.strip())
     if definition.kind == "targets":
         items = raw.split(",") if isinstance(raw, str) else raw
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -228,6 +242,28 @@ def _convert_table(raw: Any, source: str) -> dict[str, str]:
         else:
             raise _type_error(f"env.{name}", value, source, "a string, number or boolean")
     return table
+
+
+def _convert_bool(key: str, raw: Any, source: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[raw.strip().lower()]
+    raise _type_error(key, raw, source, "true or false")
+
+
+def _check_host(key: str, value: str, source: str) -> str:
+    """``host``, ``host:port`` or a URL, normalised to ``host[:port]`` in lower case."""
+    host = value.lower()
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    host = host.split("/", 1)[0]
+    if not _HOST.match(host):
+        raise ConfigurationError(
+            f"setting {key} entry {value!r} (from {source}) is not a host; "
+            "write it like 'llm.internal' or 'localhost:8000'"
+        )
+    return host
 
 
 def _check_target(key: str, value: str, source: str) -> str:

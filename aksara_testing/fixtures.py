@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from ._client import AksaraClient
+    from ._mock_ai import MockAI
 
 __all__ = ["app", "capture_tasks_fixture", "client", "db_session", "test_settings"]
 
@@ -99,3 +100,14 @@ def capture_tasks_fixture() -> Iterator[CapturedTasks]:
     """
     with capture_tasks() as tasks:
         yield tasks
+
+
+@pytest.fixture(name="mock_ai")
+def mock_ai_fixture() -> Iterator[MockAI]:
+    """AI calls answered by ``mock_ai`` for the whole test; set ``.response`` (or
+    ``.responses``, ``.handler``, ``.error``) to choose the answers, read ``.calls``.
+    """
+    from ._mock_ai import MockAI
+
+    with MockAI() as mock:
+        yield mock

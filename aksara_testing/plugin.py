@@ -17,6 +17,7 @@ import pytest
 
 from ._environment import export_env, restore_env
 from ._markers import MARKERS, apply_run_markers
+from ._mock_ai import _net as ai_net
 from ._runtime import Runtime
 from ._settings import Settings, load_settings, mask_url
 from .errors import ConfigurationError
@@ -27,6 +28,7 @@ __all__ = ["SEED_KEY", "SETTINGS_KEY"]
 SETTINGS_KEY = pytest.StashKey[Settings]()
 SEED_KEY = pytest.StashKey[int]()
 _ENV_BACKUP_KEY = pytest.StashKey[dict[str, str | None]]()
+_AI_NET_KEY = pytest.StashKey[tuple[bool, str]]()
 
 # pytest-asyncio defaults we change: every async test and fixture shares one
 # session-wide loop, so session-scoped engines and connections work. Values a
@@ -121,6 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime.seed = config.stash[SEED_KEY]
     config.stash[RUNTIME_KEY] = runtime
     runtime.install()
+    ai_net.install(config.stash[SETTINGS_KEY].ai_hosts)
     if config.getoption("aksara_migrations"):
         _register_migration_checks(config, runtime)
 
@@ -171,6 +174,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if RUNTIME_KEY in config.stash:
+        ai_net.uninstall()
     runtime = config.stash.get(RUNTIME_KEY, None)
     if runtime is not None:
         runtime.uninstall()
@@ -244,6 +249,9 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
     runtime.item = item
     if runtime.responses:
         runtime.responses.clear()
+    settings = item.config.stash[SETTINGS_KEY]
+    allowed = settings.allow_ai_calls or item.get_closest_marker(ai_net.MARKER) is not None
+    item.stash[_AI_NET_KEY] = ai_net.enter_test(item.nodeid, allowed)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -266,6 +274,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
+        ai_net.leave_test(item.stash.get(_AI_NET_KEY, (False, "")))
         item.config.stash[RUNTIME_KEY].after_item(item, nextitem)
 
 

@@ -27,6 +27,7 @@ def main() -> int:
         [str(HERE / "startup.py"), "--repeats", "5" if options.quick else "15", *write],
         [str(HERE / "client.py"), "--repeats", "3" if options.quick else "7", *write],
         [str(HERE / "tasks.py"), "--repeats", "3" if options.quick else "7", *write],
+        [str(HERE / "mock_ai.py"), "--repeats", "3" if options.quick else "7", *write],
         [
             str(HERE / "factories.py"),
             "--backend",

@@ -68,8 +68,9 @@ def test_project_without_settings_imports_no_database_or_http_library(
         """
     )
 
-    # A fresh interpreter: this process has long imported everything.
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:faker")
+    # A fresh interpreter: this process has long imported everything. respx (a dev
+    # dependency) has a pytest plugin of its own that imports httpx.
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:faker", "-p", "no:respx")
 
     result.assert_outcomes(passed=1)
 
