@@ -9,12 +9,19 @@ A page holds a marker where generated content goes:
   ``API_SECTIONS`` land in a last section, so a new public name is never missing).
 
 ``tests/test_docs.py`` renders the pages through these functions too.
+
+``ReSTLiterals`` is a griffe extension (named in mkdocs.yml) for the API
+reference: our docstrings mark examples the reST way (``like this::``) and
+name objects with roles (``:func:`x```), which Markdown would show literally.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
+
+import griffe
 
 SETTINGS_MARKER = "<!-- aksara:settings -->"
 API_MARKER = "<!-- aksara:api -->"
@@ -123,8 +130,30 @@ def api_reference() -> str:
         if not names:
             continue
         parts.append(f"## {title}\n")
-        parts.extend(_entry(name) for name in names)
+        for name in names:
+            parts.append(_entry(name))
+            if name == "Factory":
+                parts.extend(_factory_declarations(public))
     return "\n".join(parts)
+
+
+def _factory_declarations(public: list[str]) -> list[str]:
+    """``Factory.Sequence`` and friends: not public names themselves, reached through Factory."""
+    import aksara_testing
+    from aksara_testing import Factory
+
+    shown = {id(getattr(aksara_testing, name)) for name in public}
+    entries = []
+    for name, value in vars(Factory).items():
+        target = value.__func__ if isinstance(value, staticmethod) else value
+        module = getattr(target, "__module__", "")
+        if name.startswith("_") or id(target) in shown or not module.endswith(".declarations"):
+            continue
+        path = f"{module}.{target.__qualname__}"
+        entries.append(
+            f'::: {path}\n    options:\n      heading: "Factory.{name}"\n      show_bases: false\n'
+        )
+    return entries
 
 
 def _entry(name: str) -> str:
@@ -134,3 +163,18 @@ def _entry(name: str) -> str:
             f'"{name} (fixture)"\n'
         )
     return entry
+
+
+class ReSTLiterals(griffe.Extension):
+    """Turn reST literal-block markers and cross-reference roles into Markdown."""
+
+    def on_instance(self, *, obj: griffe.Object, **_: Any) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = rest_to_markdown(obj.docstring.value)
+
+
+def rest_to_markdown(text: str) -> str:
+    """``like this::`` becomes ``like this:``, a lone ``::`` line goes, roles become code."""
+    text = re.sub(r"^[ \t]*::[ \t]*\n", "", text, flags=re.MULTILINE)
+    text = re.sub(r"::$", ":", text, flags=re.MULTILINE)
+    return re.sub(r":(?:func|class|meth|mod|attr|data|exc|obj):`~?([^`]+)`", r"`\1`", text)

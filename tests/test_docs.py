@@ -143,3 +143,16 @@ def test_the_message_finder_sees_messages_in_every_form() -> None:
     assert "give a number of workers or 'auto" in found  # a validator's return value
     assert "slow test: run it with aksara test --slow or -m slow" in found  # a skip reason
     assert "up-down-up changed the schema" in found  # a failed migration check
+
+
+def test_the_api_reference_shows_the_factory_declarations() -> None:
+    text = _rendered("api.md")
+    for name in ("Sequence", "SubFactory", "LazyAttribute", "RelatedFactory", "Trait"):
+        assert f'heading: "Factory.{name}"' in text, name
+
+
+def test_rest_literal_markers_and_roles_become_markdown() -> None:
+    convert = _hooks().rest_to_markdown
+    assert convert("Like this::\n\n    x = 1\n") == "Like this:\n\n    x = 1\n"
+    assert convert("Example.\n\n::\n\n    x = 1\n") == "Example.\n\n\n    x = 1\n"
+    assert convert("see :func:`count_queries` and :class:`~a.B`") == "see `count_queries` and `a.B`"
