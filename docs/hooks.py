@@ -36,6 +36,8 @@ _KINDS = {
     "hosts": "list of hosts",
 }
 
+_LISTS = frozenset({"targets", "hosts"})  # given in one environment variable, comma-separated
+
 # (section title, names in the order shown); names absent from __all__ are skipped.
 API_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Test classes and decorators", ("AksaraTestCase", "async_test", "MigrationTestCase")),
@@ -89,7 +91,7 @@ def settings_table() -> str:
     ]
     for setting in SETTINGS:
         env_var = f"`{setting.env_var}`" if setting.env_var else ""
-        if setting.kind == "targets" and setting.env_var:
+        if setting.kind in _LISTS and setting.env_var:
             env_var += " (comma-separated)"
         flag = f"`{setting.flag}` (pytest `--aksara-{setting.flag[2:]}`)" if setting.flag else ""
         kind = _KINDS.get(setting.kind, setting.kind)
