@@ -14,7 +14,9 @@ Conventions (HTML comments do not show on the site):
 - ``<!-- continue -->`` before a Python block: it goes on the previous
   block's module (for prose between the definitions and the tests).
 - ``<!-- run -->`` before a ```bash / ```console block: its ``aksara``
-  commands run, in page order, in the project as it stands; each must exit 0.
+  commands run, in page order, in the project as it stands (with their
+  ``VAR=value`` prefixes in the environment); each must exit 0. Other
+  commands in the block are not run.
 - ``<!-- skip: why -->`` before a block: not checked. The reason is required;
   keep skips rare (a fragment that cannot stand alone, a server we lack).
 - Unmarked ```toml blocks must parse, and a ``[tool.aksara]`` table in them
@@ -49,6 +51,7 @@ SHELLS = frozenset({"bash", "sh", "shell", "console"})
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)[^\n]*$")
 _DIRECTIVE = re.compile(r"^\s*<!--\s*(?P<name>[\w-]+)\s*(?::\s*(?P<arg>.*?))?\s*-->\s*$")
 _KNOWN = frozenset({"file", "skip", "run", "continue", "project"})
+_ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*=")
 _FILE_COMMENT = re.compile(r"^#\s*(?P<path>[\w./-]+\.(?:py|toml|ini|cfg|txt|md))\s*$")
 
 
@@ -163,7 +166,7 @@ def check_page(page: Page, workdir: Path) -> None:
         elif block.directive == "run":
             runner.run_block(block)
         elif block.lang in SHELLS:
-            for where, argv in shell_commands(block):
+            for where, _env, argv in shell_commands(block):
                 _parse_cli(where, argv)
         elif block.lang == "toml":
             _check_toml(block, workdir)
@@ -181,9 +184,9 @@ def _file_comment(block: Block) -> str | None:
     return found["path"] if found else None
 
 
-def shell_commands(block: Block) -> list[tuple[str, list[str]]]:
-    """The ``aksara`` commands of a shell block, each with the line it is on."""
-    commands: list[tuple[str, list[str]]] = []
+def shell_commands(block: Block) -> list[tuple[str, dict[str, str], list[str]]]:
+    """The ``aksara`` commands of a shell block: the line, ``VAR=value`` prefixes, arguments."""
+    commands: list[tuple[str, dict[str, str], list[str]]] = []
     pending = ""
     for offset, raw in enumerate(block.text.splitlines(), start=1):
         line = raw.strip()
@@ -200,8 +203,12 @@ def shell_commands(block: Block) -> list[tuple[str, list[str]]]:
                 argv = shlex.split(part, comments=True)
             except ValueError as exc:
                 raise DocsError(f"{block.page}:{block.line + offset}: {exc}") from None
+            env = {}
+            while argv and _ASSIGNMENT.match(argv[0]):
+                name, _, value = argv.pop(0).partition("=")
+                env[name] = value
             if argv and Path(argv[0]).name == "aksara":
-                commands.append((f"{block.page}:{block.line + offset}", argv[1:]))
+                commands.append((f"{block.page}:{block.line + offset}", env, argv[1:]))
     return commands
 
 
@@ -323,17 +330,17 @@ class _ProjectRun:
         self.pending = True
 
     def run_block(self, block: Block) -> None:
-        for where, argv in shell_commands(block):
-            self.run(where, argv)
+        for where, env, argv in shell_commands(block):
+            self.run(where, argv, env)
 
     def finish(self) -> None:
         if self.pending and (self.modules or self.runs):
             self.run(f"{self.page.name} (end of page)", ["test", "-q"])
 
-    def run(self, where: str, argv: list[str]) -> None:
+    def run(self, where: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
         report = self.root / ".docs-junit.xml"
         report.unlink(missing_ok=True)
-        env = _clean_env()
+        env = {**_clean_env(), **(extra_env or {})}
         env["PYTEST_ADDOPTS"] += f" --junitxml={report}"
         done = subprocess.run(
             [str(AKSARA), *argv],

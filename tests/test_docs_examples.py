@@ -157,6 +157,18 @@ def test_an_unknown_aksara_option_is_reported(tmp_path: Path) -> None:
     assert "No such option" in message
 
 
+def test_environment_prefixes_are_not_taken_for_the_command(tmp_path: Path) -> None:
+    message = _error(
+        tmp_path,
+        """
+        ```bash
+        AKSARA_DATABASE_URL=postgresql://u@h/app aksara test --no-such-option
+        ```
+        """,
+    )
+    assert message.startswith("docs/example.md:2: aksara test --no-such-option: ")
+
+
 def test_an_unknown_setting_in_a_toml_block_is_reported(tmp_path: Path) -> None:
     message = _error(
         tmp_path,
