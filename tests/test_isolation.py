@@ -326,3 +326,27 @@ def test_database_without_any_aksara_setup_is_a_clear_error(pytester: pytest.Pyt
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*requested before aksara's session set-up ran*"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: in a test package (tests/__init__.py) the package's savepoint, opened by an "
+    "earlier test's writes, counts as scoped data, so a later transactional test refuses to run",
+)
+def test_transactional_test_in_a_package_after_a_writing_test_runs(
+    sqlite_project: Project,
+) -> None:
+    pytester = sqlite_project.pytester
+    pytester.mkpydir("tests")
+    (pytester.path / "tests" / "test_a_writes.py").write_text(
+        "from helpers import app_creates\n\n\n"
+        "async def test_writes(db_session):\n"
+        "    await app_creates('x')\n"
+    )
+    (pytester.path / "tests" / "test_b_transactional.py").write_text(
+        "import pytest\nfrom helpers import app_creates\n\n\n"
+        "@pytest.mark.transactional\n"
+        "async def test_commits():\n"
+        "    await app_creates('y')\n"
+    )
+    sqlite_project.run("tests").assert_outcomes(passed=2)

@@ -643,3 +643,22 @@ def test_postgres_refuses_a_name_that_truncates_to_the_apps_own_database(
 
     assert result.ret == 4
     server.assert_untouched(own)
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: with database_url on the 'postgres' database (docker's default POSTGRES_DB), "
+    "the guard refuses the toolkit's own admin connection to 'postgres' that creates test_postgres",
+)
+def test_postgres_app_on_the_postgres_database_gets_test_postgres(
+    server: Server, pg_project: Project
+) -> None:
+    pg_project.database_url = server.url("postgres")
+    pg_project.write_settings()
+    pg_project.pytester.makepyfile(test_it=USES_THE_DATABASE)
+
+    result = run(pg_project)
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test database postgresql+asyncpg://*/test_postgres created*"])
