@@ -33,7 +33,7 @@ def guard_app_database(settings: Settings) -> Callable[[], None]:
     shown = mask_url(settings.database_url or "")
 
     def refuse(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        if dialect.name == backend and matches(cargs, cparams):
+        if dialect.name == backend and matches(cargs, cparams) and not _ours(cparams):
             raise UnsafeDatabaseError(
                 f"refused a connection to the app's own database {shown} (database_url) "
                 "during the test run; tests only use the test database: give the app its "
@@ -73,6 +73,18 @@ def redirect_app_database(settings: Settings, test_url: URL) -> Iterator[None]:
 
 
 Matcher = Callable[[Any, dict[str, Any]], bool]
+
+
+def _ours(cparams: dict[str, Any]) -> bool:
+    """The toolkit's own server connections (create/drop test databases, run locks).
+
+    They open the ``postgres`` maintenance database, which may also be the
+    app's own (Docker's default); they never touch its data.
+    """
+    from ._postgres import ADMIN_APPLICATION
+
+    settings = cparams.get("server_settings") or {}
+    return str(settings.get("application_name", "")).startswith(ADMIN_APPLICATION)
 
 
 def _app_matcher(settings: Settings) -> tuple[str, Matcher] | None:

@@ -36,6 +36,7 @@ __all__ = ["Isolation"]
 class _Savepoint:
     name: str
     owner: object | None  # the pytest node whose data it holds; None: empty, reusable
+    used: bool = False  # a session worked at this depth since the owner took it
 
 
 class Isolation:
@@ -74,6 +75,8 @@ class Isolation:
             self.align(chain, current=session)
         if not chain:
             self.outer_dirty = True
+        elif len(self._stack) == len(chain):
+            self._stack[-1].used = True
         self._sessions.add(session)
         return self.sync_connection
 
@@ -84,7 +87,7 @@ class Isolation:
     def holds_data(self, chain: Sequence[object]) -> bool:
         """True when live scopes (those in ``chain``) may hold data in the shared transaction."""
         live = set(map(id, chain))
-        return self.outer_dirty or any(id(sp.owner) in live for sp in self._stack)
+        return self.outer_dirty or any(sp.used and id(sp.owner) in live for sp in self._stack)
 
     def suspend(self) -> None:
         """Before a transactional test: roll everything back so other connections can write."""
@@ -137,7 +140,7 @@ class Isolation:
             if sp.owner is wanted:
                 continue
             if sp.owner is None:  # empty: adopt it
-                sp.owner = wanted
+                sp.owner, sp.used = wanted, False
                 continue
             self.channel.discarding = True
             try:
@@ -149,7 +152,7 @@ class Isolation:
                 self.channel.discarding = False
             self.channel.send(self.sync_connection, f"ROLLBACK TO SAVEPOINT {sp.name}")
             del self._stack[index + 1 :]
-            sp.owner = wanted
+            sp.owner, sp.used = wanted, False
             return
 
     def _end_sessions(self, *, commit: bool, current: Session | None) -> None:

@@ -15,9 +15,15 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+ADMIN_APPLICATION = "aksara admin"  # the guard lets these through (see _guard.py)
+
+
 def _admin_engine(url: URL) -> AsyncEngine:
     return create_async_engine(
-        url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
+        url.set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=pool.NullPool,
+        connect_args={"server_settings": {"application_name": ADMIN_APPLICATION}},
     )
 
 
@@ -131,7 +137,7 @@ class RunLock:
         from .errors import ConfigurationError
 
         name = url.database or ""
-        label = f"aksara {name} pid {os.getpid()} {owner}"[:63]
+        label = f"{ADMIN_APPLICATION}: {name} pid {os.getpid()} {owner}"[:63]
         engine = create_async_engine(
             url.set(database="postgres"),
             isolation_level="AUTOCOMMIT",
@@ -149,7 +155,7 @@ class RunLock:
                 "SELECT application_name FROM pg_stat_activity "
                 "WHERE application_name LIKE :prefix AND pid <> pg_backend_pid() LIMIT 1"
             ),
-            {"prefix": f"aksara {name} pid %"},
+            {"prefix": f"{ADMIN_APPLICATION}: {name} pid %"},
         )
         await connection.close()
         await engine.dispose()

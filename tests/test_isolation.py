@@ -328,11 +328,6 @@ def test_database_without_any_aksara_setup_is_a_clear_error(pytester: pytest.Pyt
     result.stdout.fnmatch_lines(["*requested before aksara's session set-up ran*"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: in a test package (tests/__init__.py) the package's savepoint, opened by an "
-    "earlier test's writes, counts as scoped data, so a later transactional test refuses to run",
-)
 def test_transactional_test_in_a_package_after_a_writing_test_runs(
     sqlite_project: Project,
 ) -> None:

@@ -37,11 +37,6 @@ def blog_copy(tmp_path: Path) -> Path:
     return project
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: migrate() to an earlier revision other than 'zero' does nothing; moves.migrate "
-    "tries _upgrade_revs first, which returns no steps for an ancestor instead of raising",
-)
 def test_migrate_moves_backward_to_an_earlier_revision(blog_copy: Path) -> None:
     (blog_copy / "tests" / "test_moves.py").write_text(dedent(MOVES).lstrip())
 

@@ -646,11 +646,6 @@ def test_postgres_refuses_a_name_that_truncates_to_the_apps_own_database(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with database_url on the 'postgres' database (docker's default POSTGRES_DB), "
-    "the guard refuses the toolkit's own admin connection to 'postgres' that creates test_postgres",
-)
 def test_postgres_app_on_the_postgres_database_gets_test_postgres(
     server: Server, pg_project: Project
 ) -> None:

@@ -29,22 +29,26 @@ def upgrade_to_heads(config: Config) -> None:
 
 def migrate(config: Config, label: str, revision: str) -> None:
     """Move forward or backward to ``revision`` of branch ``label``."""
-    from alembic.util import CommandError
-
     from .runner import run_env
 
     script = script_directory(config)
     target = resolve_target(script, label, revision)
 
     def work(heads: tuple[str, ...], _context: MigrationContext) -> Iterable[Any]:
-        if target.endswith("base"):
+        if target.endswith("base") or _is_below(script, target, heads):
             return script._downgrade_revs(target, heads)  # type: ignore[arg-type]
-        try:
-            return script._upgrade_revs(target, heads)  # type: ignore[arg-type]
-        except CommandError:
-            return script._downgrade_revs(target, heads)  # type: ignore[arg-type]
+        return script._upgrade_revs(target, heads)  # type: ignore[arg-type]
 
     run_env(config, work)
+
+
+def _is_below(script: ScriptDirectory, target: str, heads: tuple[str, ...]) -> bool:
+    """True when ``target`` is a strict ancestor of a current head (a move backward)."""
+    if not heads or "@" in target or target == "heads":
+        return False
+    current = [script.get_revision(head) for head in heads]
+    below = script.revision_map._get_ancestor_nodes(current)
+    return any(rev.revision == target for rev in below) and target not in heads
 
 
 def resolve_target(script: ScriptDirectory, label: str, revision: str) -> str:
