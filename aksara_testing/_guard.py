@@ -23,6 +23,8 @@ from .errors import UnsafeDatabaseError
 
 __all__ = ["guard_app_database", "redirect_app_database"]
 
+_redirecting = 0  # open redirect_app_database() blocks (migrations run in a worker thread)
+
 
 def guard_app_database(settings: Settings) -> Callable[[], None]:
     """Refuse connections to ``settings.database_url``; returns the function that stops it."""
@@ -33,7 +35,9 @@ def guard_app_database(settings: Settings) -> Callable[[], None]:
     shown = mask_url(settings.database_url or "")
 
     def refuse(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        if dialect.name == backend and matches(cargs, cparams) and not _ours(cparams):
+        if _redirecting or _ours(cparams):  # the redirect below rewrites it, or it is ours
+            return
+        if dialect.name == backend and matches(cargs, cparams):
             raise UnsafeDatabaseError(
                 f"refused a connection to the app's own database {shown} (database_url) "
                 "during the test run; tests only use the test database: give the app its "
@@ -65,10 +69,13 @@ def redirect_app_database(settings: Settings, test_url: URL) -> Iterator[None]:
             cparams.clear()
             cparams.update(new_params)
 
-    event.listen(Engine, "do_connect", redirect, insert=True)  # before the guard refuses
+    global _redirecting
+    event.listen(Engine, "do_connect", redirect)
+    _redirecting += 1  # the guard, which runs first, lets connections through meanwhile
     try:
         yield
     finally:
+        _redirecting -= 1
         event.remove(Engine, "do_connect", redirect)
 
 

@@ -189,9 +189,10 @@ class Runtime:
                     pytest.exit(str(exc), returncode=4)
                 except MigrationError as exc:  # every test that needs the database fails so
                     self._build_error = f"building the test database: {exc}"
-                    pytest.fail(self._build_error, pytrace=False)
                 finally:
                     self.internal = False
+            if self._build_error is not None:
+                pytest.fail(self._build_error, pytrace=False)
         assert self.handle is not None
         return self.handle
 

@@ -52,17 +52,23 @@ class CheckRun:
 
     def __init__(self, runtime: Runtime) -> None:
         from .config import alembic_config
-        from .runner import script_directory
+        from .runner import MigrationError, script_directory
         from .testcase import _scratch_url
 
         self.runtime = runtime
         self.url = _scratch_url(runtime, purpose="checks")
         self.config = alembic_config(runtime.settings, self.url)
-        self.script: ScriptDirectory = script_directory(self.config)
-        self.revisions = [s.revision for s in reversed(list(self.script.walk_revisions()))]
         self._outcomes: dict[str, Outcome] | None = None
+        self.revisions: list[str] = []
+        try:
+            self.script: ScriptDirectory = script_directory(self.config)
+            self.revisions = [s.revision for s in reversed(list(self.script.walk_revisions()))]
+        except MigrationError as exc:  # a revision file that does not load: one failing check
+            self._outcomes = {"revisions_load": Outcome("failed", str(exc))}
 
     def names(self) -> list[str]:
+        if self._outcomes is not None and "revisions_load" in self._outcomes:
+            return ["revisions_load"]
         return [
             "single_head",
             *(f"upgrade[{rev}]" for rev in self.revisions),

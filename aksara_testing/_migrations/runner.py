@@ -34,6 +34,8 @@ _SCRIPTS: dict[str, ScriptDirectory] = {}
 class MigrationError(AksaraError):
     """A revision failed to upgrade or downgrade; the message is one line."""
 
+    __module__ = "aksara_testing"  # shown in reports as aksara_testing.MigrationError
+
     def __init__(self, message: str, revision: str | None = None) -> None:
         super().__init__(message)
         self.revision = revision
@@ -47,7 +49,14 @@ def script_directory(config: Config) -> ScriptDirectory:
     location = config.get_main_option("script_location") or ""
     script = _SCRIPTS.get(location)
     if script is None or _changed(script):
-        script = _SCRIPTS[location] = ScriptDirectory.from_config(config)
+        try:
+            script = ScriptDirectory.from_config(config)
+            script.revision_map.heads  # noqa: B018  (loads every revision file now)
+        except Exception as exc:
+            error = MigrationError(f"the migrations do not load: {one_line(exc)}")
+            error.original = exc
+            raise error from None
+        _SCRIPTS[location] = script
         script._aksara_mtimes = _mtimes(script)  # type: ignore[attr-defined]
     return script
 
