@@ -103,11 +103,16 @@ async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -
     await engine.dispose()
     await recreate_database(target)
     engine = create_engine_for(url)
-    if source.build is not None:
-        await source.build(engine)
-    elif source.metadata is not None:
-        async with engine.begin() as connection:
-            await connection.run_sync(source.metadata.create_all)
+    try:
+        if source.build is not None:
+            await source.build(engine)
+        elif source.metadata is not None:
+            async with engine.begin() as connection:
+                await connection.run_sync(source.metadata.create_all)
+    except BaseException:
+        await engine.dispose()
+        await drop_database(target)  # a half-built database is never left behind
+        raise
     if not is_memory(url):
         await store_fingerprint(url, wanted)
     return DatabaseHandle(url, engine, note=note, fingerprint=wanted)

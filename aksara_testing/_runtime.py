@@ -82,6 +82,8 @@ class Runtime:
         self._shared_dir: Path | None = Path(shared) if shared else None
         self.parallel = False  # the xdist controller of a run with workers
         self.worker_notes: list[str] = []
+        self.template_used = False  # a worker of this run cloned from the template
+        self.cloned = False  # this worker built its database from the template
         self._token: contextvars.Token[Runtime | None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -186,7 +188,9 @@ class Runtime:
                     self.internal = True  # count_queries() ignores our own statements
                     await self._build()
                 except ConfigurationError as exc:
-                    pytest.exit(str(exc), returncode=4)
+                    if self.worker is None:
+                        pytest.exit(str(exc), returncode=4)
+                    self._build_error = str(exc)  # pytest.exit would crash the xdist worker
                 except MigrationError as exc:  # every test that needs the database fails so
                     self._build_error = f"building the test database: {exc}"
                 finally:
@@ -207,6 +211,7 @@ class Runtime:
             url = derive_test_url(self.settings, self.sqlite_dir, suffix=f"_{self.worker}")
         await self._take_run_lock(check_safe(url, self.settings).url)
         if self.worker is not None and not is_memory(url):
+            self.cloned = True  # past the run lock: this run owns the template too
             handle = await self._build_clone()
         else:
             target = check_safe(url, self.settings)
@@ -249,7 +254,7 @@ class Runtime:
             check_safe(url, self.settings),
             self._schema_source(template_url),
             reuse=self.reuse_allowed,
-            lock=self.project_dir() / f"{database_name(template_url)}.lock",
+            lock=self.sqlite_dir() / f"{database_name(template_url)}.lock",  # the run's folder
         )
 
     def template_url(self) -> URL:
@@ -281,7 +286,7 @@ class Runtime:
 
     def finish_parallel_run(self) -> None:
         """Controller, after the workers are done: drop the template and the run folder."""
-        if not self.reuse and (self.settings.database_url or self.settings.test_database_url):
+        if not self.reuse and self.template_used:
             from .errors import AksaraError
 
             try:
@@ -466,6 +471,9 @@ class Runtime:
         from ._urls import check_safe
 
         assert self.handle is not None and self.isolation is not None
+        for session in list(self.layer_sessions.values()):
+            if session.in_transaction():  # e.g. a read after the last commit: it holds locks
+                await session.close()
         await empty_tables(check_safe(self.handle.url, self.settings), self.handle.engine)
         if self.reuse:
             await mark_clean(self.handle.url, self.handle.fingerprint)

@@ -160,6 +160,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     worker = node.workerinput.get("workerid", "?")
     output = getattr(node, "workeroutput", {})
     runtime.worker_notes += [f"{worker}: {note}" for note in output.get("aksara_notes", ())]
+    runtime.template_used |= bool(output.get("aksara_cloned", False))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -169,6 +170,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: hand the notes to the controller
         workeroutput["aksara_notes"] = list(runtime.notes)
+        workeroutput["aksara_cloned"] = runtime.cloned
     elif runtime.parallel:
         runtime.finish_parallel_run()
 
