@@ -1,0 +1,239 @@
+"""The shared test database built by the project's Alembic migrations.
+
+Through real pytest runs of throwaway projects (``pytester``), on SQLite and
+PostgreSQL: every common env.py shape builds the schema, ``--aksara-no-migrations``
+builds it from models instead, a broken revision fails the tests that need the
+database with one line, and ``--aksara-reuse-db`` notices a new revision file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from app_process import AppProject
+from conftest import Project
+from migration_project import (
+    FIRST,
+    HEAD,
+    MIDDLE,
+    REVISIONS,
+    add_migrations,
+    revision_file,
+    write_alembic,
+    write_revision,
+)
+
+SCHEMA_TEST = f"""
+from sqlalchemy import inspect, text
+
+
+async def test_the_schema_came_from_the_migrations(db_session):
+    version = await db_session.scalar(text("SELECT version_num FROM alembic_version"))
+    assert version == "{HEAD}"
+    connection = await db_session.connection()
+    tables = await connection.run_sync(lambda c: sorted(inspect(c).get_table_names()))
+    assert tables == ["alembic_version", "authors", "books"]
+"""
+
+MODELS_TEST = """
+from sqlalchemy import inspect
+
+
+async def test_the_schema_came_from_the_models(db_session):
+    connection = await db_session.connection()
+    tables = await connection.run_sync(lambda c: sorted(inspect(c).get_table_names()))
+    assert tables == ["authors", "books"]
+"""
+
+REDIRECT_NOT_FIRST = (
+    "product bug: redirect_app_database registers its do_connect listener with insert=True, "
+    "but SQLAlchemy runs class-level Engine listeners in registration order, so the guard "
+    "installed earlier refuses the app's URL before the redirect rewrites it"
+)
+
+
+def no_frames_from_our_code(output: str) -> None:
+    __tracebackhide__ = True
+    assert "aksara_testing/" not in output, output
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        "sync",
+        "async",
+        pytest.param(
+            "app_settings", marks=pytest.mark.xfail(strict=True, reason=REDIRECT_NOT_FIRST)
+        ),
+        "x_argument",
+        "attribute",
+    ],
+)
+def test_every_env_shape_builds_the_schema_by_migrating_to_head(project: Project, env: str) -> None:
+    add_migrations(project, env)
+    project.pytester.makepyfile(test_schema=SCHEMA_TEST)
+    result = project.run()
+    result.assert_outcomes(passed=1)
+    if project.backend == "sqlite":
+        # The app's own database was neither migrated nor created.
+        assert not (project.pytester.path / f"{project.name}.db").exists()
+
+
+def test_migrations_may_name_the_script_folder(sqlite_project: Project) -> None:
+    add_migrations(sqlite_project, "sync", setting="migrations")
+    (sqlite_project.pytester.path / "alembic.ini").unlink()  # the folder alone is enough
+    sqlite_project.pytester.makepyfile(test_schema=SCHEMA_TEST)
+    sqlite_project.run().assert_outcomes(passed=1)
+
+
+def test_no_migrations_builds_the_schema_from_models(project: Project) -> None:
+    add_migrations(project, "async")
+    project.pytester.makepyfile(test_models=MODELS_TEST, test_schema=SCHEMA_TEST)
+    result = project.run("--aksara-no-migrations", "-k", "models")
+    result.assert_outcomes(passed=1, deselected=1)
+    # The same project without the flag is migrated: the two tests tell the sources apart.
+    project.run("-k", "migrations").assert_outcomes(passed=1, deselected=1)
+
+
+FAILING_UPGRADE = revision_file(
+    MIDDLE, FIRST, "books", 'op.execute("ALTER TABLE nowhere ADD COLUMN x INTEGER")', "pass"
+)
+NEEDS_AND_SKIPS_THE_DATABASE = """
+from sqlalchemy import text
+
+
+async def test_needs_the_database(db_session):
+    await db_session.execute(text("SELECT 1"))
+
+
+async def test_also_needs_it(db_session):
+    await db_session.execute(text("SELECT 1"))
+
+
+def test_does_not_need_it():
+    pass
+"""
+
+
+def test_a_failing_revision_fails_the_tests_that_need_the_database(project: Project) -> None:
+    root = add_migrations(project, "async")
+    write_revision(root, MIDDLE, FAILING_UPGRADE)
+    project.pytester.makepyfile(test_it=NEEDS_AND_SKIPS_THE_DATABASE)
+    result = project.run()
+    result.assert_outcomes(passed=1, failed=2)
+    if project.backend == "sqlite":
+        error = "OperationalError: no such table: nowhere"
+    else:
+        error = 'ProgrammingError: relation "nowhere" does not exist'
+    # Each failing test carries the revision and the driver's error, on one line.
+    line = f"building the test database: revision {MIDDLE}: upgrade failed: {error}"
+    assert result.stdout.lines.count(line) == 2, result.stdout.str()
+    no_frames_from_our_code(result.stdout.str() + result.stderr.str())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product wart: Runtime.activate calls pytest.fail inside `except MigrationError`, so "
+    "the report shows the error twice, joined by 'During handling of the above exception'",
+)
+def test_a_failing_revision_is_reported_once_per_test(sqlite_project: Project) -> None:
+    root = add_migrations(sqlite_project, "async")
+    write_revision(root, MIDDLE, FAILING_UPGRADE)
+    sqlite_project.pytester.makepyfile(test_it=NEEDS_AND_SKIPS_THE_DATABASE)
+    output = sqlite_project.run().stdout.str()
+    assert "During handling of the above exception" not in output
+    assert output.count(f"revision {MIDDLE}: upgrade failed: ") == 2  # one per failing test
+
+
+def test_a_syntax_error_in_a_revision_names_the_file_and_line(sqlite_project: Project) -> None:
+    root = add_migrations(sqlite_project, "async")
+    write_revision(root, MIDDLE, revision_file(MIDDLE, FIRST, "books", "op.create_table(", "pass"))
+    sqlite_project.pytester.makepyfile(test_it=NEEDS_AND_SKIPS_THE_DATABASE)
+    result = sqlite_project.run()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [f"*building the test database: *SyntaxError in {MIDDLE}.py line 13: *never closed*"]
+    )
+    no_frames_from_our_code(result.stdout.str() + result.stderr.str())
+
+
+def test_an_env_py_that_connects_elsewhere_is_a_configuration_error(
+    sqlite_project: Project,
+) -> None:
+    root = add_migrations(sqlite_project, "async")
+    env = root / "migrations" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "config.get_section(config.config_ini_section, {})",
+            '{"sqlalchemy.url": "sqlite+aiosqlite:///elsewhere.db"}',
+        )
+    )
+    sqlite_project.pytester.makepyfile(test_schema=SCHEMA_TEST)
+    result = sqlite_project.run()
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(
+        [
+            "*the migrations of setting migrations = '*alembic.ini' (from pyproject.toml) ran, "
+            "but not on the test database: env.py connects elsewhere*"
+        ]
+    )
+
+
+def test_migrations_need_a_test_database_on_disk(sqlite_project: Project) -> None:
+    add_migrations(sqlite_project, "async")
+    sqlite_project.write_settings('migrations = "alembic.ini"\ntest_database_url = "sqlite://"')
+    sqlite_project.pytester.makepyfile(test_schema=SCHEMA_TEST)
+    result = sqlite_project.run()
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(["*needs a test database that env.py can open, not an in-memory*"])
+
+
+# -- --reuse-db: the fingerprint covers the migration files -------------------------------
+
+
+AUTHORS_ONLY = [REVISIONS[0]]
+BOOKS_TEST = """
+from sqlalchemy import text
+
+
+async def test_the_new_revision_ran(db_session):
+    assert await db_session.scalar(text("SELECT count(*) FROM books")) == 0
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def migrated_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppProject]:
+    """An ``aksara test`` project whose schema comes from one revision (authors)."""
+    server = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    app = AppProject(tmp_path, request.param, server)
+    write_alembic(app.path, "async", AUTHORS_ONLY)
+    app.write_settings('migrations = "alembic.ini"')
+    yield app
+    app.drop_test_database()
+
+
+def test_reuse_db_reuses_until_a_revision_file_appears(migrated_app: AppProject) -> None:
+    first = migrated_app.run("--reuse-db")
+    assert first.code == 0, str(first)
+    assert first.note == "created"
+
+    again = migrated_app.run("--reuse-db")
+    assert again.code == 0, str(again)
+    assert again.note == "reused (schema unchanged)"
+
+    down, message, upgrade, downgrade = REVISIONS[1][1:]
+    write_revision(
+        migrated_app.path, MIDDLE, revision_file(MIDDLE, down, message, upgrade, downgrade)
+    )
+    migrated_app.write("test_books.py", BOOKS_TEST)
+    rebuilt = migrated_app.run("--reuse-db")
+    assert rebuilt.code == 0, str(rebuilt)
+    assert "2 passed" in rebuilt.stdout
+    assert rebuilt.note == "rebuilt (schema changed)"
+
+    settled = migrated_app.run("--reuse-db")
+    assert settled.note == "reused (schema unchanged)"
+    assert "2 passed" in settled.stdout
