@@ -8,11 +8,13 @@ database with one line, and ``--aksara-reuse-db`` notices a new revision file.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_process import AppProject
+from app_process import AKSARA, AppProject, clean_env
 from conftest import Project
 from migration_project import (
     FIRST,
@@ -24,6 +26,8 @@ from migration_project import (
     write_alembic,
     write_revision,
 )
+
+BLOG = Path(__file__).resolve().parents[1] / "examples" / "blog"
 
 SCHEMA_TEST = f"""
 from sqlalchemy import inspect, text
@@ -237,3 +241,34 @@ def test_reuse_db_reuses_until_a_revision_file_appears(migrated_app: AppProject)
     settled = migrated_app.run("--reuse-db")
     assert settled.note == "reused (schema unchanged)"
     assert "2 passed" in settled.stdout
+
+
+NO_VERSION_TABLE = """
+from sqlalchemy import inspect
+
+
+async def test_no_alembic_version(db_session):
+    connection = await db_session.connection()
+    assert not await connection.run_sync(lambda c: inspect(c).has_table("alembic_version"))
+"""
+
+
+def test_aksara_test_no_migrations_builds_the_blog_from_its_models(tmp_path: Path) -> None:
+    blog = tmp_path / "blog"
+    shutil.copytree(BLOG, blog, ignore=shutil.ignore_patterns("__pycache__", "*.db"))
+    (blog / "tests" / "test_no_version.py").write_text(NO_VERSION_TABLE)
+
+    def aksara_test(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(AKSARA), "test", "-q", *args, "tests/test_no_version.py"],
+            cwd=blog,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    from_models = aksara_test("--no-migrations")
+    assert from_models.returncode == 0, from_models.stdout + from_models.stderr
+    migrated = aksara_test()
+    assert migrated.returncode == 1, migrated.stdout + migrated.stderr
