@@ -21,6 +21,7 @@ __all__ = [
     "MIDDLE",
     "REVISIONS",
     "add_migrations",
+    "drop_pg_databases",
     "pg_databases",
     "revision_file",
     "write_alembic",
@@ -322,3 +323,18 @@ def pg_databases(server: str, prefix: str) -> list[str]:
         return sorted(row["datname"] for row in rows)
 
     return asyncio.run(fetch())
+
+
+def drop_pg_databases(server: str, names: list[str]) -> None:
+    """Drop ``names`` on ``server`` (what a run under test left behind)."""
+    import asyncpg
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(server)
+        try:
+            for name in names:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())

@@ -22,6 +22,8 @@ from migration_project import (
     MIDDLE,
     REVISIONS,
     add_migrations,
+    drop_pg_databases,
+    pg_databases,
     revision_file,
     write_alembic,
     write_revision,
@@ -193,6 +195,36 @@ def test_migrations_need_a_test_database_on_disk(sqlite_project: Project) -> Non
     result = sqlite_project.run()
     assert result.ret == 4
     result.stdout.fnmatch_lines(["*needs a test database that env.py can open, not an in-memory*"])
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: when building the test database fails (a failing revision, or a "
+    "configuration error found after CREATE DATABASE), the run ends without dropping the "
+    "PostgreSQL test database it created",
+)
+@pytest.mark.parametrize("broken", ["failing revision", "env.py connects elsewhere"])
+def test_a_failed_build_leaves_no_database_behind(
+    pytester: pytest.Pytester, postgres_url: str, broken: str
+) -> None:
+    project = Project(pytester, "postgres", postgres_url)
+    root = add_migrations(project, "async")
+    if broken == "failing revision":
+        write_revision(root, MIDDLE, FAILING_UPGRADE)
+    else:
+        env = root / "migrations" / "env.py"
+        env.write_text(
+            env.read_text().replace(
+                "config.get_section(config.config_ini_section, {})",
+                '{"sqlalchemy.url": "sqlite+aiosqlite:///elsewhere.db"}',
+            )
+        )
+    project.pytester.makepyfile(test_it=NEEDS_AND_SKIPS_THE_DATABASE)
+    assert project.run().ret in (pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.USAGE_ERROR)
+    left = pg_databases(postgres_url, f"test_{project.name}")
+    drop_pg_databases(postgres_url, left)  # the next run would cope; the server should not keep it
+    assert left == []
 
 
 # -- --reuse-db: the fingerprint covers the migration files -------------------------------
