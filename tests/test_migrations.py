@@ -60,6 +60,19 @@ REDIRECT_NOT_FIRST = (
 )
 
 
+@pytest.fixture
+def tidy_server(project: Project, request: pytest.FixtureRequest) -> Iterator[Project]:
+    """``project``, with what its runs left on the PostgreSQL server dropped afterwards.
+
+    A run whose database build fails leaves its test database behind (see
+    ``test_a_failed_build_leaves_no_database_behind``).
+    """
+    yield project
+    if project.backend == "postgres":
+        server = request.getfixturevalue("postgres_url")
+        drop_pg_databases(server, pg_databases(server, f"test_{project.name}"))
+
+
 def no_frames_from_our_code(output: str) -> None:
     __tracebackhide__ = True
     assert "aksara_testing/" not in output, output
@@ -78,7 +91,10 @@ def no_frames_from_our_code(output: str) -> None:
         "attribute",
     ],
 )
-def test_every_env_shape_builds_the_schema_by_migrating_to_head(project: Project, env: str) -> None:
+def test_every_env_shape_builds_the_schema_by_migrating_to_head(
+    tidy_server: Project, env: str
+) -> None:
+    project = tidy_server
     add_migrations(project, env)
     project.pytester.makepyfile(test_schema=SCHEMA_TEST)
     result = project.run()
@@ -124,7 +140,8 @@ def test_does_not_need_it():
 """
 
 
-def test_a_failing_revision_fails_the_tests_that_need_the_database(project: Project) -> None:
+def test_a_failing_revision_fails_the_tests_that_need_the_database(tidy_server: Project) -> None:
+    project = tidy_server
     root = add_migrations(project, "async")
     write_revision(root, MIDDLE, FAILING_UPGRADE)
     project.pytester.makepyfile(test_it=NEEDS_AND_SKIPS_THE_DATABASE)
