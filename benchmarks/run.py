@@ -4,7 +4,8 @@
 
 Each benchmark measures its named baselines in the same run and reports
 medians and ratios; see the module docstrings of the scripts it calls.
-PostgreSQL rows need AKSARA_TEST_POSTGRES_URL.
+PostgreSQL rows need AKSARA_TEST_POSTGRES_URL; the migration benchmark also
+times pytest-alembic from AKSARA_BENCH_PYTEST_ALEMBIC_PYTHON when set.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def main() -> int:
         [str(HERE / "mock_ai.py"), "--repeats", "3" if options.quick else "7", *write],
         [
             str(HERE / "factories.py"),
+            "--backend",
+            "all",
+            "--repeats",
+            "2" if options.quick else "5",
+            *write,
+        ],
+        [
+            str(HERE / "migrations.py"),
             "--backend",
             "all",
             "--repeats",

@@ -17,6 +17,13 @@ with contextlib.suppress(ImportError):
     import asyncpg  # noqa: F401
     import sqlalchemy.dialects.postgresql.asyncpg  # noqa: F401
 
+# Alembic's `op` and `context` are module-level proxies. Revision modules that the
+# product keeps parsed between runs hold the first `op` they saw: were alembic first
+# imported inside one pytester run, the next run would get fresh proxies they never see.
+import alembic.command
+import alembic.context
+import alembic.op  # noqa: F401
+
 POSTGRES_URL_VAR = "AKSARA_TEST_POSTGRES_URL"
 
 
