@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from app_process import AKSARA, clean_env
 from conftest import Project
 from migration_project import ALEMBIC_INI, HEAD, REVISIONS, revision_file, write_revision
@@ -74,11 +73,6 @@ def test_the_pages_settings_block_is_valid_toml() -> None:
     assert {key: blog[key] for key in settings} == settings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the database_url redirect runs after the guard refuses the "
-    "connection (see test_migrations.py, app_settings shape)",
-)
 def test_the_pages_app_settings_env_py_migrates_the_test_database(
     sqlite_project: Project,
 ) -> None:

@@ -235,12 +235,6 @@ def test_a_failing_upgrade_names_the_revision_and_the_sql_error_in_one_line(
     assert leftover_databases(project) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: CheckRun.__init__ (pytest_configure) walks the revisions outside any "
-    "error handling, so a SyntaxError in a revision file is an INTERNALERROR with a full "
-    "traceback through aksara_testing/ (exit 3) instead of a failing check",
-)
 def test_a_syntax_error_in_a_revision_fails_a_check_with_the_file_and_line(
     sqlite_project: Project,
 ) -> None:

@@ -53,13 +53,6 @@ async def test_the_schema_came_from_the_models(db_session):
     assert tables == ["authors", "books"]
 """
 
-REDIRECT_NOT_FIRST = (
-    "product bug: redirect_app_database registers its do_connect listener with insert=True, "
-    "but SQLAlchemy runs class-level Engine listeners in registration order, so the guard "
-    "installed earlier refuses the app's URL before the redirect rewrites it"
-)
-
-
 @pytest.fixture
 def tidy_server(project: Project, request: pytest.FixtureRequest) -> Iterator[Project]:
     """``project``, with what its runs left on the PostgreSQL server dropped afterwards.
@@ -84,9 +77,7 @@ def no_frames_from_our_code(output: str) -> None:
     [
         "sync",
         "async",
-        pytest.param(
-            "app_settings", marks=pytest.mark.xfail(strict=True, reason=REDIRECT_NOT_FIRST)
-        ),
+        "app_settings",
         "x_argument",
         "attribute",
     ],
@@ -157,11 +148,6 @@ def test_a_failing_revision_fails_the_tests_that_need_the_database(tidy_server: 
     no_frames_from_our_code(result.stdout.str() + result.stderr.str())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product wart: Runtime.activate calls pytest.fail inside `except MigrationError`, so "
-    "the report shows the error twice, joined by 'During handling of the above exception'",
-)
 def test_a_failing_revision_is_reported_once_per_test(sqlite_project: Project) -> None:
     root = add_migrations(sqlite_project, "async")
     write_revision(root, MIDDLE, FAILING_UPGRADE)
@@ -215,12 +201,6 @@ def test_migrations_need_a_test_database_on_disk(sqlite_project: Project) -> Non
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: when building the test database fails (a failing revision, or a "
-    "configuration error found after CREATE DATABASE), the run ends without dropping the "
-    "PostgreSQL test database it created",
-)
 @pytest.mark.parametrize("broken", ["failing revision", "env.py connects elsewhere"])
 def test_a_failed_build_leaves_no_database_behind(
     pytester: pytest.Pytester, postgres_url: str, broken: str
