@@ -533,7 +533,8 @@ def section(
             "Durations stored by one `aksara test --store-durations` run of the suite above, "
             "then each group run once. Estimated = pytest-split's own estimate from the stored "
             "durations; measured = pytest's session time of the group (its database set-up "
-            "included). One round: the estimate is deterministic, the measured column is noisy.",
+            "included). One round: the estimate is deterministic, the measured column is noisy; "
+            "`met` judges the estimate, which is what the groups are cut from.",
             "",
             shard_table(shards),
             END_MARKER,
