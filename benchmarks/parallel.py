@@ -285,6 +285,7 @@ class SetupTimes:
     backend: str
     clones: dict[int, list[float]]  # N -> seconds for template + N clones
     scratch: dict[int, list[float]]  # N -> seconds for N databases migrated from scratch
+    retried: list[str]  # measurements redone after an autovacuum refusal
 
     def one_migrate(self) -> float:
         return statistics.median(self.scratch[1])
@@ -339,8 +340,26 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
     return elapsed
 
 
+# PostgreSQL 15 refuses DROP DATABASE ... WITH (FORCE) to a non-superuser while an
+# autovacuum worker is connected to the database: seen here, reported, retried and counted.
+AUTOVACUUM_REFUSAL = "must be a member of the role whose process is being terminated"
+
+
+def setup_round(project: Path, workers: int, how: str, retried: list[str]) -> float:
+    for attempt in range(5):
+        try:
+            return asyncio.run(_setup_round(project, workers, how))
+        except Exception as exc:
+            if AUTOVACUUM_REFUSAL not in str(exc) or attempt == 4:
+                raise
+            retried.append(f"{how} N={workers}")
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 def measure_setup(project: Path, backend: str, repeats: int) -> SetupTimes:
-    asyncio.run(_setup_round(project, 1, "clones"))  # warm-up: imports, Alembic, server
+    retried: list[str] = []
+    setup_round(project, 1, "clones", retried)  # warm-up: imports, Alembic, server
     clones: dict[int, list[float]] = {n: [] for n in WORKER_COUNTS}
     scratch: dict[int, list[float]] = {n: [] for n in WORKER_COUNTS}
     for round_ in range(repeats):
@@ -348,9 +367,9 @@ def measure_setup(project: Path, backend: str, repeats: int) -> SetupTimes:
             order = ("clones", "scratch") if round_ % 2 == 0 else ("scratch", "clones")
             for how in order:
                 found = clones if how == "clones" else scratch
-                found[workers].append(asyncio.run(_setup_round(project, workers, how)))
+                found[workers].append(setup_round(project, workers, how, retried))
         print(f"  {backend} set-up round {round_ + 1}/{repeats}", file=sys.stderr)
-    return SetupTimes(backend, clones, scratch)
+    return SetupTimes(backend, clones, scratch, retried)
 
 
 # --------------------------------------------------------------------------
@@ -494,6 +513,13 @@ def section(
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     per_clone = "; ".join(f"{s.backend} {s.per_clone() * 1000:.0f} ms" for s in setups)
+    retried = "; ".join(f"{s.backend}: {', '.join(s.retried)}" for s in setups if s.retried)
+    retried_note = (
+        f" Measurements redone because PostgreSQL refused `DROP DATABASE ... WITH (FORCE)` "
+        f"while an autovacuum worker was in the database: {retried}."
+        if retried
+        else " No measurement had to be redone."
+    )
     migrate = "; ".join(f"{s.backend} {s.one_migrate() * 1000:.0f} ms" for s in setups)
     command = (
         f"python benchmarks/parallel.py --backend {options.backend} "
@@ -524,7 +550,7 @@ def section(
             "makes them) against N databases created and migrated one after the other. "
             f"Medians of {options.repeats} rounds; ratio = median of per-round ratios against "
             f"one migrate from scratch (the N = 1 baseline). One migrate: {migrate}; "
-            f"each extra clone: {per_clone}.",
+            f"each extra clone: {per_clone}.{retried_note}",
             "",
             setup_table(setups),
             "",
