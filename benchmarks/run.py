@@ -54,6 +54,15 @@ def main() -> int:
             *write,
         ],
         [str(HERE / "reuse_db.py"), "--repeats", "2" if options.quick else "5", *write],
+        [
+            str(HERE / "parallel.py"),
+            "--backend",
+            "all",
+            "--repeats",
+            "2" if options.quick else "5",
+            *write,
+        ],
+        [str(HERE / "parallel_reliability.py"), "--runs", "3" if options.quick else "20", *write],
     ]
     status = 0
     for argv in runs:

@@ -27,7 +27,7 @@ import alembic.op  # noqa: F401
 POSTGRES_URL_VAR = "AKSARA_TEST_POSTGRES_URL"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def postgres_url() -> str:
     """The admin URL of a real PostgreSQL server, or skip (fail in CI) when none is set."""
     url = os.environ.get(POSTGRES_URL_VAR)

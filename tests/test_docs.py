@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 import aksara_testing
 from aksara_cli._app import test_command as aksara_test_command
+from aksara_cli._run import validate_sharding
 from aksara_testing._settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,3 +173,22 @@ def test_rest_literal_markers_and_roles_become_markdown() -> None:
     assert convert("Like this::\n\n    x = 1\n") == "Like this:\n\n    x = 1\n"
     assert convert("Example.\n\n::\n\n    x = 1\n") == "Example.\n\n\n    x = 1\n"
     assert convert("see :func:`count_queries` and :class:`~a.B`") == "see `count_queries` and `a.B`"
+
+
+PARALLEL_SOURCES = [DOCS / "parallel.md", DOCS.parent / "examples" / "ci" / "github-actions.yml"]
+
+
+def test_the_parallel_page_is_linked_from_the_index() -> None:
+    assert "(parallel.md)" in (DOCS / "index.md").read_text()
+
+
+@pytest.mark.parametrize("source", PARALLEL_SOURCES, ids=lambda path: path.name)
+def test_every_aksara_test_command_shown_for_parallel_runs_is_accepted(source: Path) -> None:
+    text = source.read_text().replace("${{ matrix.group }}", "1")
+    found = re.findall(r"aksara test(?!_)([^`\n#]*)", text)  # not "aksara test_app pid ..."
+    commands = [shlex.split(args) for args in found]
+    assert len(commands) >= 2
+    for args in commands:
+        context = aksara_test_command.make_context("test", list(args))
+        params = context.params
+        assert validate_sharding(params["numprocesses"], params["splits"], params["group"]) is None

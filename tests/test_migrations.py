@@ -53,6 +53,7 @@ async def test_the_schema_came_from_the_models(db_session):
     assert tables == ["authors", "books"]
 """
 
+
 @pytest.fixture
 def tidy_server(project: Project, request: pytest.FixtureRequest) -> Iterator[Project]:
     """``project``, with what its runs left on the PostgreSQL server dropped afterwards.

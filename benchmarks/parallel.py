@@ -1,0 +1,608 @@
+"""Parallel runs and CI sharding: what workers and shards buy, measured on this machine.
+
+    python benchmarks/parallel.py [--backend sqlite|postgres|all] [--repeats 5]
+        [--tests 2000] [--write]
+
+Three measurements per backend (PostgreSQL needs ``AKSARA_TEST_POSTGRES_URL``):
+
+1. **Suite time, ``-n 0`` vs ``-n 2``.** A generated suite of ``--tests``
+   database tests (20 modules; each test adds 1, 6, 11 or 16 rows depending
+   on its module, commits, counts them; everything rolled back by the
+   plugin) run as whole ``aksara test -q`` subprocesses, wall clock, one
+   warm-up round, then ``--repeats`` rounds with the two variants' order
+   alternating. Ratio = median of the per-round ratios T(-n 0) / T(-n 2).
+   Every run must report all tests passed. Target (issue 9): at least 1.7x.
+2. **Worker databases ready, clones vs migrating each.** In-process, through
+   the plugin's own functions: N = 1, 2, 4, 8 workers' databases made the way
+   ``-n N`` makes them (``build_worker_database``: the first call migrates the
+   template, every call clones it under the workers' lock; the calls run one
+   after the other, as the lock serialises them in a real run) against N
+   databases each created and migrated from scratch (what a runner that
+   re-migrates every worker does, also one after the other). The schema is a
+   30-revision Alembic chain, one table per revision (not ``create_all``),
+   run by the async ``env.py`` template. Everything is dropped (untimed)
+   before each measurement. Target: N workers ready within 1.5x one migrate.
+3. **Shard balance, ``--splits 4``.** Durations of the suite from item 1 are
+   stored with ``--store-durations`` (one run without workers); then each of
+   the 4 groups runs with both of pytest-split's algorithms. Reported:
+   pytest-split's estimated duration per group (from the stored durations)
+   and the measured time of the group's tests (pytest's "in X s", which also
+   holds the group's database set-up), and the largest group against the
+   mean. Target: the largest shard within 10 % of the mean.
+
+Targets are reported, never asserted. ``--write`` replaces the section
+between ``<!-- parallel:start -->`` and ``<!-- parallel:end -->`` in
+``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from textwrap import dedent
+
+from _results import machine_line, replace_section  # benchmarks/ is on sys.path
+
+HERE = Path(__file__).resolve().parent
+START_MARKER = "<!-- parallel:start -->"
+END_MARKER = "<!-- parallel:end -->"
+AKSARA = str(Path(sys.executable).with_name("aksara"))
+QUIET_PLUGINS = "-p no:randomly -p no:cacheprovider -p no:faker"
+POSTGRES_VAR = "AKSARA_TEST_POSTGRES_URL"
+MODULES = 20
+WORKER_COUNTS = (1, 2, 4, 8)
+TABLES = 30
+TIMES = "\u00d7"
+
+MODELS = """
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+"""
+
+TEST_MODULE = """
+import pytest
+from sqlalchemy import func, select
+
+from models import Item
+
+ROWS = {rows}
+
+
+@pytest.mark.parametrize("i", range({count}))
+async def test_rows(db_session, i):
+    db_session.add_all([Item(name=f"{{i}}-{{k}}") for k in range(ROWS)])
+    await db_session.commit()
+    assert await db_session.scalar(select(func.count()).select_from(Item)) == ROWS
+"""
+
+ENV_PY = """
+import asyncio
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+config = context.config
+
+
+def do_run_migrations(connection):
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations():
+    connectable = async_engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    async with connectable.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+    await connectable.dispose()
+
+
+asyncio.run(run_async_migrations())
+"""
+
+REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision:04d}"
+down_revision = {down}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "table_{revision:02d}",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("amount", sa.Numeric(10, 2)),
+        sa.Column("created", sa.DateTime),
+        sa.Column("parent_id", sa.Integer, {parent}),
+    )
+    op.create_index("ix_table_{revision:02d}_name", "table_{revision:02d}", ["name"])
+
+
+def downgrade():
+    op.drop_table("table_{revision:02d}")
+"""
+
+
+# --------------------------------------------------------------------------
+# Projects
+# --------------------------------------------------------------------------
+
+
+def database_url(backend: str, name: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{name}.db"
+    server = os.environ[POSTGRES_VAR]
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def write_suite(root: Path, backend: str, tests: int) -> Path:
+    """The generated database suite: ``tests`` tests over 20 modules."""
+    root.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        dedent(
+            f"""
+            [tool.aksara]
+            database_url = "{database_url(backend, f"bench_par_{os.getpid()}")}"
+            models = "models:Base"
+            """
+        )
+    )
+    (root / "models.py").write_text(dedent(MODELS).lstrip())
+    per_module = tests // MODULES
+    for module in range(MODULES):
+        count = per_module + (1 if module < tests % MODULES else 0)
+        body = TEST_MODULE.format(rows=module % 4 * 5 + 1, count=count)
+        (root / f"test_module_{module:02d}.py").write_text(dedent(body).lstrip())
+    return root
+
+
+def write_migrations(root: Path, backend: str) -> Path:
+    """A project whose schema is a 30-revision Alembic chain."""
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        dedent(
+            f"""
+            [tool.aksara]
+            database_url = "{database_url(backend, f"bench_mig_{os.getpid()}")}"
+            migrations = "alembic.ini"
+            """
+        )
+    )
+    (root / "alembic.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/migrations\npath_separator = os\n"
+    )
+    (root / "migrations" / "env.py").write_text(dedent(ENV_PY).lstrip())
+    for revision in range(1, TABLES + 1):
+        down = "None" if revision == 1 else f'"{revision - 1:04d}"'
+        parent = "" if revision == 1 else f'sa.ForeignKey("table_{revision - 1:02d}.id")'
+        text = REVISION.format(revision=revision, down=down, parent=parent)
+        (versions / f"{revision:04d}_table.py").write_text(dedent(text).lstrip())
+    return root
+
+
+# --------------------------------------------------------------------------
+# 1. Suite time
+# --------------------------------------------------------------------------
+
+
+def env_for(project: Path) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "CI" and not name.startswith(("AKSARA_", "PYTEST_", "COV_CORE_"))
+    }
+    env["PYTEST_ADDOPTS"] = QUIET_PLUGINS
+    env["TMPDIR"] = str(project.parent / f"{project.name}-tmp")
+    Path(env["TMPDIR"]).mkdir(exist_ok=True)
+    return env
+
+
+def aksara_test(project: Path, *args: str, expect: str) -> tuple[float, str]:
+    """Wall time of ``aksara test ARGS`` and its output; stops the benchmark if it fails."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [AKSARA, "test", *args],
+        cwd=project,
+        env=env_for(project),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0 or expect not in done.stdout:
+        sys.exit(
+            f"aksara test {' '.join(args)} failed (exit {done.returncode}):\n"
+            f"{done.stdout[-3000:]}{done.stderr[-2000:]}"
+        )
+    return elapsed, done.stdout
+
+
+@dataclass(frozen=True)
+class SuiteTimes:
+    backend: str
+    serial: list[float]
+    workers: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(s / w for s, w in zip(self.serial, self.workers, strict=True))
+
+
+def measure_suite(project: Path, backend: str, tests: int, repeats: int) -> SuiteTimes:
+    expect = f"{tests} passed"
+    variants = {"serial": ("-q", "-n", "0"), "workers": ("-q", "-n", "2")}
+    for args in variants.values():  # warm-up: bytecode, first server connections
+        aksara_test(project, *args, expect=expect)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(repeats):
+        order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
+        for name in order:
+            times[name].append(aksara_test(project, *variants[name], expect=expect)[0])
+        print(f"  {backend} suite round {round_ + 1}/{repeats}", file=sys.stderr)
+    return SuiteTimes(backend, times["serial"], times["workers"])
+
+
+# --------------------------------------------------------------------------
+# 2. Worker databases ready
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetupTimes:
+    backend: str
+    clones: dict[int, list[float]]  # N -> seconds for template + N clones
+    scratch: dict[int, list[float]]  # N -> seconds for N databases migrated from scratch
+    retried: list[str]  # measurements redone after an autovacuum refusal
+
+    def one_migrate(self) -> float:
+        return statistics.median(self.scratch[1])
+
+    def ratio(self, workers: int) -> float:
+        """Clones for N workers against one migrate, median of per-round ratios."""
+        pairs = zip(self.clones[workers], self.scratch[1], strict=True)
+        return statistics.median(c / m for c, m in pairs)
+
+    def per_clone(self) -> float:
+        high, low = max(WORKER_COUNTS), min(WORKER_COUNTS)
+        return (statistics.median(self.clones[high]) - statistics.median(self.clones[low])) / (
+            high - low
+        )
+
+
+async def _setup_round(project: Path, workers: int, how: str) -> float:
+    from aksara_testing._database import build_database, drop_database
+    from aksara_testing._migrations.schema import migrations_source
+    from aksara_testing._settings import load_settings
+    from aksara_testing._urls import check_safe, derive_test_url
+    from aksara_testing._workers import TEMPLATE_SUFFIX, build_worker_database
+
+    settings = load_settings(project)
+    folder = project / "databases"
+    template = check_safe(derive_test_url(settings, folder, suffix=TEMPLATE_SUFFIX), settings)
+    targets = [
+        check_safe(derive_test_url(settings, folder, suffix=f"_gw{i}"), settings)
+        for i in range(workers)
+    ]
+    source = migrations_source(settings, template.url)
+    for target in (template, *targets):
+        await drop_database(target)
+    lock = project / "workers.lock"
+
+    start = time.perf_counter()
+    handles = []
+    for target in targets:
+        if how == "clones":
+            handles.append(
+                await build_worker_database(template, target, source, reuse=False, lock=lock)
+            )
+        else:
+            own = migrations_source(settings, target.url)
+            handles.append(await build_database(target, own, reuse=False))
+    elapsed = time.perf_counter() - start
+
+    for handle in handles:
+        await handle.engine.dispose()
+    for target in (template, *targets):
+        await drop_database(target)
+    return elapsed
+
+
+# PostgreSQL 15 refuses DROP DATABASE ... WITH (FORCE) to a non-superuser while an
+# autovacuum worker is connected to the database: seen here, reported, retried and counted.
+AUTOVACUUM_REFUSAL = "must be a member of the role whose process is being terminated"
+
+
+def setup_round(project: Path, workers: int, how: str, retried: list[str]) -> float:
+    for attempt in range(5):
+        try:
+            return asyncio.run(_setup_round(project, workers, how))
+        except Exception as exc:
+            if AUTOVACUUM_REFUSAL not in str(exc) or attempt == 4:
+                raise
+            retried.append(f"{how} N={workers}")
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
+def measure_setup(project: Path, backend: str, repeats: int) -> SetupTimes:
+    retried: list[str] = []
+    setup_round(project, 1, "clones", retried)  # warm-up: imports, Alembic, server
+    clones: dict[int, list[float]] = {n: [] for n in WORKER_COUNTS}
+    scratch: dict[int, list[float]] = {n: [] for n in WORKER_COUNTS}
+    for round_ in range(repeats):
+        for workers in WORKER_COUNTS:
+            order = ("clones", "scratch") if round_ % 2 == 0 else ("scratch", "clones")
+            for how in order:
+                found = clones if how == "clones" else scratch
+                found[workers].append(setup_round(project, workers, how, retried))
+        print(f"  {backend} set-up round {round_ + 1}/{repeats}", file=sys.stderr)
+    return SetupTimes(backend, clones, scratch, retried)
+
+
+# --------------------------------------------------------------------------
+# 3. Shard balance
+# --------------------------------------------------------------------------
+
+ALGORITHMS = ("duration_based_chunks", "least_duration")
+ESTIMATE = re.compile(r"Running group (\d+)/(\d+) \(estimated duration: ([\d.]+)s\)")
+SESSION = re.compile(r"(\d+) passed(?:, \d+ deselected)? in ([\d.]+)s")
+
+
+@dataclass(frozen=True)
+class Shard:
+    group: int
+    tests: int
+    estimated: float
+    measured: float
+
+
+def measure_shards(project: Path, tests: int) -> dict[str, list[Shard]]:
+    aksara_test(project, "-q", "--store-durations", expect=f"{tests} passed")
+    found: dict[str, list[Shard]] = {}
+    for algorithm in ALGORITHMS:
+        shards = []
+        for group in range(1, 5):
+            args = ("-q", "--splits", "4", "--group", str(group))
+            _, out = aksara_test(
+                project, *args, "--splitting-algorithm", algorithm, expect="passed"
+            )
+            estimate, session = ESTIMATE.search(out), SESSION.search(out)
+            assert estimate is not None and session is not None, out[-2000:]
+            shards.append(Shard(group, int(session[1]), float(estimate[3]), float(session[2])))
+        found[algorithm] = shards
+    return found
+
+
+def imbalance(values: Sequence[float]) -> float:
+    """How far the largest is above the mean, as a fraction of the mean."""
+    mean = statistics.fmean(values)
+    return max(values) / mean - 1
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+
+def versions_line(backends: Sequence[str]) -> str:
+    parts = [
+        machine_line(),
+        f"Python {platform.python_version()}",
+        f"pytest {version('pytest')}",
+        f"pytest-xdist {version('pytest-xdist')}",
+        f"pytest-split {version('pytest-split')}",
+        f"SQLAlchemy {version('sqlalchemy')}",
+        f"Alembic {version('alembic')}",
+        f"aksara-testing {version('aksara-testing')}",
+    ]
+    if "postgres" in backends:
+        parts.append(f"asyncpg {version('asyncpg')}, PostgreSQL {server_version()}")
+    return ", ".join(parts)
+
+
+def server_version() -> str:
+    async def fetch() -> str:
+        import asyncpg
+
+        connection = await asyncpg.connect(os.environ[POSTGRES_VAR])
+        try:
+            return str(await connection.fetchval("SHOW server_version"))
+        finally:
+            await connection.close()
+
+    return asyncio.run(fetch())
+
+
+def yes(met: bool) -> str:
+    return "yes" if met else "no"
+
+
+def suite_table(results: Sequence[SuiteTimes], tests: int) -> str:
+    lines = [
+        f"| backend | `-n 0`, {tests:,} tests (s) | `-n 2` (s) | speed-up | target | met |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        serial, workers = statistics.median(r.serial), statistics.median(r.workers)
+        lines.append(
+            f"| {r.backend} | {serial:.2f} | {workers:.2f} | {r.ratio:.2f}{TIMES} "
+            f"| ≥ 1.70{TIMES} | {yes(r.ratio >= 1.7)} |"
+        )
+    return "\n".join(lines)
+
+
+def setup_table(results: Sequence[SetupTimes]) -> str:
+    lines = [
+        "| backend | workers N | template + N clones (ms) | N migrated from scratch (ms) "
+        "| clones vs one migrate | target | met |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        for n in WORKER_COUNTS:
+            clones = statistics.median(r.clones[n]) * 1000
+            scratch = statistics.median(r.scratch[n]) * 1000
+            ratio = r.ratio(n)
+            lines.append(
+                f"| {r.backend} | {n} | {clones:.0f} | {scratch:.0f} | {ratio:.2f}{TIMES} "
+                f"| ≤ 1.50{TIMES} | {yes(ratio <= 1.5)} |"
+            )
+    return "\n".join(lines)
+
+
+def shard_table(results: dict[str, dict[str, list[Shard]]]) -> str:
+    lines = [
+        "| backend | algorithm | tests per group | estimated per group (s) "
+        "| largest vs mean, estimated | measured per group (s) | largest vs mean, measured "
+        "| target | met |",
+        "|---|---|---|---|---:|---|---:|---|---|",
+    ]
+    for backend, by_algorithm in results.items():
+        for algorithm, shards in by_algorithm.items():
+            estimated = [s.estimated for s in shards]
+            measured = [s.measured for s in shards]
+            lines.append(
+                f"| {backend} | {algorithm} | {', '.join(str(s.tests) for s in shards)} "
+                f"| {', '.join(f'{v:.2f}' for v in estimated)} "
+                f"| +{imbalance(estimated):.1%} "
+                f"| {', '.join(f'{v:.2f}' for v in measured)} "
+                f"| +{imbalance(measured):.1%} | ≤ +10% | {yes(imbalance(estimated) <= 0.10)} |"
+            )
+    return "\n".join(lines)
+
+
+def section(
+    suites: Sequence[SuiteTimes],
+    setups: Sequence[SetupTimes],
+    shards: dict[str, dict[str, list[Shard]]],
+    options: argparse.Namespace,
+    backends: Sequence[str],
+) -> str:
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    per_clone = "; ".join(f"{s.backend} {s.per_clone() * 1000:.0f} ms" for s in setups)
+    retried = "; ".join(f"{s.backend}: {', '.join(s.retried)}" for s in setups if s.retried)
+    retried_note = (
+        f" Measurements redone because PostgreSQL refused `DROP DATABASE ... WITH (FORCE)` "
+        f"while an autovacuum worker was in the database: {retried}."
+        if retried
+        else " No measurement had to be redone."
+    )
+    migrate = "; ".join(f"{s.backend} {s.one_migrate() * 1000:.0f} ms" for s in setups)
+    command = (
+        f"python benchmarks/parallel.py --backend {options.backend} "
+        f"--repeats {options.repeats} --tests {options.tests}"
+    )
+    return "\n".join(
+        [
+            START_MARKER,
+            "## Parallel workers and sharding",
+            "",
+            f"`{command}` on {today}; {versions_line(backends)}; load average at the end {load} "
+            "(the machine is shared: other engineers' test runs compete for the 2 cores).",
+            "",
+            f"### A {options.tests:,}-test database suite, without and with 2 workers",
+            "",
+            "Wall time of whole `aksara test -q` subprocesses, median of "
+            f"{options.repeats} alternating rounds after a warm-up; speed-up = median of "
+            "per-round ratios. Each test adds 1 to 16 rows, commits and counts them.",
+            "",
+            suite_table(suites, options.tests),
+            "",
+            "### Worker databases ready: one migrate + clones vs migrating each",
+            "",
+            f"Schema: a {TABLES}-revision Alembic chain (one table and index per revision, "
+            "async `env.py`), not `create_all`. In-process, through the plugin's "
+            "`build_worker_database` (template migrated once, then `CREATE DATABASE ... "
+            "TEMPLATE` / a file copy per worker, one after the other as the workers' lock "
+            "makes them) against N databases created and migrated one after the other. "
+            f"Medians of {options.repeats} rounds; ratio = median of per-round ratios against "
+            f"one migrate from scratch (the N = 1 baseline). One migrate: {migrate}; "
+            f"each extra clone: {per_clone}.{retried_note}",
+            "",
+            setup_table(setups),
+            "",
+            "### Shard balance, `--splits 4` by stored durations",
+            "",
+            "Durations stored by one `aksara test --store-durations` run of the suite above, "
+            "then each group run once. Estimated = pytest-split's own estimate from the stored "
+            "durations; measured = pytest's session time of the group (its database set-up "
+            "included). One round: the estimate is deterministic, the measured column is noisy; "
+            "`met` judges the estimate, which is what the groups are cut from.",
+            "",
+            shard_table(shards),
+            END_MARKER,
+        ]
+    )
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "all"), default="all")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--tests", type=int, default=2000, help="suite size (default 2000)")
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    options = parser.parse_args(argv)
+    backends = ["sqlite", "postgres"] if options.backend == "all" else [options.backend]
+    if "postgres" in backends and not os.environ.get(POSTGRES_VAR):
+        if options.backend == "postgres":
+            parser.error(f"{POSTGRES_VAR} is not set")
+        print(f"{POSTGRES_VAR} is not set: SQLite only", file=sys.stderr)
+        backends = ["sqlite"]
+
+    suites, setups, shards = [], [], {}
+    with tempfile.TemporaryDirectory(prefix="aksara-parallel-") as tmp:
+        for backend in backends:
+            suite = write_suite(Path(tmp) / f"suite-{backend}", backend, options.tests)
+            suites.append(measure_suite(suite, backend, options.tests, options.repeats))
+            shards[backend] = measure_shards(suite, options.tests)
+            migrations = write_migrations(Path(tmp) / f"migrations-{backend}", backend)
+            setups.append(measure_setup(migrations, backend, options.repeats))
+
+    text = section(suites, setups, shards, options, backends)
+    print(text)
+    if options.write:
+        replace_section(text, START_MARKER, END_MARKER)
+        print("wrote benchmarks/RESULTS.md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
