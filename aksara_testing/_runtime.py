@@ -84,6 +84,7 @@ class Runtime:
         self.worker_notes: list[str] = []
         self.template_used = False  # a worker of this run cloned from the template
         self.cloned = False  # this worker built its database from the template
+        self.config_error: str | None = None  # an xdist worker's exit-4 error, for the controller
         self._token: contextvars.Token[Runtime | None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -190,7 +191,7 @@ class Runtime:
                 except ConfigurationError as exc:
                     if self.worker is None:
                         pytest.exit(str(exc), returncode=4)
-                    self._build_error = str(exc)  # pytest.exit would crash the xdist worker
+                    self._build_error = self.config_error = str(exc)  # exit would crash it
                 except MigrationError as exc:  # every test that needs the database fails so
                     self._build_error = f"building the test database: {exc}"
                 finally:

@@ -161,6 +161,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     output = getattr(node, "workeroutput", {})
     runtime.worker_notes += [f"{worker}: {note}" for note in output.get("aksara_notes", ())]
     runtime.template_used |= bool(output.get("aksara_cloned", False))
+    if output.get("aksara_config_error") and runtime.config_error is None:
+        runtime.config_error = str(output["aksara_config_error"])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -171,8 +173,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:  # an xdist worker: hand the notes to the controller
         workeroutput["aksara_notes"] = list(runtime.notes)
         workeroutput["aksara_cloned"] = runtime.cloned
+        workeroutput["aksara_config_error"] = runtime.config_error
     elif runtime.parallel:
         runtime.finish_parallel_run()
+        if runtime.config_error is not None:  # a worker met a configuration error: exit 4
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -286,6 +291,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     for note in runtime.notes:
         terminalreporter.write_line(f"aksara: {note}")
+    if runtime.parallel and runtime.config_error is not None:
+        terminalreporter.write_line(f"aksara: {runtime.config_error}")
     if runtime.worker_notes and config.get_verbosity() > 0:
         for note in sorted(runtime.worker_notes):
             terminalreporter.write_line(f"aksara: {note}")

@@ -191,11 +191,6 @@ def test_template_and_clones_are_dropped_after_the_run(parallel_run: ParallelRun
     assert parallel_run.databases_after == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the workers' file lock (aksara-<uid>/<project>/test_<name>_template.lock) "
-    "is left in the temporary directory after every parallel run",
-)
 def test_the_run_leaves_nothing_in_the_temporary_directory(parallel_run: ParallelRun) -> None:
     passed(parallel_run.outcome, tests=2)
     assert parallel_run.leftovers_after == []
@@ -489,27 +484,17 @@ def test_a_second_checkout_on_the_same_server_never_disturbs_a_running_one(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: under -n the run lock is taken inside a worker's first test; its "
-    "pytest.exit crashes the worker and the run ends with an xdist INTERNALERROR (exit 3)",
-)
 def test_a_second_checkout_is_told_which_run_holds_the_databases(collision: Collision) -> None:
     output = collision.second.stdout + collision.second.stderr
     assert collision.second.code == 4, output
     assert "INTERNALERROR" not in output
     assert re.search(
-        rf"test database {collision.name}_gw[01] is in use by another run \(aksara "
+        rf"test database {collision.name}_gw[01] is in use by another run \(aksara admin: "
         rf"{collision.name}_gw[01] pid \d+ /",
         output,
     ), output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the second checkout's controller drops the template of the run "
-    "it was refused by (drop_template at the end of every parallel run)",
-)
 @pytest.mark.postgres
 def test_a_refused_checkout_leaves_the_running_ones_template_alone(collision: Collision) -> None:
     assert f"{collision.name}_template" in collision.while_second_ran
@@ -537,8 +522,8 @@ def test_without_workers_a_second_checkout_is_refused_naming_the_holder(
     assert refused.code == 4, str(refused)
     # PostgreSQL keeps 63 bytes of the holder's label: the checkout's path may be cut short.
     assert (
-        f"test database {first.test_name} is in use by another run (aksara {first.test_name} "
-        f"pid {process.pid} /"
+        f"test database {first.test_name} is in use by another run "
+        f"(aksara admin: {first.test_name} pid {process.pid} /"
     ) in refused.stdout + refused.stderr
 
 
@@ -715,12 +700,6 @@ async def test_the_next_test_starts_empty(db_session):
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: after a transactional test whose db_session read after its last "
-    "commit, emptying the tables (TRUNCATE) waits forever for that session, still idle in "
-    "transaction: the run hangs (PostgreSQL; SQLite warns of a garbage-collected connection)",
-)
 def test_a_transactional_test_may_read_last(postgres_url: str, tmp_path: Path) -> None:
     app = ParallelProject(tmp_path, "postgres", postgres_url)
     app.write("test_read_last.py", TEST_READ_LAST)
