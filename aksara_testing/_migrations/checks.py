@@ -238,31 +238,39 @@ def _round_trip_verdict(progress: _Progress, error: BaseException | None, reason
 
 
 def _snapshot(connection: Connection, context: MigrationContext) -> dict[str, Any]:
+    """The schema as comparable data, read with one query per kind of object.
+
+    ``get_multi_*`` reflects every table at once (a handful of catalog
+    queries on PostgreSQL instead of five per table).
+    """
     from sqlalchemy import inspect
 
     inspector = inspect(connection)
-    version_table = context.version_table
+    names = [t for t in inspector.get_table_names() if t != context.version_table]
+    if not names:
+        return {}
+    columns = inspector.get_multi_columns(filter_names=names)
+    keys = inspector.get_multi_pk_constraint(filter_names=names)
+    foreign = inspector.get_multi_foreign_keys(filter_names=names)
+    indexes = inspector.get_multi_indexes(filter_names=names)
+    uniques = inspector.get_multi_unique_constraints(filter_names=names)
     schema: dict[str, Any] = {}
-    for table in inspector.get_table_names():
-        if table == version_table:
-            continue
+    for table in names:
+        key = (None, table)
         schema[table] = {
             "columns": sorted(
-                (c["name"], str(c["type"]), bool(c["nullable"]))
-                for c in inspector.get_columns(table)
+                (c["name"], str(c["type"]), bool(c["nullable"])) for c in columns.get(key, ())
             ),
-            "primary key": sorted(inspector.get_pk_constraint(table)["constrained_columns"]),
+            "primary key": sorted(keys[key]["constrained_columns"] if key in keys else ()),
             "foreign keys": sorted(
                 (tuple(fk["constrained_columns"]), fk["referred_table"])
-                for fk in inspector.get_foreign_keys(table)
+                for fk in foreign.get(key, ())
             ),
             "indexes": sorted(
                 (tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
-                for i in inspector.get_indexes(table)
+                for i in indexes.get(key, ())
             ),
-            "unique": sorted(
-                tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)
-            ),
+            "unique": sorted(tuple(u["column_names"]) for u in uniques.get(key, ())),
         }
     return schema
 
