@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -443,18 +442,3 @@ def test_a_failing_entry_point_is_a_one_line_error_naming_the_package(
             "myqueue-testing"
         ]
     )
-
-
-def test_the_docs_home_grown_queue_example_runs(pytester: pytest.Pytester) -> None:
-    # Every block of docs/tasks.md that starts with "# <file>.py" is one file of it.
-    text = (Path(__file__).resolve().parents[1] / "docs" / "tasks.md").read_text()
-    blocks = [block.split("```")[0] for block in text.split("```python\n")[1:]]
-    files = {b.splitlines()[0][2:]: b for b in blocks if re.match(r"# [\w/]+\.py\n", b)}
-    assert sorted(files) == ["conftest.py", "myapp/jobs.py", "test_jobs.py"]
-    for name, source in files.items():
-        (pytester.path / name).parent.mkdir(exist_ok=True)
-        (pytester.path / name).write_text(source)
-
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider")
-
-    result.assert_outcomes(passed=3)
