@@ -253,12 +253,41 @@ def aksara_test(project: Path, *args: str, expect: str) -> tuple[float, str]:
 @dataclass(frozen=True)
 class SuiteTimes:
     backend: str
+    tests: int
     serial: list[float]
     workers: list[float]
 
     @property
     def ratio(self) -> float:
         return statistics.median(s / w for s, w in zip(self.serial, self.workers, strict=True))
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Suite time = fixed + tests x per test, from the medians of two suite sizes."""
+
+    per_test_serial: float
+    per_test_workers: float
+    fixed_serial: float
+    fixed_workers: float
+
+    @classmethod
+    def fit(cls, large: SuiteTimes, small: SuiteTimes) -> CostModel:
+        def line(big: list[float], little: list[float]) -> tuple[float, float]:
+            slope = (statistics.median(big) - statistics.median(little)) / (
+                large.tests - small.tests
+            )
+            return slope, statistics.median(big) - slope * large.tests
+
+        serial, workers = line(large.serial, small.serial), line(large.workers, small.workers)
+        return cls(serial[0], workers[0], serial[1], workers[1])
+
+    def tests_for(self, speedup: float) -> float | None:
+        """Suite size at which -n 2 becomes ``speedup`` times faster; None if never."""
+        gain = self.per_test_serial - speedup * self.per_test_workers
+        if gain <= 0:
+            return None
+        return max(0.0, (speedup * self.fixed_workers - self.fixed_serial) / gain)
 
 
 def measure_suite(project: Path, backend: str, tests: int, repeats: int) -> SuiteTimes:
@@ -271,8 +300,8 @@ def measure_suite(project: Path, backend: str, tests: int, repeats: int) -> Suit
         order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
         for name in order:
             times[name].append(aksara_test(project, *variants[name], expect=expect)[0])
-        print(f"  {backend} suite round {round_ + 1}/{repeats}", file=sys.stderr)
-    return SuiteTimes(backend, times["serial"], times["workers"])
+        print(f"  {backend} {tests}-test suite round {round_ + 1}/{repeats}", file=sys.stderr)
+    return SuiteTimes(backend, tests, times["serial"], times["workers"])
 
 
 # --------------------------------------------------------------------------
@@ -372,6 +401,45 @@ def measure_setup(project: Path, backend: str, repeats: int) -> SetupTimes:
     return SetupTimes(backend, clones, scratch, retried)
 
 
+async def _clone_strategies(project: Path, repeats: int) -> dict[str, list[float]]:
+    """PostgreSQL only: one clone of the migrated template, default strategy vs FILE_COPY."""
+    import asyncpg
+
+    from aksara_testing._database import build_database, drop_database
+    from aksara_testing._migrations.schema import migrations_source
+    from aksara_testing._settings import load_settings
+    from aksara_testing._urls import check_safe, derive_test_url
+
+    settings = load_settings(project)
+    folder = project / "databases"
+    template = check_safe(derive_test_url(settings, folder, suffix="_strategy_tpl"), settings)
+    clone = check_safe(derive_test_url(settings, folder, suffix="_strategy"), settings)
+    handle = await build_database(template, migrations_source(settings, template.url), reuse=False)
+    await handle.engine.dispose()
+    statements = {
+        "default (WAL_LOG), what the plugin runs": "",
+        "STRATEGY = FILE_COPY": " STRATEGY = FILE_COPY",
+    }
+    times: dict[str, list[float]] = {label: [] for label in statements}
+    connection = await asyncpg.connect(os.environ[POSTGRES_VAR])
+    try:
+        for round_ in range(repeats):
+            labels = list(statements) if round_ % 2 == 0 else list(reversed(statements))
+            for label in labels:
+                await drop_database(clone)
+                start = time.perf_counter()
+                await connection.execute(
+                    f'CREATE DATABASE "{clone.url.database}" '
+                    f'TEMPLATE "{template.url.database}"{statements[label]}'
+                )
+                times[label].append(time.perf_counter() - start)
+    finally:
+        await connection.close()
+        await drop_database(clone)
+        await drop_database(template)
+    return times
+
+
 # --------------------------------------------------------------------------
 # 3. Shard balance
 # --------------------------------------------------------------------------
@@ -450,6 +518,33 @@ def yes(met: bool) -> str:
     return "yes" if met else "no"
 
 
+def cost_table(models: dict[str, CostModel]) -> str:
+    lines = [
+        "| backend | per test, `-n 0` (ms) | per test, `-n 2` (ms) | throughput ratio "
+        "| fixed, `-n 0` (s) | fixed, `-n 2` (s) | suite size where `-n 2` is 1.7x faster |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for backend, m in models.items():
+        needed = m.tests_for(1.7)
+        where = f"{needed:,.0f} tests" if needed is not None else "never"
+        lines.append(
+            f"| {backend} | {m.per_test_serial * 1000:.2f} | {m.per_test_workers * 1000:.2f} "
+            f"| {m.per_test_serial / m.per_test_workers:.2f}{TIMES} | {m.fixed_serial:.2f} "
+            f"| {m.fixed_workers:.2f} | {where} |"
+        )
+    return "\n".join(lines)
+
+
+def strategy_table(times: dict[str, list[float]]) -> str:
+    lines = ["| one clone of the 30-table template | median (ms) | range (ms) |", "|---|---:|---:|"]
+    for label, values in times.items():
+        lines.append(
+            f"| `CREATE DATABASE ... TEMPLATE`, {label} | {statistics.median(values) * 1000:.0f} "
+            f"| {min(values) * 1000:.0f} to {max(values) * 1000:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def suite_table(results: Sequence[SuiteTimes], tests: int) -> str:
     lines = [
         f"| backend | `-n 0`, {tests:,} tests (s) | `-n 2` (s) | speed-up | target | met |",
@@ -505,7 +600,9 @@ def shard_table(results: dict[str, dict[str, list[Shard]]]) -> str:
 
 def section(
     suites: Sequence[SuiteTimes],
+    models: dict[str, CostModel],
     setups: Sequence[SetupTimes],
+    strategies: dict[str, list[float]] | None,
     shards: dict[str, dict[str, list[Shard]]],
     options: argparse.Namespace,
     backends: Sequence[str],
@@ -541,6 +638,13 @@ def section(
             "",
             suite_table(suites, options.tests),
             "",
+            "Where the time goes: the same suite at a tenth of the size, timed the same way, "
+            "gives a straight line per variant (suite time = fixed + tests x per test, through "
+            "the two medians). Fixed = start-up, collection (each worker collects the whole "
+            "suite), database set-up; per test = the marginal cost of one more test.",
+            "",
+            cost_table(models),
+            "",
             "### Worker databases ready: one migrate + clones vs migrating each",
             "",
             f"Schema: a {TABLES}-revision Alembic chain (one table and index per revision, "
@@ -554,6 +658,18 @@ def section(
             "",
             setup_table(setups),
             "",
+            *(
+                [
+                    "What-if, not what the plugin does today: the clone statement alone, with "
+                    "PostgreSQL 15's default strategy and with `STRATEGY = FILE_COPY` "
+                    f"(alternating, {options.repeats} each):",
+                    "",
+                    strategy_table(strategies),
+                    "",
+                ]
+                if strategies
+                else []
+            ),
             "### Shard balance, `--splits 4` by stored durations",
             "",
             "Durations stored by one `aksara test --store-durations` run of the suite above, "
@@ -587,16 +703,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{POSTGRES_VAR} is not set: SQLite only", file=sys.stderr)
         backends = ["sqlite"]
 
-    suites, setups, shards = [], [], {}
+    suites, setups, shards, models = [], [], {}, {}
+    strategies = None
+    small_size = max(MODULES, options.tests // 10)
     with tempfile.TemporaryDirectory(prefix="aksara-parallel-") as tmp:
         for backend in backends:
             suite = write_suite(Path(tmp) / f"suite-{backend}", backend, options.tests)
-            suites.append(measure_suite(suite, backend, options.tests, options.repeats))
+            large = measure_suite(suite, backend, options.tests, options.repeats)
+            suites.append(large)
+            small_suite = write_suite(Path(tmp) / f"small-{backend}", backend, small_size)
+            small = measure_suite(small_suite, backend, small_size, options.repeats)
+            models[backend] = CostModel.fit(large, small)
             shards[backend] = measure_shards(suite, options.tests)
             migrations = write_migrations(Path(tmp) / f"migrations-{backend}", backend)
             setups.append(measure_setup(migrations, backend, options.repeats))
+            if backend == "postgres":
+                strategies = asyncio.run(_clone_strategies(migrations, options.repeats))
 
-    text = section(suites, setups, shards, options, backends)
+    text = section(suites, models, setups, strategies, shards, options, backends)
     print(text)
     if options.write:
         replace_section(text, START_MARKER, END_MARKER)

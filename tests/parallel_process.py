@@ -112,7 +112,7 @@ class ParallelProject(AppProject):
         shutil.rmtree(self.barriers, ignore_errors=True)
         self.barriers.mkdir()
 
-    def run(self, *args: str, timeout: float = RUN_TIMEOUT, **env: str) -> Outcome:
+    def run(self, *args: str, **env: str) -> Outcome:
         """``aksara test ARGS`` in the project, with ``env`` added; waits for it."""
         self._reset_barriers()
         done = subprocess.run(
@@ -121,7 +121,7 @@ class ParallelProject(AppProject):
             env=self.env(**env),
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=RUN_TIMEOUT,
         )
         return Outcome(done.returncode, done.stdout, done.stderr)
 
