@@ -27,6 +27,7 @@ __all__ = [
     "drop_database",
     "empty_tables",
     "fingerprint",
+    "fingerprint_comment",
     "mark_clean",
     "mark_dirty",
     "recreate_database",
@@ -204,7 +205,12 @@ async def store_fingerprint(url: URL, value: str) -> None:
         return
     from ._postgres import write_comment
 
-    await write_comment(url, _MARK + value)
+    await write_comment(url, fingerprint_comment(value))
+
+
+def fingerprint_comment(value: str) -> str:
+    """The PostgreSQL database comment that carries a schema fingerprint."""
+    return _MARK + value
 
 
 def _marker_path(path: Path) -> Path:

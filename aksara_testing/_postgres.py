@@ -42,23 +42,14 @@ async def create(url: URL) -> None:
 
 
 async def drop(url: URL, attempts: int = 20) -> None:
-    """Drop the database, ending its sessions.
-
-    ``WITH (FORCE)`` cannot end an autovacuum worker, which runs as the
-    server's superuser ("must be a member of the role whose process is being
-    terminated"); it finishes in moments, so try again.
-    """
-    import asyncio
-
-    sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)"
-    for attempt in range(attempts):
-        try:
-            await _admin(url, sql)
-            return
-        except Exception as exc:
-            if "role whose process is being terminated" not in str(exc) or attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.05 * (attempt + 1))
+    """Drop the database, ending its sessions (retried while autovacuum is in it)."""
+    engine = _admin_engine(url)
+    try:
+        async with engine.connect() as connection:
+            sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)"
+            await _retried(connection, sql, attempts)
+    finally:
+        await engine.dispose()
 
 
 async def read_own_comment(engine: AsyncEngine) -> str | None:
@@ -87,30 +78,54 @@ async def write_comment(url: URL, comment: str) -> None:
     await _admin(url, f"COMMENT ON DATABASE {_quote(url.database or '')} IS '{literal}'")
 
 
-async def clone(template: URL, url: URL, attempts: int = 20) -> None:
-    """``CREATE DATABASE url TEMPLATE template``, retried while the template is busy.
+async def clone(template: URL, url: URL, comment: str | None = None, attempts: int = 20) -> None:
+    """Replace the database at ``url`` by a copy of ``template``, on one admin connection.
 
-    PostgreSQL refuses a template that has other connections ("source database
-    ... is being accessed by other users"): another worker cloning at the same
-    moment, or a session that has not closed yet.
+    ``DROP ... WITH (FORCE)`` (a leftover of a killed run), ``CREATE DATABASE
+    ... TEMPLATE``, then the ``comment``. PostgreSQL refuses a template that has
+    other connections ("source database ... is being accessed by other users",
+    e.g. autovacuum after the migrations), so that step is retried.
     """
-    import asyncio
-
     from .errors import AksaraError
 
     name, source = _quote(url.database or ""), _quote(template.database or "")
+    engine = _admin_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await _retried(connection, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", attempts)
+            try:
+                await _retried(connection, f"CREATE DATABASE {name} TEMPLATE {source}", attempts)
+            except Exception as exc:
+                if _TRANSIENT[1] not in str(exc):
+                    raise
+                raise AksaraError(
+                    f"could not clone {template.database} into {url.database}: another "
+                    f"connection keeps using {template.database} (another aksara run?); "
+                    "close it, or wait and run again"
+                ) from None
+            if comment is not None:
+                literal = comment.replace("'", "''")
+                await connection.execute(text(f"COMMENT ON DATABASE {name} IS '{literal}'"))
+    finally:
+        await engine.dispose()
+
+
+# Errors that pass in moments: autovacuum (run as the superuser) cannot be ended by
+# DROP ... WITH (FORCE); a template in use cannot be copied.
+_TRANSIENT = ("role whose process is being terminated", "being accessed by other users")
+
+
+async def _retried(connection: Any, sql: str, attempts: int) -> None:
+    import asyncio
+
     for attempt in range(attempts):
         try:
-            await _admin(url, f"CREATE DATABASE {name} TEMPLATE {source}")
+            await connection.execute(text(sql))
             return
         except Exception as exc:
-            if "being accessed by other users" not in str(exc):
+            if not any(t in str(exc) for t in _TRANSIENT) or attempt == attempts - 1:
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
-    raise AksaraError(
-        f"could not clone {template.database} into {url.database}: another connection keeps "
-        f"using {template.database} (another aksara run?); close it, or wait and run again"
-    )
 
 
 class RunLock:

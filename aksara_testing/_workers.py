@@ -23,6 +23,7 @@ from ._database import (
     build_database,
     create_engine_for,
     drop_database,
+    fingerprint_comment,
     store_fingerprint,
     stored_fingerprint,
 )
@@ -65,12 +66,10 @@ async def build_worker_database(
             # A template left by a killed run is reused only if its fingerprint matches.
             built = await build_database(template, source, reuse=True)
             await built.engine.dispose()  # PostgreSQL clones only a template nobody uses
-            await drop_database(target)
-            await _copy(template, target)
+            await _copy(template, target, wanted)
         finally:
             if server_lock is not None:
                 await server_lock.release()
-    await store_fingerprint(target.url, wanted)
     return DatabaseHandle(
         target.url,
         create_engine_for(target.url),
@@ -88,11 +87,14 @@ async def _server_lock(template: Target) -> RunLock | None:
     return await RunLock.take(template.url, "template", wait=True)
 
 
-async def _copy(template: Target, target: Target) -> None:
+async def _copy(template: Target, target: Target, fingerprint: str) -> None:
+    """``target`` becomes a copy of ``template``, marked with ``fingerprint``."""
     if backend_of(target.url) == "sqlite":
+        await drop_database(target)
         Path(target.url.database or "").parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template.url.database or "", target.url.database or "")
+        await store_fingerprint(target.url, fingerprint)
         return
     from ._postgres import clone
 
-    await clone(template.url, target.url)
+    await clone(template.url, target.url, comment=fingerprint_comment(fingerprint))
