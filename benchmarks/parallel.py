@@ -251,7 +251,7 @@ def aksara_test(project: Path, *args: str, expect: str) -> tuple[float, str]:
             check=False,
         )
         elapsed = time.perf_counter() - start
-        if done.returncode == 0 or AUTOVACUUM_REFUSAL not in done.stdout:
+        if done.returncode == 0 or AUTOVACUUM_REFUSAL not in done.stdout + done.stderr:
             break
         REDONE.append(f"`aksara test {' '.join(args)}` in {project.name}")
     if done.returncode != 0 or expect not in done.stdout:
