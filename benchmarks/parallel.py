@@ -196,6 +196,38 @@ def write_suite(root: Path, backend: str, tests: int) -> Path:
     return root
 
 
+BASELINE = "baseline: plain pytest-xdist, no database"
+BUSY_MODULE = """
+import time
+
+import pytest
+
+
+@pytest.mark.parametrize("i", range({count}))
+async def test_busy(i):
+    end = time.perf_counter() + 0.002  # about what a database test here costs
+    while time.perf_counter() < end:
+        pass
+"""
+
+
+def write_baseline(root: Path, tests: int) -> Path:
+    """The same number of async tests, each spinning 2 ms of CPU; no database, no aksara."""
+    root.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\n"
+        'asyncio_mode = "auto"\n'
+        'asyncio_default_test_loop_scope = "session"\n'
+        'asyncio_default_fixture_loop_scope = "session"\n'
+    )
+    per_module = tests // MODULES
+    for module in range(MODULES):
+        count = per_module + (1 if module < tests % MODULES else 0)
+        body = dedent(BUSY_MODULE.format(count=count)).lstrip()
+        (root / f"test_module_{module:02d}.py").write_text(body)
+    return root
+
+
 def write_migrations(root: Path, backend: str) -> Path:
     """A project whose schema is a 30-revision Alembic chain."""
     versions = root / "migrations" / "versions"
@@ -238,12 +270,14 @@ def env_for(project: Path) -> dict[str, str]:
     return env
 
 
-def aksara_test(project: Path, *args: str, expect: str) -> tuple[float, str]:
+def aksara_test(
+    project: Path, *args: str, expect: str, command: Sequence[str] = (AKSARA, "test")
+) -> tuple[float, str]:
     """Wall time of ``aksara test ARGS`` and its output; stops the benchmark if it fails."""
     for _attempt in range(3):
         start = time.perf_counter()
         done = subprocess.run(
-            [AKSARA, "test", *args],
+            [*command, *args],
             cwd=project,
             env=env_for(project),
             capture_output=True,
@@ -305,13 +339,17 @@ class CostModel:
 def measure_suite(project: Path, backend: str, tests: int, repeats: int) -> SuiteTimes:
     expect = f"{tests} passed"
     variants = {"serial": ("-q", "-n", "0"), "workers": ("-q", "-n", "2")}
+    command: Sequence[str] = (AKSARA, "test")
+    if backend == BASELINE:
+        command = (sys.executable, "-m", "pytest", "-p", "no:aksara")
     for args in variants.values():  # warm-up: bytecode, first server connections
-        aksara_test(project, *args, expect=expect)
+        aksara_test(project, *args, expect=expect, command=command)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for round_ in range(repeats):
         order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
         for name in order:
-            times[name].append(aksara_test(project, *variants[name], expect=expect)[0])
+            run = aksara_test(project, *variants[name], expect=expect, command=command)
+            times[name].append(run[0])
         print(f"  {backend} {tests}-test suite round {round_ + 1}/{repeats}", file=sys.stderr)
     return SuiteTimes(backend, tests, times["serial"], times["workers"])
 
@@ -585,6 +623,8 @@ def suite_table(results: Sequence[SuiteTimes], tests: int) -> str:
         lines.append(
             f"| {r.backend} | {serial:.2f} | {workers:.2f} | {r.ratio:.2f}{TIMES} "
             f"| ≥ 1.70{TIMES} | {yes(r.ratio >= 1.7)} |"
+            if r.backend != BASELINE
+            else f"| {r.backend} | {serial:.2f} | {workers:.2f} | {r.ratio:.2f}{TIMES} | — | — |"
         )
     return "\n".join(lines)
 
@@ -673,6 +713,10 @@ def section(
             "",
             suite_table(suites, options.tests),
             "",
+            "The baseline row is pytest-xdist's own ceiling for tests this short: the same "
+            "number of async tests, each spinning 2 ms of CPU (about what one database test "
+            "costs here), no database, `python -m pytest -p no:aksara`.",
+            "",
             "Where the time goes: the same suite at a tenth of the size, timed the same way, "
             "gives a straight line per variant (suite time = fixed + tests x per test, through "
             "the two medians). Fixed = start-up, collection (each worker collects the whole "
@@ -745,6 +789,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     small_size = max(MODULES, options.tests // 10)
     before = cores_available()
     with tempfile.TemporaryDirectory(prefix="aksara-parallel-") as tmp:
+        for size, label in ((options.tests, "baseline"), (small_size, "baseline-small")):
+            baseline = write_baseline(Path(tmp) / label, size)
+            suites.append(measure_suite(baseline, BASELINE, size, options.repeats))
+        small_baseline = suites.pop()
+        models[BASELINE] = CostModel.fit(suites[0], small_baseline)
         for backend in backends:
             suite = write_suite(Path(tmp) / f"suite-{backend}", backend, options.tests)
             large = measure_suite(suite, backend, options.tests, options.repeats)
