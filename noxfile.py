@@ -62,7 +62,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Benchmarks; results go to benchmarks/RESULTS.md."""
-    session.install("-e", ".[dev,postgres]", "pytest-django", "django", "psycopg[binary]")
+    session.install("-e", ".[dev,postgres,bench]")
     session.run("python", "benchmarks/run.py", "--write", *session.posargs)
 
 

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from ..errors import AksaraError
 from . import declarations as d
+from .construct import WRITING, raw_constructor
 from .models import ModelInfo, model_info
 from .resolver import Resolver, split_overrides
 from .state import FactoryState, current_state
@@ -17,6 +18,7 @@ T = TypeVar("T")
 
 _META_OPTIONS = frozenset({"model", "abstract", "exclude"})
 _REGISTRY: dict[type, type[Factory[Any]]] = {}
+_CHECKED: set[tuple[Any, ...]] = set()  # (factory, override names) found valid
 
 
 class FactoryError(AksaraError):
@@ -143,6 +145,14 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
 
     @classmethod
     def _check_overrides(cls, overrides: dict[str, Any]) -> None:
+        names = (cls, *overrides)
+        if names in _CHECKED:
+            return
+        cls._check_override_names(overrides)
+        _CHECKED.add(names)
+
+    @classmethod
+    def _check_override_names(cls, overrides: dict[str, Any]) -> None:
         direct, nested = split_overrides(overrides)
         info = model_info(cls._model)
         known = set(cls._declarations) | set(cls._params) | cls._exclude
@@ -167,7 +177,8 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         info = model_info(cls._model)
         if info.mapped:
             _fill_required(cls.__name__, cls._model, info, fields, state, hooks)
-        instance = cls._model(**fields)
+        construct = raw_constructor(cls._model) if info.mapped and WRITING.get() else None
+        instance = construct(fields) if construct is not None else cls._model(**fields)
         if not info.mapped:  # saved through its manager: parents first (see create_batch)
             hooks.append(Built(instance))
         for name, declaration in cls._declarations.items():
@@ -206,7 +217,11 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
 
         state = current_state()
         hooks: list[Hook] = []
-        built = [cls._make(overrides, state, hooks) for _ in range(size)]
+        token = WRITING.set(True)
+        try:
+            built = [cls._make(overrides, state, hooks) for _ in range(size)]
+        finally:
+            WRITING.reset(token)
         await _create_managed_parents(hooks, built)
         replaced = dict(zip(map(id, built), await persist(cls, built), strict=True))
         for hook in hooks:

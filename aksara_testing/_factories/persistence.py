@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,14 @@ from .models import model_info
 if TYPE_CHECKING:
     from .factory import Factory
 
-__all__ = ["fields_of", "manager_create", "persist"]
+__all__ = [
+    "assign_integer_keys",
+    "fields_of",
+    "load_server_defaults",
+    "manager_create",
+    "new_instances",
+    "persist",
+]
 
 
 async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
@@ -24,14 +32,21 @@ async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
 
     model = factory._model
     if model_info(model).mapped:
+        from .bulk import write
+        from .construct import normalize
+
         session = _layer_session(factory)
+        if await session.run_sync(write, objects):
+            await session.commit()
+            return objects
+        normalize([i for found in new_instances(objects).values() for i in found])
         deferred = await session.run_sync(_prepare, objects)
         # One flush writes every table, parents first, rows batched per table;
         # the commit keeps them for the rest of the scope (rolled back after it).
         with _server_defaults_fetched_later(deferred):
             await session.commit()
         if deferred:
-            await session.run_sync(_load_server_defaults, deferred)
+            await session.run_sync(load_server_defaults, deferred)
         return objects
     create = manager_create(model)
     if create is not None:
@@ -84,8 +99,8 @@ def _prepare(session: Any, objects: list[Any]) -> dict[Any, list[Any]]:
     deferred: dict[Any, list[Any]] = {}
     if session.get_bind().dialect.name == "sqlite":
         with session.no_autoflush:  # objects linked to persistent ones are not ready yet
-            for mapper, instances in _new_instances(objects).items():
-                _assign_keys(session, mapper, instances)
+            for mapper, instances in new_instances(objects).items():
+                assign_integer_keys(session, mapper, instances)
                 if _defers_server_defaults(mapper, instances):
                     deferred[mapper] = instances
     session.add_all(objects)
@@ -114,7 +129,7 @@ def _server_defaults_fetched_later(deferred: dict[Any, list[Any]]) -> Iterator[N
             mapper.eager_defaults = value
 
 
-def _load_server_defaults(session: Any, deferred: dict[Any, list[Any]]) -> None:
+def load_server_defaults(session: Any, deferred: dict[Any, list[Any]]) -> None:
     """One SELECT per table (in chunks) reads back the server defaults just written."""
     from sqlalchemy import select, tuple_
     from sqlalchemy.orm.attributes import set_committed_value
@@ -147,30 +162,37 @@ def _load_server_defaults(session: Any, deferred: dict[Any, list[Any]]) -> None:
 _CHUNK = 500
 
 
-def _new_instances(objects: list[Any]) -> dict[Any, list[Any]]:
-    from sqlalchemy import inspect as sa_inspect
+def new_instances(objects: list[Any]) -> dict[Any, list[Any]]:
+    """The transient mapped objects in ``objects`` and reachable from them, by mapper.
 
+    In order of first appearance, so rows get keys in the order they were made.
+    """
     found: dict[Any, list[Any]] = {}
     seen: set[int] = set()
-    stack = list(objects)
+    stack = list(reversed(objects))
     while stack:
         instance = stack.pop()
         if id(instance) in seen:
             continue
         seen.add(id(instance))
-        state = sa_inspect(instance, raiseerr=False)
+        state = getattr(instance, "_sa_instance_state", None)
         if state is None or not state.transient:
             continue
         found.setdefault(state.mapper, []).append(instance)
-        for relationship in state.mapper.relationships:
-            value = instance.__dict__.get(relationship.key)
-            if value is None:
-                continue
-            stack.extend(value if relationship.uselist else [value])
+        values = instance.__dict__
+        for key, uselist in reversed(_relationships(state.mapper)):
+            value = values.get(key)
+            if value is not None:
+                stack.extend(reversed(list(value)) if uselist else (value,))
     return found
 
 
-def _assign_keys(session: Any, mapper: Any, instances: list[Any]) -> None:
+@functools.cache
+def _relationships(mapper: Any) -> tuple[tuple[str, bool], ...]:
+    return tuple((rel.key, bool(rel.uselist)) for rel in mapper.relationships)
+
+
+def assign_integer_keys(session: Any, mapper: Any, instances: list[Any]) -> None:
     from sqlalchemy import Integer, func, select
 
     if len(mapper.primary_key) != 1 or mapper.inherits is not None:

@@ -17,6 +17,8 @@ _RESOLVING = object()
 
 def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """``{"a": 1, "b__c": 2}`` -> ``({"a": 1}, {"b": {"c": 2}})``."""
+    if not overrides:
+        return {}, {}
     direct: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
     for key, value in overrides.items():

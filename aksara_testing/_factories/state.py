@@ -34,6 +34,7 @@ class FactoryState:
         self._node: object = _UNSET
         self._counters: dict[object, dict[Any, int]] = {}
         self._active: dict[Any, int] = {}
+        self._providers: dict[str, Callable[..., Any]] = {}
 
     def _sync(self) -> None:
         node = self._current_node()
@@ -70,10 +71,12 @@ class FactoryState:
 
     def fake(self, provider: str, **kwargs: Any) -> Any:
         faker = self.faker
-        try:
-            method = getattr(faker, provider)
-        except AttributeError:
-            raise UnknownProvider(provider) from None
+        method = self._providers.get(provider)
+        if method is None:  # bound once: Faker's proxy lookup costs as much as a value
+            try:
+                method = self._providers[provider] = getattr(faker, provider)
+            except AttributeError:
+                raise UnknownProvider(provider) from None
         return method(**kwargs)
 
     def next_sequence(self, key: Any) -> int:
