@@ -64,6 +64,11 @@ class _FactoryMeta(type):
                 {k: v for k, v in vars(namespace["Params"]).items() if not k.startswith("_")}
             )
         cls._declarations = {**inherited, **own}  # type: ignore[attr-defined]
+        cls._hooks = tuple(  # type: ignore[attr-defined]
+            (key, value)
+            for key, value in cls._declarations.items()  # type: ignore[attr-defined]
+            if isinstance(value, d.PostGeneration | d.RelatedFactory)
+        )
         cls._params = params  # type: ignore[attr-defined]
         cls._exclude = frozenset(exclude | set(meta.get("exclude", ())))  # type: ignore[attr-defined]
         cls._model = meta.get("model", model)  # type: ignore[attr-defined]
@@ -136,6 +141,7 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
     Trait = d.Trait
 
     _declarations: ClassVar[dict[str, Any]] = {}
+    _hooks: ClassVar[tuple[tuple[str, Any], ...]] = ()  # post-generation and related
     _params: ClassVar[dict[str, Any]] = {}
     _exclude: ClassVar[frozenset[str]] = frozenset()
     _model: ClassVar[Any] = None
@@ -181,11 +187,10 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         instance = construct(fields) if construct is not None else cls._model(**fields)
         if not info.mapped:  # saved through its manager: parents first (see create_batch)
             hooks.append(Built(instance))
-        for name, declaration in cls._declarations.items():
-            if isinstance(declaration, d.PostGeneration | d.RelatedFactory):
-                given = resolver.declarations.get(name)
-                extracted = None if given is declaration else given
-                hooks.append(Hook(instance, declaration, extracted, resolver.nested.get(name, {})))
+        for name, declaration in cls._hooks:
+            given = resolver.declarations.get(name)
+            extracted = None if given is declaration else given
+            hooks.append(Hook(instance, declaration, extracted, resolver.nested.get(name, {})))
         return instance
 
     @classmethod

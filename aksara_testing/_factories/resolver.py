@@ -55,8 +55,7 @@ class Resolver:
         self.hooks = hooks
         direct, self.nested = split_overrides(overrides)
         self.declarations = dict(factory._declarations)
-        params = dict(factory._params)
-        for name, param in params.items():
+        for name, param in factory._params.items():
             enabled = direct.pop(name, None) if isinstance(param, Trait) else None
             if isinstance(param, Trait):
                 if enabled:
@@ -65,8 +64,15 @@ class Resolver:
                 self.declarations.setdefault(name, param)
         self.declarations.update(direct)
         self.values: dict[str, Any] = {}
-        self.stub = _Stub(self)
         self.sequence = state.next_sequence(factory)
+
+    @property
+    def stub(self) -> _Stub:
+        """The object ``LazyAttribute`` functions get (made on first use)."""
+        stub = self.__dict__.get("_stub")
+        if stub is None:
+            stub = self.__dict__["_stub"] = _Stub(self)
+        return stub
 
     def fake(self, provider: str, **kwargs: Any) -> Any:
         return self.state.fake(provider, **kwargs)
@@ -102,15 +108,13 @@ class Resolver:
     def resolve(self) -> dict[str, Any]:
         """Every model field's value (params and post-generation hooks left out)."""
         fields: dict[str, Any] = {}
-        hook_names = {
-            name
-            for name, declaration in self.factory._declarations.items()
-            if isinstance(declaration, RelatedFactory | PostGeneration)
-        }
+        factory = self.factory
+        hook_names = {name for name, _ in factory._hooks}
+        left_out = factory._params.keys() | factory._exclude
         for name, declaration in self.declarations.items():
             if name in hook_names or isinstance(declaration, RelatedFactory | PostGeneration):
                 continue
             value = self.value(name)
-            if name not in self.factory._params and name not in self.factory._exclude:
+            if name not in left_out:
                 fields[name] = value
         return fields
