@@ -71,7 +71,13 @@ class TestOptions:
 
 
 def validate_cov_report(value: str) -> str | None:
-    """Return an error sentence for a bad ``--cov-report`` value, else None."""
+    """Return an error sentence for a bad ``--cov-report`` value, else None.
+
+    An empty value is pytest-cov's "no report" (coverage data only, e.g. for
+    shards combined later).
+    """
+    if value == "":
+        return None
     kind, _, dest = value.partition(":")
     if kind == "term" or kind == "term-missing":
         if dest not in ("", "skip-covered"):

@@ -72,6 +72,15 @@ def test_html_report_writes_htmlcov_index(project: Path) -> None:
     assert '<span class="pc_cov">50%</span>' in page
 
 
+def test_an_empty_cov_report_writes_the_data_and_no_report(project: Path) -> None:
+    done = aksara_test(project, "--cov=pkg", "--cov-report=")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / ".coverage").is_file()
+    assert "coverage: platform" not in done.stdout and "TOTAL" not in done.stdout
+    assert "1 passed" in done.stdout
+
+
 def test_term_missing_report_prints_the_missing_lines(project: Path) -> None:
     done = aksara_test(project, "--cov=pkg", "--cov-report=term-missing")
 
