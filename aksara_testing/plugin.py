@@ -39,7 +39,8 @@ _ASYNCIO_DEFAULTS = {
     "asyncio_default_test_loop_scope": "session",
 }
 
-pytest_plugins = ["aksara_testing.fixtures"]
+FIXTURES_PLUGIN = "aksara_testing.fixtures"
+pytest_plugins = [FIXTURES_PLUGIN]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,6 +127,22 @@ def pytest_configure(config: pytest.Config) -> None:
     ai_net.install(config.stash[SETTINGS_KEY].ai_hosts)
     if config.getoption("aksara_migrations"):
         _register_migration_checks(config, runtime)
+    _fixtures_last(config)
+
+
+def _fixtures_last(config: pytest.Config) -> None:
+    """Register our fixtures again, after every other plugin: ours win a name clash.
+
+    Among plugins the fixture registered last wins; pytest-django, still installed
+    while a project moves over, would otherwise answer ``client`` with Django's
+    test client (a skip: "no Django settings"). A conftest's own fixtures still
+    override ours, as always.
+    """
+    manager = config.pluginmanager
+    fixtures = manager.get_plugin(FIXTURES_PLUGIN)
+    if fixtures is not None:  # the module holds fixtures only: no hooks run twice
+        manager.unregister(fixtures, FIXTURES_PLUGIN)
+        manager.register(fixtures, FIXTURES_PLUGIN)
 
 
 def _register_migration_checks(config: pytest.Config, runtime: Runtime) -> None:

@@ -249,3 +249,49 @@ def test_the_app_fixture_can_be_overridden_for_an_app_factory(sqlite_project: Pr
         """
     )
     sqlite_project.run().assert_outcomes(passed=1)
+
+
+def test_our_client_wins_over_another_plugins_client_but_not_over_a_conftest(
+    sqlite_project: Project,
+) -> None:
+    """A plugin registered after ours (pytest-django's ``client``, say) does not shadow it."""
+    sqlite_project.pytester.makepyfile(
+        otherclient="""
+        import pytest
+
+        @pytest.fixture
+        def client():
+            pytest.skip("the other plugin's client")
+        """
+    )
+    sqlite_project.pytester.makeconftest(
+        """
+        import pytest
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        pytest_plugins = ["otherclient"]
+
+        async def hello(request):
+            return PlainTextResponse("hello")
+
+        @pytest.fixture(scope="session")
+        def app():
+            return Starlette(routes=[Route("/", hello)])
+        """
+    )
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        async def test_it(client):
+            assert (await client.get("/")).text == "hello"
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=1)
+
+    sub = sqlite_project.pytester.mkpydir("sub")
+    (sub / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef client():\n    return 'mine'\n"
+    )
+    (sub / "test_mine.py").write_text("def test_mine(client):\n    assert client == 'mine'\n")
+    sqlite_project.run().assert_outcomes(passed=2)
