@@ -219,11 +219,19 @@ def test_batch_objects_are_persistent_rows_like_flushed_ones(project: Project) -
             assert sorted(rows) == [("x", author.id), ("y", author.id)]
             assert await db_session.scalar(select(func.count()).select_from(Author)) == 2
 
+        async def test_none_stands_for_the_default_as_in_a_flush(db_session):
+            author = await AuthorFactory.create(status=None, is_admin=None, email=None)
+            assert (author.status, author.is_admin, author.email) == ("new", False, None)
+            row = (await db_session.execute(
+                select(Author.status, Author.is_admin, Author.email).where(Author.id == author.id)
+            )).one()
+            assert tuple(row) == ("new", False, None)
+
         async def test_nothing_is_left(db_session):
             assert await db_session.scalar(select(func.count()).select_from(Book)) == 0
         """,
     )
-    project.run().assert_outcomes(passed=4)
+    project.run().assert_outcomes(passed=5)
 
 
 def test_what_only_a_flush_honours_is_still_honoured(project: Project) -> None:

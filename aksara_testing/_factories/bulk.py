@@ -51,6 +51,9 @@ class _Table:
     server_generated: tuple[tuple[str, Any], ...]  # server defaults and computed columns
     links: tuple[_Link, ...]
     many_to_many: tuple[str, ...]
+    filled: frozenset[str]  # what the database or a default fills when absent
+    # As in a flush, None there means "absent", unless the type stores None (JSON).
+    none_absent: frozenset[str]
 
 
 def write(session: Any, objects: list[Any]) -> bool:
@@ -195,6 +198,15 @@ def _plan(mapper: Any) -> _Table | None:
         links.append(
             _Link(rel.key, bool(rel.uselist), parent_to_child, rel.mapper, tuple(pairs), reverse)
         )
+    server_keys = {key for key, _ in server_generated}
+    filled = frozenset(
+        key
+        for key, column in columns
+        if key in server_keys or key == generated or column.default is not None
+    )
+    none_absent = frozenset(
+        key for key, column in columns if key in filled and not column.type.should_evaluate_none
+    )
     return _Table(
         table,
         tuple(columns),
@@ -203,6 +215,8 @@ def _plan(mapper: Any) -> _Table | None:
         tuple(server_generated),
         tuple(links),
         tuple(many_to_many),
+        filled,
+        none_absent,
     )
 
 
@@ -328,14 +342,15 @@ def _insert(connection: Any, plan: _Table, instances: list[Any], *, returning: b
     from sqlalchemy import insert
 
     server_keys = {key for key, _ in plan.server_generated}
+    filled, none_absent = plan.filled, plan.none_absent
     groups: dict[tuple[str, ...], list[Any]] = {}
     for instance in instances:
         values = instance.__dict__
         present = []
-        for key, column in plan.columns:
-            if key in values and not (values[key] is None and key == plan.generated_key):
+        for key, _ in plan.columns:
+            if key in values and not (values[key] is None and key in none_absent):
                 present.append(key)
-            elif column.default is None and key not in server_keys and key != plan.generated_key:
+            elif key not in filled:
                 values[key] = None  # what a flush inserts for a column with no default
                 present.append(key)
         groups.setdefault(tuple(present), []).append(instance)
