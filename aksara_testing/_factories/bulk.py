@@ -59,7 +59,7 @@ class _Table:
 def write(session: Any, objects: list[Any]) -> bool:
     """Insert ``objects`` and their new related objects; False (nothing done) if it cannot."""
     new = new_instances(objects)
-    if not new or _session_listens(session):
+    if not new or not _session_supported(type(session)) or _session_listens(session):
         return False
     plans = {mapper: _plan(mapper) for mapper in new}
     if any(plan is None for plan in plans.values()):
@@ -129,6 +129,12 @@ def _fill_backrefs(
                 )
 
 
+@cache
+def _session_supported(session_class: type) -> bool:
+    """The two Session internals a flush uses that this writer uses too (SQLAlchemy 2.0, 2.1)."""
+    return hasattr(session_class, "_save_impl") and hasattr(session_class, "_register_persistent")
+
+
 def _session_listens(session: Any) -> bool:
     dispatch = session.dispatch
     return bool(dispatch.before_flush or dispatch.after_flush or dispatch.after_flush_postexec)
@@ -192,8 +198,9 @@ def _plan(mapper: Any) -> _Table | None:
                 )
             )
         reverse = None
-        if len(rel._reverse_property) == 1:
-            other_side = next(iter(rel._reverse_property))
+        reverse_properties = getattr(rel, "_reverse_property", ())
+        if len(reverse_properties) == 1:
+            other_side = next(iter(reverse_properties))
             reverse = (other_side.key, bool(other_side.uselist))
         links.append(
             _Link(rel.key, bool(rel.uselist), parent_to_child, rel.mapper, tuple(pairs), reverse)

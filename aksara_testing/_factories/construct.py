@@ -65,7 +65,10 @@ def raw_constructor(model: type) -> Callable[[dict[str, Any]], Any] | None:
 
 
 def _only_own(dispatch: Any) -> bool:
-    for name in dispatch._event_names:
+    names = getattr(dispatch, "_event_names", None)
+    if names is None:
+        return False  # cannot tell: construct the ordinary way
+    for name in names:
         for listener in getattr(dispatch, name):
             if not _name(listener).startswith(_OWN_LISTENERS):
                 return False
