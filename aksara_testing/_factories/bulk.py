@@ -130,7 +130,7 @@ def _fill_backrefs(
 
 
 @cache
-def _session_supported(session_class: type) -> bool:
+def _session_supported(session_class: Any) -> bool:
     """The two Session internals a flush uses that this writer uses too (SQLAlchemy 2.0, 2.1)."""
     return hasattr(session_class, "_save_impl") and hasattr(session_class, "_register_persistent")
 
