@@ -59,7 +59,7 @@ class _Table:
 def write(session: Any, objects: list[Any]) -> bool:
     """Insert ``objects`` and their new related objects; False (nothing done) if it cannot."""
     new = new_instances(objects)
-    if not new or not _session_supported(type(session)) or _session_listens(session):
+    if not new or not _session_supported(session.__class__) or _session_listens(session):
         return False
     plans = {mapper: _plan(mapper) for mapper in new}
     if any(plan is None for plan in plans.values()):
