@@ -395,7 +395,7 @@ def _install_probes(marks: list[tuple[str, float]]) -> None:
         setattr(owner, name, wrapper)
 
     wrap(checks.CheckRun, "_run")
-    wrap(checks.CheckRun, "_model_diff")
+    wrap(checks.CheckRun, "_compare_models")
     wrap(checks, "_snapshot")
     wrap(runner, "run_env")
     wrap(database, "recreate_database")
@@ -419,10 +419,13 @@ def phases(marks: list[tuple[str, float]]) -> list[tuple[str, float]]:
             "create the scratch database",
             at["recreate_database end"][0] - at["recreate_database start"][0],
         ),
-        ("env.py start + upgrade base→head", at["_model_diff start"][0] - at["run_env start"][0]),
+        (
+            "env.py start + upgrade base→head",
+            at["_compare_models start"][0] - at["run_env start"][0],
+        ),
         (
             "compare with models (autogenerate)",
-            at["_model_diff end"][0] - at["_model_diff start"][0],
+            at["_compare_models end"][0] - at["_compare_models start"][0],
         ),
         (
             "snapshot the schema, 3 times",
