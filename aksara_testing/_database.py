@@ -175,13 +175,13 @@ async def recreate_database(target: Target) -> None:
     url = target.url
     if is_memory(url):
         return
-    await drop_database(target)
     if backend_of(url) == "sqlite":
+        await drop_database(target)
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
         return
-    from ._postgres import create
+    from ._postgres import recreate
 
-    await create(url)
+    await recreate(url)
 
 
 async def stored_fingerprint(url: URL, engine: AsyncEngine) -> str | None:

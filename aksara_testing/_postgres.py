@@ -8,7 +8,15 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["RunLock", "clone", "create", "drop", "read_own_comment", "write_comment"]
+__all__ = [
+    "RunLock",
+    "clone",
+    "create",
+    "drop",
+    "read_own_comment",
+    "recreate",
+    "write_comment",
+]
 
 
 def _quote(name: str) -> str:
@@ -48,6 +56,18 @@ async def drop(url: URL, attempts: int = 20) -> None:
         async with engine.connect() as connection:
             sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)"
             await _retried(connection, sql, attempts)
+    finally:
+        await engine.dispose()
+
+
+async def recreate(url: URL, attempts: int = 20) -> None:
+    """Drop the database if it exists and create it empty, on one admin connection."""
+    name = _quote(url.database or "")
+    engine = _admin_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await _retried(connection, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", attempts)
+            await connection.execute(text(f"CREATE DATABASE {name}"))
     finally:
         await engine.dispose()
 

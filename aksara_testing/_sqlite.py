@@ -10,17 +10,19 @@ with ``isolation_level=None`` and emit BEGIN ourselves (SQLAlchemy's recipe).
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 import aiosqlite
 from sqlalchemy import event, pool
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_sqlite_engine"]
+__all__ = ["create_sqlite_engine", "inline_aiosqlite"]
 
 
 class _InlineQueue:
@@ -92,3 +94,44 @@ def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
     # Readers never block writers: transactional tests write from other connections.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+@contextmanager
+def inline_aiosqlite(database: str, durable: bool = True) -> Iterator[None]:
+    """While inside, aiosqlite connections to the file ``database`` run on the loop thread.
+
+    For engines we do not create (the project's env.py builds its own from
+    the URL we hand it): each statement then skips aiosqlite's two thread
+    hops. The sqlite3 connection gets the same arguments it would have got
+    (isolation level included), so the SQL and its transactions are
+    unchanged. ``durable=False`` also turns off fsync (``PRAGMA
+    synchronous=OFF``), for scratch files that are deleted afterwards.
+    """
+    target = os.path.realpath(database)
+
+    def inline(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        if dialect.driver != "aiosqlite" or "async_creator_fn" in cparams:
+            return
+        name = cargs[0] if cargs else cparams.get("database")
+        if not isinstance(name, str) or os.path.realpath(name) != target:
+            return
+        cparams["async_creator_fn"] = partial(_inline_connection, durable)
+
+    event.listen(Engine, "do_connect", inline)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "do_connect", inline)
+
+
+def _inline_connection(durable: bool, *args: Any, **kwargs: Any) -> LoopThreadConnection:
+    kwargs.pop("iter_chunk_size", None)
+    kwargs["check_same_thread"] = False  # the pool may close it from another thread
+
+    def connect() -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(*args, **kwargs)
+        if not durable:
+            connection.execute("PRAGMA synchronous=OFF")
+        return connection
+
+    return LoopThreadConnection(connect)

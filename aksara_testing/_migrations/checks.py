@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy import MetaData
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine.reflection import Inspector
 
     from .._runtime import Runtime
 
@@ -127,7 +127,11 @@ class CheckRun:
         asyncio.run(recreate_database(target))
         try:
             with redirect_app_database(settings, self.url):
-                run_env(self.config, lambda heads, context: self._work(progress, heads, context))
+                run_env(
+                    self.config,
+                    lambda heads, context: self._work(progress, heads, context),
+                    scratch=True,
+                )
         finally:
             asyncio.run(drop_database(target))
 
@@ -138,26 +142,30 @@ class CheckRun:
         for step in script._upgrade_revs("heads", heads):  # type: ignore[arg-type]
             yield step
             progress.upgraded.append(step.revision.revision)
-        connection = context.connection
-        assert connection is not None
-        progress.model_diff = self._model_diff(context)
-        progress.first = _snapshot(connection, context)
+        inspector = self._compare_models(progress, context)
+        progress.first = _snapshot(inspector, context.version_table)
         progress.phase = "downgrade"
         for step in script._downgrade_revs("base", tuple(script.get_heads())):  # type: ignore[arg-type]
             yield step
             progress.downgraded.append(step.revision.revision)
-        progress.leftover = sorted(_snapshot(connection, context))
+        progress.leftover = sorted(_snapshot(_inspect(context), context.version_table))
         progress.phase = "round trip"
         yield from script._upgrade_revs("heads", ())  # type: ignore[arg-type]
-        progress.second = _snapshot(connection, context)
+        progress.second = _snapshot(_inspect(context), context.version_table)
 
-    def _model_diff(self, context: MigrationContext) -> list[str] | None:
-        from alembic.autogenerate import compare_metadata
+    def _compare_models(self, progress: _Progress, context: MigrationContext) -> Inspector:
+        """Autogenerate's comparison with ``models``; returns the inspector it read with.
 
+        Its reflection (one ``get_multi_*`` query per kind of object) is kept
+        in that inspector and reused by the first snapshot: the schema is read
+        once at the head.
+        """
         metadata = self._metadata(context)
         if metadata is None:
-            return None
-        return [_describe(diff) for diff in compare_metadata(context, metadata)]
+            return _inspect(context)
+        diffs, inspector = _autogenerate(context, metadata)
+        progress.model_diff = [_describe(diff) for diff in diffs]
+        return inspector
 
     def _metadata(self, context: MigrationContext) -> MetaData | None:
         settings = self.runtime.settings
@@ -237,23 +245,47 @@ def _round_trip_verdict(progress: _Progress, error: BaseException | None, reason
     return PASSED
 
 
-def _snapshot(connection: Connection, context: MigrationContext) -> dict[str, Any]:
+def _inspect(context: MigrationContext) -> Inspector:
+    from sqlalchemy import inspect
+
+    return inspect(context.bind)
+
+
+def _autogenerate(context: MigrationContext, metadata: MetaData) -> tuple[list[Any], Inspector]:
+    """``alembic.autogenerate.compare_metadata`` plus the inspector it used."""
+    from alembic.autogenerate import compare
+    from alembic.autogenerate.api import AutogenContext
+    from alembic.operations import ops
+
+    populate = getattr(compare, "_populate_migration_script", None)
+    if populate is None:  # not in this Alembic: compare, then read the schema again
+        from alembic.autogenerate import compare_metadata
+
+        return list(compare_metadata(context, metadata)), _inspect(context)
+    autogen = AutogenContext(context, metadata=metadata)
+    script = ops.MigrationScript(
+        rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([])
+    )
+    populate(autogen, script)  # what compare_metadata does, keeping autogen.inspector
+    assert script.upgrade_ops is not None
+    return list(script.upgrade_ops.as_diffs()), autogen.inspector
+
+
+def _snapshot(inspector: Inspector, version_table: str) -> dict[str, Any]:
     """The schema as comparable data, read with one query per kind of object.
 
     ``get_multi_*`` reflects every table at once (a handful of catalog
-    queries on PostgreSQL instead of five per table).
+    queries on PostgreSQL instead of five per table). What autogenerate
+    already read through ``inspector`` is taken from its cache.
     """
-    from sqlalchemy import inspect
-
-    inspector = inspect(connection)
-    names = [t for t in inspector.get_table_names() if t != context.version_table]
+    names = [t for t in inspector.get_table_names() if t != version_table]
     if not names:
         return {}
-    columns = inspector.get_multi_columns(filter_names=names)
-    keys = inspector.get_multi_pk_constraint(filter_names=names)
-    foreign = inspector.get_multi_foreign_keys(filter_names=names)
-    indexes = inspector.get_multi_indexes(filter_names=names)
-    uniques = inspector.get_multi_unique_constraints(filter_names=names)
+    columns = _multi(inspector, "columns", names)
+    keys = _multi(inspector, "pk_constraint", names)
+    foreign = _multi(inspector, "foreign_keys", names)
+    indexes = _multi(inspector, "indexes", names)
+    uniques = _multi(inspector, "unique_constraints", names)
     schema: dict[str, Any] = {}
     for table in names:
         key = (None, table)
@@ -273,6 +305,20 @@ def _snapshot(connection: Connection, context: MigrationContext) -> dict[str, An
             "unique": sorted(tuple(u["column_names"]) for u in uniques.get(key, ())),
         }
     return schema
+
+
+def _multi(inspector: Inspector, kind: str, names: list[str]) -> dict[Any, Any]:
+    """``inspector.get_multi_<kind>`` for ``names``, from autogenerate's read when it made one.
+
+    Alembic's autogenerate keeps each ``get_multi_*`` result in the
+    inspector's ``info_cache`` under ``alembic_<kind>``; a table it filtered
+    out (env.py's ``include_name``) means reading again.
+    """
+    cached = inspector.info_cache.get(f"alembic_{kind}")
+    if isinstance(cached, dict) and all((None, name) in cached for name in names):
+        return cached
+    found: dict[Any, Any] = getattr(inspector, f"get_multi_{kind}")(filter_names=names)
+    return found
 
 
 def _compare(first: dict[str, Any], second: dict[str, Any]) -> list[str]:

@@ -27,8 +27,8 @@ def upgrade_to_heads(config: Config) -> None:
     run_env(config, work)
 
 
-def migrate(config: Config, label: str, revision: str) -> None:
-    """Move forward or backward to ``revision`` of branch ``label``."""
+def migrate(config: Config, label: str, revision: str, *, scratch: bool = False) -> None:
+    """Move forward or backward to ``revision`` of branch ``label`` (see ``run_env``)."""
     from .runner import run_env
 
     script = script_directory(config)
@@ -39,7 +39,7 @@ def migrate(config: Config, label: str, revision: str) -> None:
             return script._downgrade_revs(target, heads)  # type: ignore[arg-type]
         return script._upgrade_revs(target, heads)  # type: ignore[arg-type]
 
-    run_env(config, work)
+    run_env(config, work, scratch=scratch)
 
 
 def _is_below(script: ScriptDirectory, target: str, heads: tuple[str, ...]) -> bool:

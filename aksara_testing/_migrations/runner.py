@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,17 +84,19 @@ class StepTracker:
         self.current = None
 
 
-def run_env(config: Config, work: Work) -> None:
+def run_env(config: Config, work: Work, *, scratch: bool = False) -> None:
     """Run env.py with ``work`` as its migration function, in a worker thread.
 
-    A failing revision raises :class:`MigrationError` naming it.
+    A failing revision raises :class:`MigrationError` naming it. ``scratch``:
+    the database is thrown away afterwards, so SQLite need not fsync it.
     """
     tracker = StepTracker(work)
     failure: list[BaseException] = []
 
     def thread_main() -> None:
         try:
-            _run_any_shape(config, tracker)
+            with _inline_driver(config, durable=not scratch):
+                _run_any_shape(config, tracker)
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
 
@@ -107,6 +110,24 @@ def run_env(config: Config, work: Work) -> None:
         error.__cause__ = None
         error.__suppress_context__ = True  # the one line says it all; .original keeps the rest
         raise error
+
+
+def _inline_driver(config: Config, durable: bool) -> AbstractContextManager[None]:
+    """aiosqlite without its worker thread for our SQLite database (see ``_sqlite``).
+
+    Each statement otherwise hops to aiosqlite's thread and back: about half
+    of a SQLite migration's time on a 30-revision chain.
+    """
+    from sqlalchemy.engine import make_url
+
+    from .config import URL_ATTRIBUTE
+
+    url = make_url(config.attributes[URL_ATTRIBUTE])
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return nullcontext()
+    from .._sqlite import inline_aiosqlite
+
+    return inline_aiosqlite(url.database, durable=durable)
 
 
 def _run_any_shape(config: Config, tracker: StepTracker) -> None:

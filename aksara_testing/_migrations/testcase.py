@@ -63,7 +63,7 @@ class ScratchDatabase:
             from .moves import migrate
 
             with redirect_app_database(settings, url):
-                migrate(config, label, revision)
+                migrate(config, label, revision, scratch=True)
 
         await asyncio.to_thread(move)
 
