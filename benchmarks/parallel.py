@@ -14,9 +14,10 @@ Three measurements per backend (PostgreSQL needs ``AKSARA_TEST_POSTGRES_URL``):
    Every run must report all tests passed. Target (issue 9): at least 1.7x.
 2. **Worker databases ready, clones vs migrating each.** In-process, through
    the plugin's own functions: N = 1, 2, 4, 8 workers' databases made the way
-   ``-n N`` makes them (``build_worker_database``: the first call migrates the
-   template, every call clones it under the workers' lock; the calls run one
-   after the other, as the lock serialises them in a real run) against N
+   ``-n N`` makes them (each worker's run lock taken first, as a worker does;
+   then ``build_worker_database``: the first call migrates the template, every
+   call clones it under the workers' lock, the last one drops the template; the
+   calls run one after the other, as the lock serialises them in a real run) against N
    databases each created and migrated from scratch (what a runner that
    re-migrates every worker does, also one after the other). The schema is a
    30-revision Alembic chain, one table per revision (not ``create_all``),
@@ -419,12 +420,15 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
     lock = project / "workers.lock"
 
     start = time.perf_counter()
-    handles = []
+    handles, locks = [], []
     for target in targets:
-        if how == "clones":
-            handles.append(
-                await build_worker_database(template, target, source, reuse=False, lock=lock)
+        if how == "clones":  # as a worker of ``-n N``: its run lock first, which does the admin
+            admin = await run_lock(target)
+            locks += [admin] if admin is not None else []
+            built = await build_worker_database(
+                template, target, source, reuse=False, lock=lock, admin=admin, drop_after=workers
             )
+            handles.append(built.handle)
         else:
             own = migrations_source(settings, target.url)
             handles.append(await build_database(target, own, reuse=False))
@@ -432,9 +436,22 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
 
     for handle in handles:
         await handle.engine.dispose()
+    for held in locks:
+        await held.release()
     for target in (template, *targets):
         await drop_database(target)
     return elapsed
+
+
+async def run_lock(target: Any) -> Any:
+    """PostgreSQL: the run lock a worker takes on its database name before anything else."""
+    from aksara_testing._urls import backend_of
+
+    if backend_of(target.url) != "postgresql":
+        return None
+    from aksara_testing._postgres import RunLock
+
+    return await RunLock.take(target.url, "benchmark")
 
 
 def redoing(label: str, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
