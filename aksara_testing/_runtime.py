@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import contextvars
 import os
+import shutil
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,9 +157,7 @@ class Runtime:
 
     @staticmethod
     def _remove_run_dir(folder: Path) -> None:
-        from ._database import remove_tree
-
-        remove_tree(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # not _database's: SQLAlchemy costs ~0.3 s
         for parent in (folder.parent, folder.parent.parent):
             with contextlib.suppress(OSError):
                 parent.rmdir()  # only when no other run or reused database is there
@@ -532,9 +531,7 @@ def _remove_dead_runs(base: Path) -> None:
     for folder in base.glob("run-*"):
         pid = folder.name.removeprefix("run-")
         if pid.isdigit() and not _alive(int(pid)):
-            from ._database import remove_tree
-
-            remove_tree(folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
