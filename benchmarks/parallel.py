@@ -489,7 +489,7 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
     source = migrations_source(settings, template.url)
     for target in (template, *targets):
         await drop_database(target)
-    lock = project / "workers.lock"
+    lock = project / f"workers-{time.time_ns()}.lock"  # a run's own: its clone count starts at 0
 
     start = time.perf_counter()
     handles, locks = [], []
