@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = [
-    "RunLock",
-    "clone",
-    "create",
-    "drop",
-    "read_own_comment",
-    "recreate",
-    "write_comment",
-]
+__all__ = ["RunLock", "create", "drop", "read_own_comment", "recreate", "write_comment"]
 
 
 def _quote(name: str) -> str:
@@ -98,36 +94,47 @@ async def write_comment(url: URL, comment: str) -> None:
     await _admin(url, f"COMMENT ON DATABASE {_quote(url.database or '')} IS '{literal}'")
 
 
-async def clone(template: URL, url: URL, comment: str | None = None, attempts: int = 20) -> None:
-    """Replace the database at ``url`` by a copy of ``template``, on one admin connection.
+async def _clone_on(
+    connection: Any, template: URL, url: URL, comment: str | None, attempts: int = 20
+) -> None:
+    """Replace the database at ``url`` by a copy of ``template`` on ``connection`` (autocommit).
 
     ``DROP ... WITH (FORCE)`` (a leftover of a killed run), ``CREATE DATABASE
     ... TEMPLATE``, then the ``comment``. PostgreSQL refuses a template that has
     other connections ("source database ... is being accessed by other users",
-    e.g. autovacuum after the migrations), so that step is retried.
+    e.g. autovacuum after the migrations): we wait for them to leave, and retry.
     """
     from .errors import AksaraError
 
     name, source = _quote(url.database or ""), _quote(template.database or "")
-    engine = _admin_engine(url)
+    await _retried(connection, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", attempts)
+    await _wait_unused(connection, template.database or "")
     try:
-        async with engine.connect() as connection:
-            await _retried(connection, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", attempts)
-            try:
-                await _retried(connection, f"CREATE DATABASE {name} TEMPLATE {source}", attempts)
-            except Exception as exc:
-                if _TRANSIENT[1] not in str(exc):
-                    raise
-                raise AksaraError(
-                    f"could not clone {template.database} into {url.database}: another "
-                    f"connection keeps using {template.database} (another aksara run?); "
-                    "close it, or wait and run again"
-                ) from None
-            if comment is not None:
-                literal = comment.replace("'", "''")
-                await connection.execute(text(f"COMMENT ON DATABASE {name} IS '{literal}'"))
-    finally:
-        await engine.dispose()
+        await _retried(connection, f"CREATE DATABASE {name} TEMPLATE {source}", attempts)
+    except Exception as exc:
+        if _TRANSIENT[1] not in str(exc):
+            raise
+        raise AksaraError(
+            f"could not clone {template.database} into {url.database}: another "
+            f"connection keeps using {template.database} (another aksara run?); "
+            "close it, or wait and run again"
+        ) from None
+    if comment is not None:
+        literal = comment.replace("'", "''")
+        await connection.execute(text(f"COMMENT ON DATABASE {name} IS '{literal}'"))
+
+
+async def _wait_unused(connection: Any, name: str, seconds: float = 0.5) -> None:
+    """Wait (briefly) until no session is in database ``name``.
+
+    A closed connection's server process leaves a few milliseconds after the
+    client let go; a ``CREATE DATABASE ... TEMPLATE`` that meets it makes the
+    server itself sleep 100 ms before looking again. Polling here costs ~1 ms.
+    """
+    deadline = time.monotonic() + seconds
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name")
+    while await connection.scalar(query, {"name": name}) and time.monotonic() < deadline:
+        await asyncio.sleep(0.002)
 
 
 # Errors that pass in moments: autovacuum (run as the superuser) cannot be ended by
@@ -136,8 +143,6 @@ _TRANSIENT = ("role whose process is being terminated", "being accessed by other
 
 
 async def _retried(connection: Any, sql: str, attempts: int) -> None:
-    import asyncio
-
     for attempt in range(attempts):
         try:
             await connection.execute(text(sql))
@@ -159,6 +164,7 @@ class RunLock:
     def __init__(self, engine: AsyncEngine, connection: Any) -> None:
         self._engine = engine
         self._connection = connection
+        self._dropping: asyncio.Task[None] | None = None
 
     @classmethod
     async def take(cls, url: URL, owner: str, *, wait: bool = False) -> RunLock:
@@ -199,6 +205,63 @@ class RunLock:
             "wait for it to finish, or give this checkout its own test_database_url"
         )
 
+    @contextlib.asynccontextmanager
+    async def holding(self, url: URL) -> AsyncIterator[None]:
+        """Also hold the lock on ``url``'s database name while the block runs (waiting for it).
+
+        Taken on this lock's own connection: no extra connection to the server.
+        """
+        key = {"k": f"aksara:{url.database or ''}"}
+        await self._connection.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
+        try:
+            yield
+        finally:
+            await self._connection.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+
+    async def comment_of(self, url: URL) -> str | None:
+        """The comment of ``url``'s database, read from the catalogue without connecting to it."""
+        value = await self._connection.scalar(
+            text(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = :name"
+            ),
+            {"name": url.database or ""},
+        )
+        return value if isinstance(value, str) else None
+
+    async def clone(self, template: URL, url: URL, comment: str | None = None) -> None:
+        """Replace ``url``'s database by a copy of ``template``, on this lock's connection."""
+        await _clone_on(self._connection, template, url, comment)
+
+    def drop_soon(self, url: URL) -> None:
+        """Drop ``url``'s database in the background, holding its name's lock meanwhile.
+
+        For a template nobody needs any more: PostgreSQL 15 makes ``DROP
+        DATABASE`` wait for a checkpoint (~0.3 s after a few clones), which the
+        tests need not wait for. :meth:`settle` says whether it worked. Nothing
+        else may use this lock's connection until then.
+        """
+        self._dropping = asyncio.ensure_future(self._drop_held(url))
+
+    async def _drop_held(self, url: URL) -> None:
+        async with self.holding(url):
+            # No FORCE: only autovacuum may be in a template, and the server ends it
+            # itself; FORCE would fail on it ("must be a member of the role...").
+            sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')}"
+            await _retried(self._connection, sql, 20)
+
+    async def settle(self) -> bool:
+        """Wait for a :meth:`drop_soon`; False if it failed (the database may still exist)."""
+        dropping, self._dropping = self._dropping, None
+        if dropping is None:
+            return True
+        try:
+            await dropping
+        except Exception:
+            return False
+        return True
+
     async def release(self) -> None:
+        await self.settle()
         await self._connection.close()
         await self._engine.dispose()

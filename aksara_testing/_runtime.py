@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import contextvars
 import os
+import shutil
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,7 @@ class Runtime:
         self.worker_notes: list[str] = []
         self.template_used = False  # a worker of this run cloned from the template
         self.cloned = False  # this worker built its database from the template
+        self.template_dropped = False  # this worker (or, controller: a worker) dropped it
         self.config_error: str | None = None  # an xdist worker's exit-4 error, for the controller
         self._token: contextvars.Token[Runtime | None] | None = None
 
@@ -145,6 +147,8 @@ class Runtime:
                 await drop_database(check_safe(self.handle.url, self.settings))
             self.handle = None
         if self._run_lock is not None:
+            if not await self._run_lock.settle():  # the template's drop failed
+                self.template_dropped = False  # the controller tries again at the end
             await self._run_lock.release()
             self._run_lock = None
         if self._sqlite_dir is not None:  # per-run folder; --reuse-db uses a fixed one
@@ -153,9 +157,7 @@ class Runtime:
 
     @staticmethod
     def _remove_run_dir(folder: Path) -> None:
-        from ._database import remove_tree
-
-        remove_tree(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # not _database's: SQLAlchemy costs ~0.3 s
         for parent in (folder.parent, folder.parent.parent):
             with contextlib.suppress(OSError):
                 parent.rmdir()  # only when no other run or reused database is there
@@ -250,13 +252,18 @@ class Runtime:
         assert self.worker is not None
         url = derive_test_url(self.settings, self.sqlite_dir, suffix=f"_{self.worker}")
         template_url = self.template_url()
-        return await build_worker_database(
+        workers = getattr(self.config, "workerinput", {}).get("workercount")
+        built = await build_worker_database(
             check_safe(template_url, self.settings),
             check_safe(url, self.settings),
             self._schema_source(template_url),
             reuse=self.reuse_allowed,
             lock=self.sqlite_dir() / f"{database_name(template_url)}.lock",  # the run's folder
+            admin=self._run_lock,  # PostgreSQL: the run lock's connection does the admin work
+            drop_after=None if self.reuse or not workers else int(workers),
         )
+        self.template_dropped = built.template_dropped
+        return built.handle
 
     def template_url(self) -> URL:
         """The database parallel workers clone theirs from (``test_<name>_template``)."""
@@ -286,8 +293,12 @@ class Runtime:
             await lock.release()
 
     def finish_parallel_run(self) -> None:
-        """Controller, after the workers are done: drop the template and the run folder."""
-        if not self.reuse and self.template_used:
+        """Controller, after the workers are done: drop the template and the run folder.
+
+        The worker that made the last clone normally dropped the template already;
+        then nothing here imports SQLAlchemy or connects anywhere.
+        """
+        if not self.reuse and self.template_used and not self.template_dropped:
             from .errors import AksaraError
 
             try:
@@ -520,9 +531,7 @@ def _remove_dead_runs(base: Path) -> None:
     for folder in base.glob("run-*"):
         pid = folder.name.removeprefix("run-")
         if pid.isdigit() and not _alive(int(pid)):
-            from ._database import remove_tree
-
-            remove_tree(folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -178,6 +178,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     output = getattr(node, "workeroutput", {})
     runtime.worker_notes += [f"{worker}: {note}" for note in output.get("aksara_notes", ())]
     runtime.template_used |= bool(output.get("aksara_cloned", False))
+    runtime.template_dropped |= bool(output.get("aksara_template_dropped", False))
     if output.get("aksara_config_error") and runtime.config_error is None:
         runtime.config_error = str(output["aksara_config_error"])
 
@@ -190,6 +191,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:  # an xdist worker: hand the notes to the controller
         workeroutput["aksara_notes"] = list(runtime.notes)
         workeroutput["aksara_cloned"] = runtime.cloned
+        workeroutput["aksara_template_dropped"] = runtime.template_dropped
         workeroutput["aksara_config_error"] = runtime.config_error
     elif runtime.parallel:
         runtime.finish_parallel_run()
