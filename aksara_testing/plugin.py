@@ -39,8 +39,7 @@ _ASYNCIO_DEFAULTS = {
     "asyncio_default_test_loop_scope": "session",
 }
 
-FIXTURES_PLUGIN = "aksara_testing.fixtures"
-pytest_plugins = [FIXTURES_PLUGIN]
+pytest_plugins = ["aksara_testing.fixtures"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -127,22 +126,6 @@ def pytest_configure(config: pytest.Config) -> None:
     ai_net.install(config.stash[SETTINGS_KEY].ai_hosts)
     if config.getoption("aksara_migrations"):
         _register_migration_checks(config, runtime)
-    _fixtures_last(config)
-
-
-def _fixtures_last(config: pytest.Config) -> None:
-    """Register our fixtures again, after every other plugin: ours win a name clash.
-
-    Among plugins the fixture registered last wins; pytest-django, still installed
-    while a project moves over, would otherwise answer ``client`` with Django's
-    test client (a skip: "no Django settings"). A conftest's own fixtures still
-    override ours, as always.
-    """
-    manager = config.pluginmanager
-    fixtures = manager.get_plugin(FIXTURES_PLUGIN)
-    if fixtures is not None:  # the module holds fixtures only: no hooks run twice
-        manager.unregister(fixtures, FIXTURES_PLUGIN)
-        manager.register(fixtures, FIXTURES_PLUGIN)
 
 
 def _register_migration_checks(config: pytest.Config, runtime: Runtime) -> None:
@@ -210,13 +193,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         restore_env(backup)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     runtime = config.stash[RUNTIME_KEY]
     line = header_line(runtime.settings, config.stash[SEED_KEY], config.rootpath, runtime)
     workers = getattr(config.option, "numprocesses", None)
     if workers and getattr(config.option, "dist", "no") != "no":
         line += f", workers {workers}"
-    return line
+    lines = [line]
+    if config.pluginmanager.has_plugin("django"):
+        # Its fixtures register after ours and win: `client` is Django's test client.
+        lines.append(
+            "aksara: pytest-django is active and its client fixture hides aksara's; "
+            "add -p no:django to addopts in [tool.pytest.ini_options], or uninstall it"
+        )
+    return lines
 
 
 def header_line(

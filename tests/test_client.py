@@ -251,47 +251,27 @@ def test_the_app_fixture_can_be_overridden_for_an_app_factory(sqlite_project: Pr
     sqlite_project.run().assert_outcomes(passed=1)
 
 
-def test_our_client_wins_over_another_plugins_client_but_not_over_a_conftest(
-    sqlite_project: Project,
-) -> None:
-    """A plugin registered after ours (pytest-django's ``client``, say) does not shadow it."""
-    sqlite_project.pytester.makepyfile(
-        otherclient="""
-        import pytest
-
-        @pytest.fixture
-        def client():
-            pytest.skip("the other plugin's client")
-        """
-    )
+def test_pytest_django_hiding_our_client_is_named_in_the_header(sqlite_project: Project) -> None:
+    """pytest-django's ``client`` registers after ours and wins; the header says what to do."""
     sqlite_project.pytester.makeconftest(
         """
         import pytest
-        from starlette.applications import Starlette
-        from starlette.responses import PlainTextResponse
-        from starlette.routing import Route
 
-        pytest_plugins = ["otherclient"]
+        class Django:  # what pytest-django registers, as far as the name goes
+            @pytest.fixture
+            def client(self):
+                pytest.skip("no Django settings")
 
-        async def hello(request):
-            return PlainTextResponse("hello")
-
-        @pytest.fixture(scope="session")
-        def app():
-            return Starlette(routes=[Route("/", hello)])
+        def pytest_configure(config):
+            config.pluginmanager.register(Django(), "django")
         """
     )
-    sqlite_project.pytester.makepyfile(
-        test_it="""
-        async def test_it(client):
-            assert (await client.get("/")).text == "hello"
-        """
+    sqlite_project.pytester.makepyfile(test_it="def test_it():\n    pass\n")
+    result = sqlite_project.run()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["aksara: pytest-django is active and its client fixture hides aksara's; add -p no:django*"]
     )
-    sqlite_project.run().assert_outcomes(passed=1)
 
-    sub = sqlite_project.pytester.mkpydir("sub")
-    (sub / "conftest.py").write_text(
-        "import pytest\n\n@pytest.fixture\ndef client():\n    return 'mine'\n"
-    )
-    (sub / "test_mine.py").write_text("def test_mine(client):\n    assert client == 'mine'\n")
-    sqlite_project.run().assert_outcomes(passed=2)
+    sqlite_project.pytester.makeconftest("")
+    assert "pytest-django" not in sqlite_project.run().stdout.str()
