@@ -122,7 +122,10 @@ def _fill_backrefs(
                 if not uselist:
                     set_committed_value(parent, key, found[-1])
                     continue
-                existing = list(parent.__dict__.get(key) or ())
+                if key not in parent.__dict__:  # the usual case: a parent made in this batch
+                    set_committed_value(parent, key, found)
+                    continue
+                existing = list(parent.__dict__[key] or ())
                 known = set(map(id, existing))
                 set_committed_value(
                     parent, key, existing + [c for c in found if id(c) not in known]

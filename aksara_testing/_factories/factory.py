@@ -69,8 +69,10 @@ class _FactoryMeta(type):
             for key, value in cls._declarations.items()  # type: ignore[attr-defined]
             if isinstance(value, d.PostGeneration | d.RelatedFactory)
         )
+        cls._hook_names = frozenset(key for key, _ in cls._hooks)  # type: ignore[attr-defined]
         cls._params = params  # type: ignore[attr-defined]
         cls._exclude = frozenset(exclude | set(meta.get("exclude", ())))  # type: ignore[attr-defined]
+        cls._left_out = frozenset(params) | cls._exclude  # type: ignore[attr-defined]
         cls._model = meta.get("model", model)  # type: ignore[attr-defined]
         cls._abstract = bool(meta.get("abstract", False))  # type: ignore[attr-defined]
         if cls._model is None and not cls._abstract:  # type: ignore[attr-defined]
@@ -142,6 +144,8 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
 
     _declarations: ClassVar[dict[str, Any]] = {}
     _hooks: ClassVar[tuple[tuple[str, Any], ...]] = ()  # post-generation and related
+    _hook_names: ClassVar[frozenset[str]] = frozenset()
+    _left_out: ClassVar[frozenset[str]] = frozenset()  # params and excluded: not model fields
     _params: ClassVar[dict[str, Any]] = {}
     _exclude: ClassVar[frozenset[str]] = frozenset()
     _model: ClassVar[Any] = None

@@ -109,8 +109,8 @@ class Resolver:
         """Every model field's value (params and post-generation hooks left out)."""
         fields: dict[str, Any] = {}
         factory = self.factory
-        hook_names = {name for name, _ in factory._hooks}
-        left_out = factory._params.keys() | factory._exclude
+        hook_names = factory._hook_names
+        left_out = factory._left_out
         for name, declaration in self.declarations.items():
             if name in hook_names or isinstance(declaration, RelatedFactory | PostGeneration):
                 continue
