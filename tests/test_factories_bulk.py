@@ -269,6 +269,21 @@ def test_what_only_a_flush_honours_is_still_honoured(project: Project) -> None:
             stored = (await db_session.execute(select(Book.author_id).order_by(Book.id))).all()
             assert [r.author_id for r in stored] == [b.author.id for b in books]
 
+        async def test_objects_built_inside_a_create_are_ordinary(db_session):
+            from aksara_testing import Factory
+
+            kept = []
+
+            class KeepingTagFactory(TagFactory):
+                label = Factory.LazyFunction(lambda: kept.append(BookFactory.build()) or "kept")
+
+            await KeepingTagFactory.create()
+            spare = kept[0]  # built, with its author, while the tag was being created
+            db_session.add(spare)
+            await db_session.flush()
+            assert spare.author.id is not None and spare.author_id == spare.author.id
+            assert spare.author.books == [spare]
+
         async def test_objects_already_pending_in_the_session(db_session):
             pending = Author(name="pending")
             db_session.add(pending)
@@ -277,4 +292,4 @@ def test_what_only_a_flush_honours_is_still_honoured(project: Project) -> None:
             assert pending.books == [book]
         """,
     )
-    project.run().assert_outcomes(passed=5)
+    project.run().assert_outcomes(passed=6)

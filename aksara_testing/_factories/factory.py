@@ -207,7 +207,11 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         """``size`` objects in memory."""
         state = current_state()
         hooks: list[Hook] = []
-        built = [cls._make(overrides, state, hooks) for _ in range(size)]
+        token = WRITING.set(False)  # built inside a create's declarations: still ordinary
+        try:
+            built = [cls._make(overrides, state, hooks) for _ in range(size)]
+        finally:
+            WRITING.reset(token)
         for hook in hooks:
             hook.run_built()
         return built
