@@ -6,10 +6,14 @@ fails the item that names the culprit, with the facts on one line.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
+import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,6 +105,49 @@ def test_the_checks_run_beside_the_projects_own_tests_and_follow_k(
     run_checks(sqlite_project).assert_outcomes(passed=1 + len(ALL_CHECKS))
     selected = run_checks(sqlite_project, "-k", "upgrade")
     selected.assert_outcomes(passed=3, deselected=1 + len(ALL_CHECKS) - 3)
+
+
+@contextlib.contextmanager
+def another_run_holding(server_url: str, name: str) -> Iterator[str]:
+    """Another run's lock on database ``name``, as ``RunLock`` takes it; yields its label."""
+    import asyncpg
+
+    label = f"aksara admin: {name} pid 1 /elsewhere"
+    ready, done = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        connection = await asyncpg.connect(server_url, server_settings={"application_name": label})
+        await connection.execute("SELECT pg_advisory_lock(hashtext($1))", f"aksara:{name}")
+        ready.set()
+        await asyncio.to_thread(done.wait)
+        await connection.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(hold(),))
+    thread.start()
+    try:
+        assert ready.wait(30), "the other run never took its lock"
+        yield label
+    finally:
+        done.set()
+        thread.join(30)
+
+
+@pytest.mark.postgres
+def test_a_second_runs_checks_keep_off_the_scratch_database_the_first_is_using(
+    pytester: pytest.Pytester, postgres_url: str
+) -> None:
+    project = Project(pytester, "postgres", postgres_url)
+    add_migrations(project, "async")
+    name = f"test_{project.name}_checks"
+    with another_run_holding(postgres_url, name) as label:
+        result = run_checks(project)
+
+    assert outcome_of(result, f"upgrade[{FIRST}]") == "FAILED"
+    assert f"test database {name} is in use by another run ({label})" in failure_text(
+        result, f"upgrade[{FIRST}]"
+    )
+    no_frames_from_our_code(result)
+    assert leftover_databases(project) == []
 
 
 def test_a_downgrade_that_raises_is_reported_by_its_revision(project: Project) -> None:

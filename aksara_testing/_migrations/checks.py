@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy import MetaData
+    from sqlalchemy.engine import URL
     from sqlalchemy.engine.reflection import Inspector
 
+    from .._postgres import RunLock
     from .._runtime import Runtime
 
 __all__ = ["CheckRun", "Outcome"]
@@ -124,16 +126,29 @@ class CheckRun:
 
         settings = self.runtime.settings
         target = check_safe(self.url, settings)
-        asyncio.run(recreate_database(target))
-        try:
+
+        def migrate() -> None:
             with redirect_app_database(settings, self.url):
                 run_env(
                     self.config,
                     lambda heads, context: self._work(progress, heads, context),
                     scratch=True,
                 )
-        finally:
-            asyncio.run(drop_database(target))
+
+        async def on_scratch() -> None:
+            # PostgreSQL: another run's checks of this project use the same name.
+            lock = await _name_lock(target.url, str(settings.root))
+            try:
+                await recreate_database(target)
+                try:
+                    migrate()  # env.py runs in its own thread; this loop only waits
+                finally:
+                    await drop_database(target)
+            finally:
+                if lock is not None:
+                    await lock.release()
+
+        asyncio.run(on_scratch())
 
     def _work(
         self, progress: _Progress, heads: tuple[str, ...], context: MigrationContext
@@ -354,3 +369,14 @@ def _describe(diff: Any) -> str:
 def _columns_of(subject: Any) -> str:
     columns: Iterable[Any] = getattr(subject, "columns", ())
     return "(" + ", ".join(getattr(c, "name", str(c)) for c in columns) + ")"
+
+
+async def _name_lock(url: URL, owner: str) -> RunLock | None:
+    """The run lock on the scratch database's name (PostgreSQL); busy: a one-line error."""
+    from .._urls import backend_of
+
+    if backend_of(url) != "postgresql":
+        return None  # SQLite: the scratch file is in this run's own folder
+    from .._postgres import RunLock
+
+    return await RunLock.take(url, owner)
