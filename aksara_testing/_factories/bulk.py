@@ -35,7 +35,6 @@ class _Link:
     key: str
     uselist: bool
     parent_to_child: bool  # True: this mapper is the parent (one-to-many side)
-    other: Any  # the mapper at the other end
     pairs: tuple[tuple[str, str], ...]
     reverse: tuple[str, bool] | None  # the other side's (key, uselist), if it has one
 
@@ -52,6 +51,7 @@ class _Table:
     links: tuple[_Link, ...]
     many_to_many: tuple[str, ...]
     filled: frozenset[str]  # what the database or a default fills when absent
+    returned: frozenset[str]  # what the database fills: server defaults, the generated key
     # As in a flush, None there means "absent", unless the type stores None (JSON).
     none_absent: frozenset[str]
 
@@ -205,15 +205,11 @@ def _plan(mapper: Any) -> _Table | None:
         if len(reverse_properties) == 1:
             other_side = next(iter(reverse_properties))
             reverse = (other_side.key, bool(other_side.uselist))
-        links.append(
-            _Link(rel.key, bool(rel.uselist), parent_to_child, rel.mapper, tuple(pairs), reverse)
-        )
-    server_keys = {key for key, _ in server_generated}
-    filled = frozenset(
-        key
-        for key, column in columns
-        if key in server_keys or key == generated or column.default is not None
+        links.append(_Link(rel.key, bool(rel.uselist), parent_to_child, tuple(pairs), reverse))
+    returned = frozenset(
+        [key for key, _ in server_generated] + ([generated] if generated is not None else [])
     )
+    filled = returned | {key for key, column in columns if column.default is not None}
     none_absent = frozenset(
         key for key, column in columns if key in filled and not column.type.should_evaluate_none
     )
@@ -226,6 +222,7 @@ def _plan(mapper: Any) -> _Table | None:
         tuple(links),
         tuple(many_to_many),
         filled,
+        returned,
         none_absent,
     )
 
@@ -351,7 +348,6 @@ def _insert(connection: Any, plan: _Table, instances: list[Any], *, returning: b
     """One executemany per set of given columns (usually one), values read back into objects."""
     from sqlalchemy import insert
 
-    server_keys = {key for key, _ in plan.server_generated}
     filled, none_absent = plan.filled, plan.none_absent
     groups: dict[tuple[str, ...], list[Any]] = {}
     for instance in instances:
@@ -369,7 +365,7 @@ def _insert(connection: Any, plan: _Table, instances: list[Any], *, returning: b
         wanted = [
             (key, column)
             for key, column in plan.columns
-            if key not in given and (key in server_keys or key == plan.generated_key)
+            if key not in given and key in plan.returned
         ]
         statement = insert(plan.table)
         if returning and wanted:
