@@ -8,6 +8,7 @@ as a flush writes them.
 
 from __future__ import annotations
 
+import pytest
 from conftest import Project
 
 MODELS = """
@@ -293,3 +294,187 @@ def test_what_only_a_flush_honours_is_still_honoured(project: Project) -> None:
         """,
     )
     project.run().assert_outcomes(passed=6)
+
+
+TYPED_MODELS = """
+import datetime
+import decimal
+import enum
+import uuid
+
+from sqlalchemy import JSON, BigInteger, Computed, Enum, LargeBinary, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Mood(enum.Enum):
+    calm = "calm"
+    busy = "busy"
+
+
+class Plain(Base):  # only types the driver takes as they are
+    __tablename__ = "plain"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int]
+    doubled: Mapped[int] = mapped_column(Computed("n * 2", persisted=True))
+    label: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+    big: Mapped[int] = mapped_column(BigInteger)
+    ratio: Mapped[float]
+    price: Mapped[decimal.Decimal] = mapped_column(Numeric(10, 2))
+    day: Mapped[datetime.date]
+    at: Mapped[datetime.datetime]
+    clock: Mapped[datetime.time]
+    ref: Mapped[uuid.UUID]
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    flag: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10), default="plain")
+
+
+class Keyed(Base):  # the key from Python, a column from the server
+    __tablename__ = "keyed"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    n: Mapped[int]
+    doubled: Mapped[int] = mapped_column(Computed("n * 2", persisted=True))
+
+
+class Mixed(Base):  # types with their own conversion
+    __tablename__ = "mixed"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int]
+    flag: Mapped[bool]
+    mood: Mapped[Mood] = mapped_column(Enum(Mood))
+    data: Mapped[dict] = mapped_column(JSON)
+
+
+class Contextual(Base):  # a default that reads the row being inserted
+    __tablename__ = "contextual"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int]
+    code: Mapped[str] = mapped_column(
+        String(20), default=lambda context: f"n{context.get_current_parameters()['n']}"
+    )
+"""
+
+TYPED_FACTORIES = """
+import datetime
+import decimal
+import uuid
+
+from aksara_testing import Factory
+from models import Contextual, Keyed, Mixed, Mood, Plain
+
+
+class PlainFactory(Factory):
+    class Meta:
+        model = Plain
+
+    n = Factory.Sequence(lambda n: n)
+    label = Factory.Sequence(lambda n: f"label{n}")
+    body = "a longer text"
+    big = 2**40
+    ratio = 0.5
+    price = decimal.Decimal("12.34")
+    day = datetime.date(2024, 2, 29)
+    at = datetime.datetime(2024, 2, 29, 12, 30, 15)
+    clock = datetime.time(23, 59, 1)
+    ref = Factory.LazyFunction(uuid.uuid4)
+    blob = b"\\x00\\xff"
+    flag = Factory.Sequence(lambda n: n % 2 == 0)
+
+
+class KeyedFactory(Factory):
+    class Meta:
+        model = Keyed
+
+    n = Factory.Sequence(lambda n: n)
+
+
+class MixedFactory(Factory):
+    class Meta:
+        model = Mixed
+
+    n = Factory.Sequence(lambda n: n)
+    flag = True
+    mood = Mood.busy
+    data = Factory.LazyAttribute(lambda o: {"n": o.n})
+
+
+class ContextualFactory(Factory):
+    class Meta:
+        model = Contextual
+
+    n = Factory.Sequence(lambda n: n)
+"""
+
+TYPED_TESTS = """
+from sqlalchemy import select
+from aksara_testing import count_queries
+from factories import ContextualFactory, KeyedFactory, MixedFactory, PlainFactory
+from models import Contextual, Keyed, Mixed, Plain
+
+
+async def stored(db_session, model):
+    columns = model.__table__.c
+    rows = (await db_session.execute(select(*columns))).all()
+    return sorted(tuple(row) for row in rows)
+
+
+def held(objects, model):
+    return sorted(tuple(getattr(o, c.key) for c in model.__table__.c) for o in objects)
+
+
+async def test_every_column_type_is_stored_as_the_objects_hold_it(db_session):
+    made = [(PlainFactory, Plain), (KeyedFactory, Keyed), (MixedFactory, Mixed)]
+    for factory, model in made + [(ContextualFactory, Contextual)]:
+        with count_queries() as queries:
+            objects = await factory.create_batch(3)
+        inserts = [s for s in queries.statements if s.startswith("INSERT")]
+        assert [s.split(" (")[0] for s in inserts] == [f"INSERT INTO {model.__tablename__}"]
+        if (await db_session.connection()).dialect.name == "postgresql":  # arrays, or not
+            assert ("FROM unnest(" in inserts[0]) == (model in (Plain, Keyed)), inserts[0]
+        assert await stored(db_session, model) == held(objects, model)
+        assert [o.n for o in objects] == [0, 1, 2]
+    plain = (await db_session.scalars(select(Plain).order_by(Plain.id))).all()
+    expected = [(n * 2, "plain", None) for n in range(3)]
+    assert [(p.doubled, p.kind, p.note) for p in plain] == expected
+    keyed = await KeyedFactory.create_batch(50, n=7)
+    assert {k.doubled for k in keyed} == {14}
+    contextual = await ContextualFactory.create_batch(2)
+    assert [c.code for c in contextual] == ["n3", "n4"]
+"""
+
+
+def test_every_column_type_is_written_as_a_flush_writes_it(project: Project) -> None:
+    project.pytester.makepyfile(models=TYPED_MODELS, factories=TYPED_FACTORIES, test_it=TYPED_TESTS)
+    project.run().assert_outcomes(passed=1)
+
+
+@pytest.mark.postgres
+def test_values_the_column_cannot_hold_fail_as_in_a_flush(
+    pytester: pytest.Pytester, postgres_url: str
+) -> None:
+    project = Project(pytester, "postgres", postgres_url)
+    pytester.makepyfile(
+        models=TYPED_MODELS,
+        factories=TYPED_FACTORIES,
+        test_it="""
+        import decimal
+        import pytest
+        from sqlalchemy.exc import DBAPIError
+        from factories import PlainFactory
+
+        async def test_a_string_too_long_is_refused_not_cut(db_session):
+            with pytest.raises(DBAPIError, match="value too long for type character varying"):
+                await PlainFactory.create_batch(2, label="eleven char")
+
+        async def test_a_number_too_large_is_refused(db_session):
+            with pytest.raises(DBAPIError, match="numeric field overflow"):
+                await PlainFactory.create_batch(2, price=decimal.Decimal("123456789.5"))
+        """,
+    )
+    project.run().assert_outcomes(passed=2)

@@ -19,8 +19,8 @@ caller flushes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from functools import cache
+from collections.abc import Callable, Iterable
+from functools import cache, partial
 from typing import Any
 
 from .persistence import assign_integer_keys, load_server_defaults, new_instances
@@ -367,6 +367,8 @@ def _insert(connection: Any, plan: _Table, instances: list[Any], *, returning: b
             for key, column in plan.columns
             if key not in given and key in plan.returned
         ]
+        if returning and _insert_arrays(connection, plan, group, given, wanted):
+            continue
         statement = insert(plan.table)
         if returning and wanted:
             statement = statement.returning(
@@ -388,3 +390,67 @@ def _insert(connection: Any, plan: _Table, instances: list[Any], *, returning: b
             for item, row in zip(group, result.all(), strict=True):
                 for (key, _), value in zip(wanted, row, strict=True):
                     item.__dict__[key] = value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _insert_arrays(
+    connection: Any,
+    plan: _Table,
+    group: list[Any],
+    given: tuple[str, ...],
+    wanted: list[tuple[str, Any]],
+) -> bool:
+    """PostgreSQL: the group as one array per column (see .unnest); False if it cannot."""
+    from . import unnest
+
+    column_of = dict(plan.columns)
+    defaults: list[tuple[str, Callable[[], Any]]] = []  # as the executemany computes them
+    for key, column in plan.columns:
+        if key in given or column.default is None:
+            continue
+        default = column.default
+        if default.is_scalar:
+            defaults.append((key, partial(_same, default.arg)))
+        elif default.is_callable and default.arg is not getattr(default, "_fn", default.arg):
+            wrapped: Callable[[Any], Any] = default.arg  # wraps a no-argument callable
+            defaults.append((key, partial(wrapped, None)))
+        else:
+            return False  # a default that reads the statement's context
+    keys = given + tuple(key for key, _ in defaults)
+    generated = plan.generated_key is not None and plan.generated_key not in keys
+    if wanted and not generated and not all(key in keys for key in plan.primary_keys):
+        return False  # a key the server makes some other way: rows could not be matched
+    given_columns = [column_of[key] for key in keys]
+    if not unnest.supports(connection.dialect, given_columns):
+        return False
+    for item in group:
+        values = item.__dict__
+        for key, make in defaults:
+            values[key] = make()
+    arrays = [[item.__dict__[key] for item in group] for key in keys]
+    if not wanted:
+        unnest.insert_rows(connection, plan.table, given_columns, arrays, ())
+        return True
+    key_keys = plan.primary_keys
+    returned = [(key, column) for key, column in wanted if key not in key_keys]
+    returned_columns = [column_of[key] for key in key_keys] + [c for _, c in returned]
+    rows = unnest.insert_rows(connection, plan.table, given_columns, arrays, returned_columns)
+    width = len(key_keys)
+    pairs: Iterable[tuple[Any, Any]]
+    if generated:
+        # serial keys are handed out in insertion order: sorted rows are sent order
+        rows = sorted(rows, key=lambda row: row[0])
+        pairs = zip(group, rows, strict=True)
+    else:
+        by_key = {tuple(row[:width]): row for row in rows}
+        pairs = ((item, by_key[tuple(item.__dict__[k] for k in key_keys)]) for item in group)
+    for item, row in pairs:
+        values = item.__dict__
+        for key, value in zip(key_keys, row[:width], strict=True):
+            values[key] = value
+        for (key, _), value in zip(returned, row[width:], strict=True):
+            values[key] = value
+    return True
