@@ -189,6 +189,7 @@ def test_batch_objects_are_persistent_rows_like_flushed_ones(project: Project) -
             assert all(inspect(b).persistent and inspect(b.author).persistent for b in books)
             assert books[0].id < books[1].id < books[2].id  # keys in the order made
             assert await db_session.get(Book, books[0].id) is books[0]  # one identity map
+            assert not db_session.new and not db_session.dirty and books[1] in db_session
             with count_queries() as later:
                 author = books[0].author
                 assert author.books == [books[0]]  # the other side of the link, loaded
@@ -270,6 +271,13 @@ def test_what_only_a_flush_honours_is_still_honoured(project: Project) -> None:
             stored = (await db_session.execute(select(Book.author_id).order_by(Book.id))).all()
             assert [r.author_id for r in stored] == [b.author.id for b in books]
 
+        async def test_session_lifecycle_listeners(db_session):
+            seen = []
+            listener = lambda session, instance: seen.append(type(instance).__name__)
+            event.listen(db_session.sync_session, "pending_to_persistent", listener)
+            await BookFactory.create_batch(2)
+            assert sorted(seen) == ["Author", "Author", "Book", "Book"]
+
         async def test_objects_built_inside_a_create_are_ordinary(db_session):
             from aksara_testing import Factory
 
@@ -293,7 +301,7 @@ def test_what_only_a_flush_honours_is_still_honoured(project: Project) -> None:
             assert pending.books == [book]
         """,
     )
-    project.run().assert_outcomes(passed=6)
+    project.run().assert_outcomes(passed=7)
 
 
 TYPED_MODELS = """

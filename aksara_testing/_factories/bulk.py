@@ -19,7 +19,7 @@ caller flushes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from functools import cache, partial
 from typing import Any
 
@@ -74,8 +74,10 @@ def write(session: Any, objects: list[Any]) -> bool:
             return False
     states = [instance._sa_instance_state for mapper in order for instance in new[mapper]]
     raw = {id(state.obj()) for state in states if not state.modified}  # see .construct
-    for state in states:  # what add_all's cascade would reach (every link cascades)
-        session._save_impl(state)
+    lean = _lean_registration(session)
+    if not lean:
+        for state in states:  # what add_all's cascade would reach (every link cascades)
+            session._save_impl(state)
     with session.no_autoflush:
         connection = session.connection()
         deferred: dict[Any, list[Any]] = {}
@@ -89,7 +91,11 @@ def write(session: Any, objects: list[Any]) -> bool:
                     deferred[mapper] = instances
             _insert(connection, plan, instances, returning=not sqlite)
             _copy_keys_to_children(instances, plan)
-        session._register_persistent(set(states))
+        if not lean or not _register(session, states, plans):  # type: ignore[arg-type]
+            if lean:
+                for state in states:
+                    session._save_impl(state)
+            session._register_persistent(set(states))
         if raw:
             _fill_backrefs(new, plans, batch, raw)  # type: ignore[arg-type]
         if deferred:
@@ -136,6 +142,69 @@ def _fill_backrefs(
 def _session_supported(session_class: Any) -> bool:
     """The two Session internals a flush uses that this writer uses too (SQLAlchemy 2.0, 2.1)."""
     return hasattr(session_class, "_save_impl") and hasattr(session_class, "_register_persistent")
+
+
+_ATTACH_EVENTS = ("before_attach", "after_attach", "transient_to_pending", "pending_to_persistent")
+
+
+def _lean_registration(session: Any) -> bool:
+    """Whether :func:`_register` can stand in for ``_save_impl`` + ``_register_persistent``.
+
+    It sets what those two leave on a new object's state and the session
+    (SQLAlchemy 2.0 and 2.1 internals, each checked here); with any attach
+    listener, or an internal missing, SQLAlchemy's own pair runs instead.
+    """
+    from sqlalchemy.orm.state import InstanceState
+
+    dispatch = session.dispatch
+    if any(getattr(dispatch, name, None) for name in _ATTACH_EVENTS):
+        return False
+    identity_map = session.identity_map
+    return (
+        isinstance(getattr(identity_map, "_dict", None), dict)
+        and hasattr(identity_map, "_wr")
+        and hasattr(session, "hash_key")
+        and hasattr(InstanceState, "_commit_all_states")
+    )
+
+
+def _register(session: Any, states: list[Any], plans: dict[Any, _Table]) -> bool:
+    """Make the new rows' objects persistent, as a flush leaves them; False if it cannot.
+
+    Each gets its identity key, a place in the identity map, the session's id
+    and its transaction's list of new objects (a rollback makes them transient
+    again), and no pending changes.
+    """
+    from sqlalchemy.orm.state import InstanceState
+
+    transaction = session._transaction
+    new_in_transaction = getattr(transaction, "_new", None)
+    if not isinstance(new_in_transaction, MutableMapping):
+        return False
+    identity_map = session.identity_map
+    present, weak = identity_map._dict, identity_map._wr
+    keys = []
+    for state in states:
+        mapper = state.mapper
+        values = state.dict
+        key = (
+            mapper._identity_class,
+            tuple(values[k] for k in plans[mapper].primary_keys),
+            state.identity_token,
+        )
+        if key in present or None in key[1]:
+            return False  # SQLAlchemy's own registration warns or refuses
+        keys.append(key)
+    hash_key = session.hash_key
+    for state, key in zip(states, keys, strict=True):
+        state.session_id = hash_key
+        state.key = key
+        present[key] = state
+        state._instance_dict = weak
+        state._orphaned_outside_of_session = False
+        new_in_transaction[state] = True
+    InstanceState._commit_all_states(((state, state.dict) for state in states), identity_map)
+    return True
 
 
 def _session_listens(session: Any) -> bool:
