@@ -137,8 +137,8 @@ async def _clone_postgres(
     """
     from ._postgres import RunLock
 
-    own = admin is None
-    server = admin or await RunLock.take(template.url, "template", wait=True)
+    own = admin is None  # then a connection of our own, holding the target's name as a run would
+    server = admin or await RunLock.take(target.url, "clone", wait=True)
     comment = fingerprint_comment(fingerprint)
     shared = False
     try:
