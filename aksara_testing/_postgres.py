@@ -153,6 +153,11 @@ async def _retried(connection: Any, sql: str, attempts: int) -> None:
             await asyncio.sleep(0.05 * (attempt + 1))
 
 
+def _key(url: URL, purpose: str = "") -> dict[str, str]:
+    """The advisory lock key of ``url``'s database name (the run lock's), or of a ``purpose``."""
+    return {"k": f"aksara{purpose}:{url.database or ''}"}
+
+
 class RunLock:
     """A server-wide advisory lock on a test database's name, held for the whole run.
 
@@ -211,12 +216,39 @@ class RunLock:
 
         Taken on this lock's own connection: no extra connection to the server.
         """
-        key = {"k": f"aksara:{url.database or ''}"}
+        await self.lock(url)
+        try:
+            yield
+        finally:
+            await self.unlock(url)
+
+    @contextlib.asynccontextmanager
+    async def building(self, url: URL) -> AsyncIterator[None]:
+        """One holder at a time, server-wide, decides whether ``url``'s database needs building.
+
+        A lock of its own, apart from the name's: while one worker builds a
+        template, the others wait here without queueing on the template's name,
+        so they can all clone it at once afterwards.
+        """
+        key = _key(url, " build")
         await self._connection.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
         try:
             yield
         finally:
             await self._connection.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+
+    async def lock(self, url: URL, *, shared: bool = False) -> None:
+        """Wait for, then hold, the lock on ``url``'s database name (until :meth:`unlock`).
+
+        ``shared``: any number of holders at once, none while someone holds it
+        exclusively (e.g. clones of a template, but not while it is built or dropped).
+        """
+        function = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
+        await self._connection.execute(text(f"SELECT {function}(hashtext(:k))"), _key(url))
+
+    async def unlock(self, url: URL, *, shared: bool = False) -> None:
+        function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
+        await self._connection.execute(text(f"SELECT {function}(hashtext(:k))"), _key(url))
 
     async def comment_of(self, url: URL) -> str | None:
         """The comment of ``url``'s database, read from the catalogue without connecting to it."""

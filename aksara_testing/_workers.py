@@ -1,12 +1,14 @@
 """Parallel runs (pytest-xdist): one database per worker, cloned from a template.
 
 The first worker that needs a database builds ``test_<name>_template`` (by
-migrations or ``create_all``) under a file lock; every worker then clones it
-into ``test_<name>_<worker>``: ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL,
-a file copy on SQLite. Nothing is built twice, and a run whose tests never
-touch the database builds nothing. The worker that makes the last clone drops
-the template (the controller does it at the end of the run if no worker did)
-unless ``--reuse-db`` keeps everything.
+migrations or ``create_all``); every worker then clones it into
+``test_<name>_<worker>``: ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL, a
+file copy on SQLite. Nothing is built twice, and a run whose tests never
+touch the database builds nothing. On PostgreSQL the clones run at the same
+time (the server copies one template into several databases at once as long
+as nobody is connected to it); SQLite copies take turns under a file lock.
+The worker that makes the last clone drops the template (the controller does
+it at the end of the run if no worker did) unless ``--reuse-db`` keeps everything.
 """
 
 from __future__ import annotations
@@ -83,11 +85,11 @@ async def build_worker_database(
         )
         return WorkerDatabase(handle)
     await engine.dispose()
-    with worker_lock(lock):
-        last = drop_after is not None and _count_clone(lock) >= drop_after
-        if backend_of(template.url) == "postgresql":
-            await _clone_postgres(template, target, source, wanted, admin, drop_template=last)
-        else:
+    if backend_of(template.url) == "postgresql":
+        last = await _clone_postgres(template, target, source, wanted, admin, lock, drop_after)
+    else:
+        with worker_lock(lock):
+            last = drop_after is not None and _count_clone(lock) >= drop_after
             await _clone_file(template, target, source, wanted, drop_template=last)
     handle = DatabaseHandle(
         target.url,
@@ -119,30 +121,50 @@ async def _clone_postgres(
     source: SchemaSource,
     fingerprint: str,
     admin: RunLock | None,
-    *,
-    drop_template: bool,
-) -> None:
-    """PostgreSQL: ``CREATE DATABASE target TEMPLATE template``, under the server-wide lock.
+    lock: Path,
+    drop_after: int | None,
+) -> bool:
+    """PostgreSQL: ``CREATE DATABASE target TEMPLATE template``; True if it dropped the template.
 
-    Other checkouts' runs on the same server build the same template: they take
-    turns on the template's name. The template's fingerprint is read from the
+    Clones hold the template's name *shared*, so the workers of a run clone at
+    the same moment; building and dropping hold it *exclusively*, so nobody
+    clones a template half built or being dropped (this run's workers, or
+    another checkout's run on the same server). Workers look at the template
+    one at a time (a short wait, except behind the one that builds it). The
+    builder closes its connections before anyone clones: PostgreSQL copies
+    only an unused template. The template's fingerprint is read from the
     catalogue, so nobody connects to it except to build it.
     """
     from ._postgres import RunLock
 
-    own = admin is None
-    server = admin or await RunLock.take(template.url, "template", wait=True)
+    own = admin is None  # then a connection of our own, holding the target's name as a run would
+    server = admin or await RunLock.take(target.url, "clone", wait=True)
+    comment = fingerprint_comment(fingerprint)
+    shared = False
     try:
-        async with server.holding(template.url) if not own else contextlib.nullcontext():
-            comment = fingerprint_comment(fingerprint)
+        async with server.building(template.url):
+            await server.lock(template.url, shared=True)
+            shared = True
             # A template left by a killed run is reused only if its fingerprint matches.
             if await server.comment_of(template.url) != comment:
-                built = await build_database(template, source, reuse=False)
-                await built.engine.dispose()  # PostgreSQL clones only a template nobody uses
-            await server.clone(template.url, target.url, comment=comment)
-        if drop_template:  # every worker has its clone
+                await server.unlock(template.url, shared=True)
+                shared = False
+                async with server.holding(template.url):  # no clone, no drop meanwhile
+                    built = await build_database(template, source, reuse=False)
+                    await built.engine.dispose()  # PostgreSQL clones only a template nobody uses
+                    await server.lock(template.url, shared=True)  # no drop slips in between
+                    shared = True
+        with worker_lock(lock):  # counted while holding the template: its drop waits for us
+            last = drop_after is not None and _count_clone(lock) >= drop_after
+        await server.clone(template.url, target.url, comment=comment)
+        await server.unlock(template.url, shared=True)
+        shared = False
+        if last:  # every worker has its clone or is making it (the drop waits for those)
             server.drop_soon(template.url)
+        return last
     finally:
+        if shared:
+            await server.unlock(template.url, shared=True)
         if own:
             await server.release()
 

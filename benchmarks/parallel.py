@@ -14,12 +14,15 @@ Three measurements per backend (PostgreSQL needs ``AKSARA_TEST_POSTGRES_URL``):
    Every run must report all tests passed. Target (issue 9): at least 1.7x.
 2. **Worker databases ready, clones vs migrating each.** In-process, through
    the plugin's own functions: N = 1, 2, 4, 8 workers' databases made the way
-   ``-n N`` makes them (each worker's run lock taken first, as a worker does;
-   then ``build_worker_database``: the first call migrates the template, every
-   call clones it under the workers' lock, the last one drops the template; the
-   calls run one after the other, as the lock serialises them in a real run) against N
-   databases each created and migrated from scratch (what a runner that
-   re-migrates every worker does, also one after the other). The schema is a
+   ``-n N`` makes them: N workers started together (a thread with its own
+   event loop each, as each xdist worker is a process with its own), each
+   taking its run lock first, as a worker does, then calling
+   ``build_worker_database``: one of them migrates the template while the
+   others wait, then all clone it at once (PostgreSQL) or in turn under the
+   workers' file lock (SQLite), and the last one drops the template; timed
+   until the last worker has its database. Against N databases each created
+   and migrated from scratch (what a runner that re-migrates every worker
+   does; one after the other). The schema is a
    30-revision Alembic chain, one table per revision (not ``create_all``),
    run by the async ``env.py`` template. Everything is dropped (untimed)
    before each measurement. Target: N workers ready within 1.5x one migrate.
@@ -49,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -501,7 +505,7 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
     from aksara_testing._migrations.schema import migrations_source
     from aksara_testing._settings import load_settings
     from aksara_testing._urls import check_safe, derive_test_url
-    from aksara_testing._workers import TEMPLATE_SUFFIX, build_worker_database
+    from aksara_testing._workers import TEMPLATE_SUFFIX
 
     settings = load_settings(project)
     folder = project / "databases"
@@ -515,28 +519,70 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
         await drop_database(target)
     lock = project / f"workers-{time.time_ns()}.lock"  # a run's own: its clone count starts at 0
 
-    start = time.perf_counter()
-    handles, locks = [], []
-    for target in targets:
-        if how == "clones":  # as a worker of ``-n N``: its run lock first, which does the admin
-            admin = await run_lock(target)
-            locks += [admin] if admin is not None else []
-            built = await build_worker_database(
-                template, target, source, reuse=False, lock=lock, admin=admin, drop_after=workers
-            )
-            handles.append(built.handle)
-        else:
+    if how == "clones":
+        elapsed = await asyncio.to_thread(_workers_at_once, template, targets, source, lock)
+    else:
+        start = time.perf_counter()
+        handles = []
+        for target in targets:
             own = migrations_source(settings, target.url)
             handles.append(await build_database(target, own, reuse=False))
-    elapsed = time.perf_counter() - start
-
-    for handle in handles:
-        await handle.engine.dispose()
-    for held in locks:
-        await held.release()
+        elapsed = time.perf_counter() - start
+        for handle in handles:
+            await handle.engine.dispose()
     for target in (template, *targets):
         await drop_database(target)
     return elapsed
+
+
+def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path) -> float:
+    """Seconds until the last of N workers has its clone, the N starting together.
+
+    Each worker runs in a thread with its own event loop, as each xdist worker is
+    a process with its own: its run lock first (PostgreSQL: one server connection,
+    which then does all the admin work), then ``build_worker_database``.
+    """
+    from aksara_testing._workers import build_worker_database
+
+    start = threading.Barrier(len(targets) + 1)
+    ready: list[float] = []
+    errors: list[BaseException] = []
+
+    async def worker(target: Any) -> None:
+        admin = await run_lock(target)
+        try:
+            built = await build_worker_database(
+                template,
+                target,
+                source,
+                reuse=False,
+                lock=lock,
+                admin=admin,
+                drop_after=len(targets),
+            )
+            ready.append(time.perf_counter())
+            await built.handle.engine.dispose()
+        finally:
+            if admin is not None:
+                await admin.release()  # after the template's drop, if this worker started it
+
+    def thread(target: Any) -> None:
+        start.wait()
+        try:
+            asyncio.run(worker(target))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=thread, args=(target,)) for target in targets]
+    for each in threads:
+        each.start()
+    start.wait()
+    began = time.perf_counter()
+    for each in threads:
+        each.join()
+    if errors:
+        raise errors[0]
+    return max(ready) - began
 
 
 async def run_lock(target: Any) -> Any:
@@ -887,15 +933,18 @@ def section(
             "",
             f"Schema: a {TABLES}-revision Alembic chain (one table and index per revision, "
             "async `env.py`), not `create_all`. In-process, through the plugin's own "
-            "functions, as each worker of `-n N` does it: its run lock first (PostgreSQL: "
-            "one server connection, which then does all the admin work), then "
-            "`build_worker_database` (template migrated once, then `CREATE DATABASE ... "
-            "TEMPLATE` / a file copy per worker, one after the other as the workers' lock "
-            "makes them; the last clone drops the template, in the background on "
-            "PostgreSQL) against N databases created and migrated one after the other. "
+            "functions: N workers started together (a thread with its own event loop each, "
+            "as each xdist worker is a process with its own), each doing what a worker of "
+            "`-n N` does: its run lock first (PostgreSQL: one server connection, which then "
+            "does all the admin work), then `build_worker_database` (one worker migrates "
+            "the template while the others wait; then PostgreSQL workers all run `CREATE "
+            "DATABASE ... TEMPLATE` at once, SQLite workers copy the file in turn under "
+            "their file lock; the last clone drops the template, in the background on "
+            "PostgreSQL), timed until the last worker has its database; against N "
+            "databases created and migrated one after the other. "
             f"Medians of {options.repeats} rounds; ratio = median of per-round ratios against "
             f"one migrate from scratch (the N = 1 baseline). One migrate: {migrate}; "
-            f"each extra clone: {per_clone}.",
+            f"each extra worker (from N = 1 to 8): {per_clone}.",
             "",
             setup_table(setups),
             "",

@@ -8,6 +8,7 @@ moment: a run of two tests on two workers sends one test to each.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -440,6 +441,110 @@ def test_the_template_is_dropped_as_soon_as_every_worker_has_its_clone(
     # Both workers still hold their clones while the tests run; nothing is left after.
     assert sorted(found) == [f"{name}_gw0", f"{name}_gw1"]
     assert app.databases() == []
+
+
+# gw1 makes its clone at once; gw0 only once the test driving the run says gw1 is
+# held up in the middle of making it.
+TEST_CLONES = """
+import pytest
+
+from aksara_testing import setup_test_database
+from barrier import HERE, WORKER, wait_for
+
+
+@pytest.mark.parametrize("n", [1, 2])
+async def test_gets_its_own_database(n):
+    if WORKER == "gw0":
+        await wait_for("go")
+    handle = await setup_test_database()
+    (HERE / f"ready-{WORKER}").write_text(handle.url.database)
+"""
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_worker_clones_while_another_is_still_cloning(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import asyncpg
+
+    app = ParallelProject(tmp_path, "postgres", postgres_url)
+    app.write("test_clones.py", TEST_CLONES)
+    name = app.test_name
+    app._admin(f'CREATE DATABASE "{name}_gw1"')  # left by an earlier run, as after a kill -9
+    # An open transaction that commented on it: gw1's clone step (drop what carries its
+    # name, then copy the template) waits on it, holding whatever it holds meanwhile.
+    loop = asyncio.new_event_loop()
+    holder = loop.run_until_complete(asyncpg.connect(postgres_url))
+    loop.run_until_complete(holder.execute(f"BEGIN; COMMENT ON DATABASE \"{name}_gw1\" IS 'x'"))
+    process = app.start("-n", "2", "-v")
+    try:
+        waiting = f'DROP DATABASE IF EXISTS "{name}_gw1"'
+        blocked = "SELECT count(*) FROM pg_stat_activity WHERE starts_with(query, $1) "
+        blocked += "AND wait_event_type = 'Lock'"
+        deadline = time.monotonic() + 90
+        while not app._admin(blocked, waiting):
+            alive = process.poll() is None and time.monotonic() < deadline
+            assert alive, app.read("background.log")
+            time.sleep(0.05)
+        (app.barriers / "go").write_text("")
+        deadline = time.monotonic() + 30
+        while not (app.barriers / "ready-gw0").exists():
+            assert time.monotonic() < deadline, "gw0 waited for gw1's clone to finish"
+            time.sleep(0.05)
+        loop.run_until_complete(holder.execute("ROLLBACK"))
+        assert process.wait(timeout=120) == 0, app.read("background.log")
+    finally:
+        loop.run_until_complete(holder.close())
+        loop.close()
+        kill_group(process)
+        app.drop_databases()
+    notes = worker_notes(Outcome(0, app.read("background.log"), ""))
+    assert {worker: note for worker, (_, note) in notes.items()} == {
+        "gw0": f"cloned from {name}_template",
+        "gw1": f"cloned from {name}_template",
+    }
+
+
+# Four tests on four workers: each commits its worker's id, waits until all four have,
+# then must see its own row only.
+TEST_FOUR = """
+import pytest
+from sqlalchemy import select
+
+from barrier import WORKER, arrive
+from models import Author
+
+
+@pytest.mark.transactional
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+async def test_sees_only_its_workers_row(db_session, n):
+    db_session.add(Author(name=WORKER))
+    await db_session.commit()
+    await arrive("committed", count=4)
+    names = (await db_session.scalars(select(Author.name))).all()
+    await db_session.rollback()
+    await arrive("read", count=4)
+    assert names == [WORKER]
+"""
+
+
+@pytest.mark.postgres
+def test_four_workers_cloning_at_once_each_get_a_database_of_their_own(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    app = ParallelProject(tmp_path, "postgres", postgres_url)
+    app.write("test_four.py", TEST_FOUR)
+    try:
+        outcome = passed(app.run("-n", "4", "-v"), tests=4)
+        left = app.databases()
+    finally:
+        app.drop_databases()
+    notes = worker_notes(outcome)
+    assert sorted(notes) == ["gw0", "gw1", "gw2", "gw3"]
+    for worker, (url, note) in notes.items():
+        assert url.endswith(f"/{app.test_name}_{worker}"), url
+        assert note == f"cloned from {app.test_name}_template", note
+    assert left == []
 
 
 @dataclass(frozen=True)
