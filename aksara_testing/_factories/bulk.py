@@ -76,8 +76,7 @@ def write(session: Any, objects: list[Any]) -> bool:
     raw = {id(state.obj()) for state in states if not state.modified}  # see .construct
     lean = _lean_registration(session)
     if not lean:
-        for state in states:  # what add_all's cascade would reach (every link cascades)
-            session._save_impl(state)
+        _add_pending(session, states)
     with session.no_autoflush:
         connection = session.connection()
         deferred: dict[Any, list[Any]] = {}
@@ -93,8 +92,7 @@ def write(session: Any, objects: list[Any]) -> bool:
             _copy_keys_to_children(instances, plan)
         if not lean or not _register(session, states, plans):  # type: ignore[arg-type]
             if lean:
-                for state in states:
-                    session._save_impl(state)
+                _add_pending(session, states)
             session._register_persistent(set(states))
         if raw:
             _fill_backrefs(new, plans, batch, raw)  # type: ignore[arg-type]
@@ -142,6 +140,12 @@ def _fill_backrefs(
 def _session_supported(session_class: Any) -> bool:
     """The two Session internals a flush uses that this writer uses too (SQLAlchemy 2.0, 2.1)."""
     return hasattr(session_class, "_save_impl") and hasattr(session_class, "_register_persistent")
+
+
+def _add_pending(session: Any, states: list[Any]) -> None:
+    """What ``add_all`` would do to these objects (every link cascades)."""
+    for state in states:
+        session._save_impl(state)
 
 
 _ATTACH_EVENTS = ("before_attach", "after_attach", "transient_to_pending", "pending_to_persistent")
@@ -436,7 +440,7 @@ def _insert(connection: Any, plan: _Table, instances: list[Any], *, returning: b
             for key, column in plan.columns
             if key not in given and key in plan.returned
         ]
-        if returning and _insert_arrays(connection, plan, group, given, wanted):
+        if returning and _insert_arrays(connection, plan, column_of, group, given, wanted):
             continue
         statement = insert(plan.table)
         if returning and wanted:
@@ -468,6 +472,7 @@ def _same(value: Any) -> Any:
 def _insert_arrays(
     connection: Any,
     plan: _Table,
+    column_of: dict[str, Any],
     group: list[Any],
     given: tuple[str, ...],
     wanted: list[tuple[str, Any]],
@@ -475,7 +480,6 @@ def _insert_arrays(
     """PostgreSQL: the group as one array per column (see .unnest); False if it cannot."""
     from . import unnest
 
-    column_of = dict(plan.columns)
     defaults: list[tuple[str, Callable[[], Any]]] = []  # as the executemany computes them
     for key, column in plan.columns:
         if key in given or column.default is None:
