@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from aksara_testing._settings import SETTINGS
+from aksara_testing._settings import FOLLOW, SETTINGS
 
 from ._pyproject import PyprojectError, read_table, render_table, replace_table
 from ._scan import Found, Scan, scan
@@ -181,7 +181,8 @@ def _plan(found: Scan, options: InitOptions) -> _Plan:
     _plan_one(plan, "migrations", options.migrations, found.migrations, choose)
     _plan_one(plan, "auth", options.auth, found.auths, choose)
     if plan.url_env is not None and "database_url" in plan.values:
-        plan.values["env"] = {plan.url_env: plan.values["database_url"]}
+        # Not a copy of the URL: a copy stays behind when database_url changes later.
+        plan.values["env"] = {plan.url_env: FOLLOW}
     return plan
 
 
@@ -274,7 +275,7 @@ def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
             ("database_url", f"{guess} is a guess ({where}): set your development database URL")
         )
     if source is not None and source.env_var:
-        # The app reads its URL from the environment at import: give it the same one.
+        # The app reads its URL from the environment at import: it follows database_url.
         plan.url_env = source.env_var
 
 

@@ -1,136 +1,269 @@
-"""A last line of defence: no connection to the app's own database during a run.
+"""The connection guard: while tests run, only test databases can be reached.
 
-Sessions from the ``session`` setting are rerouted, but app code may also use
-its engine directly (a lifespan ``create_all``, a raw query). SQLAlchemy's
-``do_connect`` event sees every new connection of every engine; one that
-targets the ``database_url`` database is refused before it opens.
+From ``pytest_configure`` to the end of the run, every connection the test
+process opens through a database driver (see :mod:`._drivers`) is checked
+before it opens. It may go to:
+
+- a PostgreSQL database whose name starts with ``test_`` (not the app's own),
+  or the maintenance connections aksara-testing itself makes;
+- SQLite in memory, a file in this run's own folder, or a ``test_`` file;
+- a database listed in ``allow_databases``.
+
+Anything else — the app's ``database_url`` database, a copy of its URL in an
+environment variable, an Alembic ``env.py`` engine on the development
+database — is refused with one line saying which database, where its URL came
+from and how to fix it. While aksara-testing runs the project's migrations,
+connections to the app's own database (``database_url`` or a URL in the
+``env`` table) are redirected to the database being migrated instead.
+
+URLs are parsed here without SQLAlchemy: the guard is installed before any
+test module is imported, and must not make start-up slower.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine, make_url
-
-from ._settings import Settings, mask_url
-from ._urls import backend_of, is_memory, upgrade_driver
+from . import _drivers
+from ._drivers import Endpoint
+from ._settings import Settings
 from .errors import UnsafeDatabaseError
 
-__all__ = ["guard_app_database", "redirect_app_database"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
-_redirecting = 0  # open redirect_app_database() blocks (migrations run in a worker thread)
+__all__ = [
+    "ADMIN_APPLICATION",
+    "ConnectionGuard",
+    "RefusedConnection",
+    "endpoint_of_url",
+    "redirect_app_database",
+]
+
+ADMIN_APPLICATION = "aksara admin"  # application_name of our own server connections
+_PREFIX = "test_"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", ""})
+_migrating = 0  # open redirect_app_database() blocks: our runs of the project's env.py
 
 
-def guard_app_database(settings: Settings) -> Callable[[], None]:
-    """Refuse connections to ``settings.database_url``; returns the function that stops it."""
-    found = _app_matcher(settings)
-    if found is None:
-        return lambda: None
-    backend, matches = found
-    shown = mask_url(settings.database_url or "")
+class RefusedConnection(UnsafeDatabaseError):
+    """The guard refused a connection to a database that is not a test database."""
 
-    def refuse(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        if _redirecting or _ours(cparams):  # the redirect below rewrites it, or it is ours
+
+@dataclass(frozen=True)
+class _Known:
+    """A database URL the run knows, and where it came from."""
+
+    endpoint: Endpoint
+    origin: str  # "database_url (from pyproject.toml)", "env SHOP_DATABASE_URL in ..."
+    fix: str
+    app_owned: bool  # redirected while migrations run
+
+
+class ConnectionGuard:
+    """The check every connection passes, for one run's settings.
+
+    >>> guard = ConnectionGuard(settings, run_folder)
+    >>> guard.install()   # until guard.uninstall()
+    """
+
+    def __init__(self, settings: Settings, run_folder: Path) -> None:
+        self.run_folder = run_folder.resolve()
+        self.update(settings)
+
+    def update(self, settings: Settings) -> None:
+        """Follow the settings (the ``test_settings`` fixture may change them)."""
+        self.settings = settings
+        self.known = list(_known_urls(settings, os.environ))
+        self.app = [k.endpoint for k in self.known if k.origin.startswith("database_url")]
+        self.allowed = [_allowed_entry(entry, settings.root) for entry in settings.allow_databases]
+
+    def install(self) -> None:
+        _drivers.install(self.check)
+
+    def uninstall(self) -> None:
+        _drivers.uninstall()
+
+    def allows(self, endpoint: Endpoint) -> bool:
+        if any(_matches(endpoint, allowed) for allowed in self.allowed):
+            return True
+        if endpoint.backend == "postgresql":
+            if endpoint.application_name.startswith(ADMIN_APPLICATION):
+                return True
+            return endpoint.database.startswith(_PREFIX) and not self._is_app(endpoint)
+        if endpoint.backend == "sqlite":
+            if endpoint.is_memory or _inside(Path(endpoint.database), self.run_folder):
+                return True
+            return Path(endpoint.database).name.startswith(_PREFIX) and not self._is_app(endpoint)
+        return True  # a backend we do not know how to name (it cannot be a test database)
+
+    def check(self, endpoint: Endpoint) -> None:
+        """Raise :class:`RefusedConnection` unless ``endpoint`` may be reached."""
+        if self.allows(endpoint):
             return
-        if dialect.name == backend and matches(cargs, cparams):
-            raise UnsafeDatabaseError(
-                f"refused a connection to the app's own database {shown} (database_url) "
-                "during the test run; tests only use the test database: give the app its "
-                "engine URL through [tool.aksara] env, or name its async_sessionmaker in "
-                "the session setting"
+        known = next((k for k in self.known if _matches(endpoint, k.endpoint)), None)
+        origin = known.origin if known else "a URL that no setting or environment variable holds"
+        fix = known.fix if known else _UNKNOWN_FIX
+        if _migrating:  # the project's env.py, run by us: it should use the URL we hand it
+            fix = _ENV_PY_FIX
+        caller = _drivers.caller_outside()
+        opened = f", opened at {caller}" if caller else ""
+        raise RefusedConnection(
+            f"refused a connection to {endpoint.where()} ({endpoint.driver or 'driver'}; "
+            f"its URL is {origin}{opened}): while tests run, only test_ databases are "
+            f"reachable; {fix}"
+        )
+
+    def _is_app(self, endpoint: Endpoint) -> bool:
+        return any(_matches(endpoint, app) for app in self.app)
+
+
+_ENV_PY_FIX = (
+    "make env.py connect to config.get_main_option('sqlalchemy.url'), the test database "
+    "aksara hands it (see docs/migrations.md)"
+)
+_UNKNOWN_FIX = (
+    "if this connection is deliberate, list the database in allow_databases in [tool.aksara]"
+)
+
+
+def _known_urls(settings: Settings, environ: Mapping[str, str]) -> Iterator[_Known]:
+    if settings.database_url:
+        endpoint = endpoint_of_url(settings.database_url, settings.root)
+        if endpoint is not None:
+            yield _Known(
+                endpoint,
+                f"database_url (from {settings.source('database_url')})",
+                "name the app's async_sessionmaker in the session setting so its sessions "
+                "use the test transaction, or list the database in allow_databases if this "
+                "connection is deliberate",
+                app_owned=True,
+            )
+    where = f"[tool.aksara] env ({settings.source('env')})"
+    for name, value in settings.env.items():
+        endpoint = endpoint_of_url(value, settings.root)
+        if endpoint is not None:
+            yield _Known(
+                endpoint,
+                f"{name} in {where}",
+                f'write {name} = "{{database_url}}" in [tool.aksara] env so that it follows '
+                "database_url",
+                app_owned=True,
+            )
+    for name, value in environ.items():
+        if name in settings.env or name.startswith("AKSARA_"):
+            continue
+        endpoint = endpoint_of_url(value, settings.root)
+        if endpoint is not None:
+            yield _Known(
+                endpoint,
+                f"environment variable {name}",
+                f'set {name} = "{{database_url}}" in [tool.aksara] env so the app gets the '
+                "test set-up, or list the database in allow_databases if this connection is "
+                "deliberate",
+                app_owned=False,
             )
 
-    event.listen(Engine, "do_connect", refuse)
-    return lambda: event.remove(Engine, "do_connect", refuse)
+
+def endpoint_of_url(url: str, root: Path) -> Endpoint | None:
+    """Where a ``postgresql://`` or ``sqlite://`` URL points; None for anything else.
+
+    A relative SQLite path is taken from ``root``, as the settings are.
+    """
+    scheme, _, rest = url.partition("://")
+    backend = scheme.partition("+")[0].lower()
+    if backend in ("postgresql", "postgres") and rest:
+        params = _drivers.dsn_params("postgresql://" + rest)
+        return _drivers.postgres_endpoint(params, "")
+    if backend == "sqlite":
+        path = unquote(urlsplit("sqlite://" + rest).path)
+        path = path[1:] if path.startswith("/") else path  # sqlite:///rel.db, sqlite:////abs.db
+        if path in ("", ":memory:"):
+            return Endpoint("sqlite", ":memory:")
+        return Endpoint("sqlite", str((root / path).resolve()))
+    return None
+
+
+def _allowed_entry(entry: str, root: Path) -> Endpoint:
+    endpoint = endpoint_of_url(entry, root) if "://" in entry else None
+    return endpoint or Endpoint("postgresql", entry, host=None)  # a bare name: on any server
+
+
+def _matches(endpoint: Endpoint, other: Endpoint) -> bool:
+    if endpoint.backend != other.backend:
+        return False
+    if endpoint.backend == "sqlite":
+        return not endpoint.is_memory and _same_file(endpoint.database, other.database)
+    if endpoint.database != other.database:
+        return False
+    if other.host is None:  # allow_databases by name
+        return True
+    return _host(endpoint.host) == _host(other.host) and (endpoint.port or 5432) == (
+        other.port or 5432
+    )
+
+
+def _host(host: str | None) -> str:
+    host = (host or "").strip("[]").lower()
+    return "local" if host in _LOCAL_HOSTS or host.startswith("/") else host
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)  # symlinks and hard links too
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(folder)
+
+
+# -- migrations: the app's own database means the one being migrated -----------------------
 
 
 @contextmanager
 def redirect_app_database(settings: Settings, test_url: URL) -> Iterator[None]:
-    """While inside, a connection to the app's database opens the test database instead.
+    """While inside, a connection to the app's own database opens ``test_url`` instead.
 
-    For Alembic env.py files that read the URL from the app's own settings.
+    For Alembic env.py files that build their engine from the app's settings
+    (``database_url``, or a URL of the ``env`` table) rather than from the URL
+    Alembic hands them. Other drivers of the same backend are redirected too
+    (a sync psycopg2 env.py).
     """
-    found = _app_matcher(settings)
-    if found is None:
-        yield
-        return
-    backend, matches = found
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    backend = test_url.get_backend_name()
+    owned = [k.endpoint for k in _known_urls(settings, {}) if k.app_owned]
+    owned = [e for e in owned if e.backend == backend and not e.is_memory]
 
     def redirect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
-        if dialect.name == backend and matches(cargs, cparams):
-            url = test_url.set(drivername=f"{dialect.name}+{dialect.driver}")
-            new_args, new_params = dialect.create_connect_args(url)
-            cargs[:] = list(new_args)
-            cparams.clear()
-            cparams.update(new_params)
+        endpoint = _drivers.endpoint_of(dialect.driver, cargs, cparams)
+        if endpoint is None or not any(_matches(endpoint, o) for o in owned):
+            return
+        url = test_url.set(drivername=f"{dialect.name}+{dialect.driver}")
+        new_args, new_params = dialect.create_connect_args(url)
+        cargs[:] = list(new_args)
+        kept = {k: v for k, v in cparams.items() if k in _KEPT_PARAMS}
+        cparams.clear()
+        cparams.update(new_params, **kept)
 
-    global _redirecting
+    global _migrating
     event.listen(Engine, "do_connect", redirect)
-    _redirecting += 1  # the guard, which runs first, lets connections through meanwhile
+    _migrating += 1
     try:
         yield
     finally:
-        _redirecting -= 1
+        _migrating -= 1
         event.remove(Engine, "do_connect", redirect)
 
 
-Matcher = Callable[[Any, dict[str, Any]], bool]
-
-
-def _ours(cparams: dict[str, Any]) -> bool:
-    """The toolkit's own server connections (create/drop test databases, run locks).
-
-    They open the ``postgres`` maintenance database, which may also be the
-    app's own (Docker's default); they never touch its data.
-    """
-    from ._postgres import ADMIN_APPLICATION
-
-    settings = cparams.get("server_settings") or {}
-    return str(settings.get("application_name", "")).startswith(ADMIN_APPLICATION)
-
-
-def _app_matcher(settings: Settings) -> tuple[str, Matcher] | None:
-    if not settings.database_url:
-        return None
-    try:
-        app = upgrade_driver(make_url(settings.database_url))
-    except Exception:
-        return None
-    if is_memory(app):
-        return None
-    if backend_of(app) == "sqlite":
-        return "sqlite", _sqlite_matcher(app, settings.root)
-    return backend_of(app), _server_matcher(app)
-
-
-def _sqlite_matcher(app: URL, root: Path) -> Callable[[Any, dict[str, Any]], bool]:
-    name = app.database or ""
-    candidates = {Path(name).resolve(), (root / name).resolve()}
-
-    def matches(cargs: Any, cparams: dict[str, Any]) -> bool:
-        target = cargs[0] if cargs else cparams.get("database")
-        if not isinstance(target, str) or target.startswith("file:"):
-            return False
-        return Path(os.path.abspath(target)).resolve() in candidates
-
-    return matches
-
-
-def _server_matcher(app: URL) -> Callable[[Any, dict[str, Any]], bool]:
-    host = app.host or "localhost"
-    port = app.port
-
-    def matches(_cargs: Any, cparams: dict[str, Any]) -> bool:
-        same_port = port is None or cparams.get("port") in (None, port)
-        return (
-            cparams.get("database") == app.database
-            and (cparams.get("host") or "localhost") == host
-            and same_port
-        )
-
-    return matches
+# Connection arguments that are not the address (kept when a connection is redirected).
+_KEPT_PARAMS = frozenset({"async_creator_fn"})

@@ -12,14 +12,13 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ._guard import ADMIN_APPLICATION  # the guard lets these connections through
+
 __all__ = ["RunLock", "create", "drop", "read_own_comment", "recreate", "write_comment"]
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-ADMIN_APPLICATION = "aksara admin"  # the guard lets these through (see _guard.py)
 
 
 def _admin_engine(url: URL) -> AsyncEngine:

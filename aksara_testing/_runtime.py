@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._client import AksaraClient
     from ._database import DatabaseHandle
     from ._factories.state import FactoryState
+    from ._guard import ConnectionGuard
     from ._isolation import Isolation
     from ._postgres import RunLock
     from ._sessions import SessionRebinding
@@ -73,7 +74,7 @@ class Runtime:
         self._chains: dict[object, tuple[object, ...]] = {}
         self._lock = asyncio.Lock()
         self._rebinding: SessionRebinding | None = None
-        self._unguard: Callable[[], None] = lambda: None
+        self.guard: ConnectionGuard | None = None
         self._env_backup: dict[str, str | None] = {}
         self._sqlite_dir: Path | None = None
         # Under pytest-xdist: this worker's id, and the controller's folder for SQLite files.
@@ -93,8 +94,16 @@ class Runtime:
 
     def install(self) -> None:
         self._token = _CURRENT.set(self)
+        if self.settings.configured:  # a project that did not ask for us is left alone
+            from ._guard import ConnectionGuard
+
+            self.guard = ConnectionGuard(self.settings, self.project_dir())
+            self.guard.install()
 
     def uninstall(self) -> None:
+        if self.guard is not None:
+            self.guard.uninstall()
+            self.guard = None
         if self._token is not None:
             try:
                 _CURRENT.reset(self._token)
@@ -114,10 +123,8 @@ class Runtime:
             if k.lower() not in self.settings.as_dict()
         }
         self._env_backup = export_env(extras)
-        if self.settings.database_url:  # SQLAlchemy is imported only by projects that use it
-            from ._guard import guard_app_database
-
-            self._unguard = guard_app_database(self.settings)
+        if self.guard is not None:
+            self.guard.update(self.settings)
         if self.settings.session:
             from ._sessions import SessionRebinding
 
@@ -128,7 +135,6 @@ class Runtime:
     async def aclose(self) -> None:
         """End of the run: roll back, close, drop the test database unless reused."""
         self.routing = False
-        self._unguard()
         if self._rebinding is not None:
             self._rebinding.restore()
         restore_env(self._env_backup)

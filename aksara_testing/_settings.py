@@ -20,7 +20,7 @@ from .errors import ConfigurationError
 
 __all__ = ["SETTINGS", "SettingDef", "Settings", "load_settings", "mask_url"]
 
-Kind = Literal["str", "target", "targets", "path", "table", "hosts", "bool"]
+Kind = Literal["str", "target", "targets", "path", "table", "hosts", "bool", "databases"]
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,16 @@ SETTINGS: tuple[SettingDef, ...] = (
     SettingDef("env", "table", "Environment variables set before test modules are collected."),
     SettingDef("ai_hosts", "hosts", "More AI API hosts (`host` or `host:port`) mock_ai guards."),
     SettingDef("allow_ai_calls", "bool", "Let every test call real AI services (no safety net)."),
+    SettingDef(
+        "allow_databases",
+        "databases",
+        "Databases tests may connect to although they are not test_ databases (URLs or names).",
+    ),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _HOST = re.compile(r"^(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$")
+_NAME = re.compile(r"^[\w$.-]+$")
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
              "false": False, "0": False, "no": False, "off": False}  # fmt: skip
 _DEFAULT = "default"
@@ -80,6 +86,7 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict)
     ai_hosts: tuple[str, ...] = ()
     allow_ai_calls: bool = False
+    allow_databases: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def source(self, key: str) -> str:
@@ -110,6 +117,11 @@ class Settings:
             changes[key] = value
             sources[key] = source
         return replace(self, **changes, sources=sources) if changes else self
+
+    @property
+    def configured(self) -> bool:
+        """True when the project asked for aksara: a settings file, ``AKSARA_*`` or flags."""
+        return self.file is not None or bool(self.sources)
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain mapping (keys as in ``[tool.aksara]``)."""
@@ -158,7 +170,30 @@ def load_settings(
     for key, flag_value in (flags or {}).items():
         if flag_value is not None:
             settings = _apply(settings, {key: flag_value}, _BY_KEY[key].flag or key)
-    return settings
+    return _follow_database_url(settings)
+
+
+FOLLOW = "{database_url}"  # in an env value: the database_url of this run, wherever it came from
+
+
+def _follow_database_url(settings: Settings) -> Settings:
+    """``env`` values holding ``{database_url}`` get the resolved ``database_url``.
+
+    So ``env = { APP_DATABASE_URL = "{database_url}" }`` keeps the app's own
+    variable on the database the settings, ``AKSARA_DATABASE_URL`` or
+    ``--database-url`` name.
+    """
+    if not any(FOLLOW in value for value in settings.env.values()):
+        return settings
+    if not settings.database_url:
+        name = next(name for name, value in settings.env.items() if FOLLOW in value)
+        raise ConfigurationError(
+            f"env {name} (from {settings.source('env')}) uses {FOLLOW} but database_url is not "
+            "set; set database_url in [tool.aksara] (or AKSARA_DATABASE_URL)"
+        )
+    url = settings.database_url
+    env = {name: value.replace(FOLLOW, url) for name, value in settings.env.items()}
+    return replace(settings, env=env)
 
 
 def _label(path: Path, root: Path) -> str:
@@ -215,6 +250,11 @@ def _convert(definition: SettingDef, raw: Any, source: str, root: Path) -> Any:
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
             raise _type_error(key, raw, source, 'a list of hosts such as ["llm.internal:8000"]')
         return tuple(_check_host(key, i.strip(), source) for i in items if i.strip())
+    if definition.kind == "databases":
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise _type_error(key, raw, source, 'a list such as ["postgresql://db/analytics"]')
+        return tuple(_check_database(key, i.strip(), source) for i in items if i.strip())
     if definition.kind == "targets":
         items = raw.split(",") if isinstance(raw, str) else raw
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -264,6 +304,18 @@ def _check_host(key: str, value: str, source: str) -> str:
             "write it like 'llm.internal' or 'localhost:8000'"
         )
     return host
+
+
+def _check_database(key: str, value: str, source: str) -> str:
+    """A ``postgresql://`` or ``sqlite://`` URL, or a bare PostgreSQL database name."""
+    scheme = value.partition("://")[0].partition("+")[0].lower() if "://" in value else None
+    if scheme in ("postgresql", "postgres", "sqlite") or (scheme is None and _NAME.match(value)):
+        return value
+    raise ConfigurationError(
+        f"setting {key} entry {mask_url(value)!r} (from {source}) is not a database; write a "
+        "URL like 'postgresql://db.internal/analytics' or 'sqlite:///cache.db', or a "
+        "PostgreSQL database name"
+    )
 
 
 def _check_target(key: str, value: str, source: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ._environment import export_env, restore_env
+from ._guard import RefusedConnection
 from ._markers import MARKERS, apply_run_markers
 from ._mock_ai import _net as ai_net
 from ._runtime import Runtime
@@ -275,6 +276,10 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if call.excinfo is not None and report.failed:
+        refused = _refusal(call.excinfo.value)
+        if refused is not None:  # the line says it all: no traceback through the driver
+            report.longrepr = f"aksara: {refused}"
     responses = item.config.stash[RUNTIME_KEY].responses
     if responses and report.failed and call.when == "call":
         from ._client import describe_response
@@ -283,6 +288,33 @@ def pytest_runtest_makereport(
         title = f"last response (of {len(responses)} in this test)"
         report.sections.append((f"aksara client: {title}", describe_response(last)))
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    if report.failed and RUNTIME_KEY in collector.config.stash:
+        # Importing a test module connected somewhere the guard refused (an app that
+        # connects at import): pytest keeps only the traceback's text, so read it there.
+        marker = f"{RefusedConnection.__name__}: "
+        for line in str(report.longrepr).splitlines():
+            if marker in line:
+                report.longrepr = "aksara: " + line.split(marker, 1)[1]
+                break
+    return report
+
+
+def _refusal(exc: BaseException | None) -> RefusedConnection | None:
+    """The guard's refusal behind ``exc`` (raised through app or driver code), if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, RefusedConnection):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 @pytest.hookimpl(wrapper=True)

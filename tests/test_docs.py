@@ -88,6 +88,7 @@ _ERROR_CLASSES = frozenset(
         "ConfigurationError",
         "FactoryError",
         "MigrationError",
+        "RefusedConnection",
         "UnsafeDatabaseError",
         "UsageError",
     }

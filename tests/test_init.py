@@ -243,7 +243,7 @@ def test_blog_without_settings_gets_a_working_table(tmp_path: Path) -> None:
         "session": "blog.db:SessionLocal",
         "auth": "blog.auth:create_token",
         "migrations": "alembic.ini",
-        "env": {"BLOG_DATABASE_URL": "sqlite+aiosqlite:///blog.db"},
+        "env": {"BLOG_DATABASE_URL": "{database_url}"},
     }
     assert "wrote tests/conftest.py" in outcome.stdout
     assert outcome.stdout.rstrip().endswith("next: aksara test")
@@ -287,13 +287,18 @@ def test_url_from_a_required_env_var_is_given_to_the_app_through_env(tmp_path: P
         "database_url": guess,
         "models": "notes.db:Base",
         "session": "notes.db:SessionLocal",
-        "env": {"NOTES_DATABASE_URL": guess},
+        "env": {"NOTES_DATABASE_URL": "{database_url}"},
     }
     assert f"{guess} is a guess (env NOTES_DATABASE_URL, no default" in outcome.stdout
     assert (project / "pyproject.toml").read_text().startswith("[tool.aksara]\n")
     ran = aksara("test", cwd=project)
     assert ran.code == 0, ran.stdout + ran.stderr
     assert passed(ran) == 2
+    # The app's variable follows database_url when the user moves it: no stale copy.
+    moved = aksara("test", "--database-url", "sqlite+aiosqlite:///moved.db", cwd=project)
+    assert moved.code == 0, moved.stdout + moved.stderr
+    assert passed(moved) == 2
+    assert not (project / "notes.db").exists() and not (project / "moved.db").exists()
 
 
 # -- an existing table -----------------------------------------------------------------------

@@ -269,7 +269,12 @@ def test_app_code_using_its_own_engine_is_refused(
     )
     result = project.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*refused a connection to the app's own database*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*aksara: refused a connection to * (*; its URL is database_url "
+            "(from pyproject.toml), opened at test_it.py:6)*"
+        ]
+    )
     assert not (project.pytester.path / f"{project.name}.db").exists()
 
 

@@ -184,12 +184,16 @@ def test_an_env_py_that_connects_elsewhere_is_a_configuration_error(
     sqlite_project.pytester.makepyfile(test_schema=SCHEMA_TEST)
     result = sqlite_project.run()
     assert result.ret == 4
+    # Refused before it ran a statement: elsewhere.db is never created.
     result.stdout.fnmatch_lines(
         [
-            "*the migrations of setting migrations = '*alembic.ini' (from pyproject.toml) ran, "
-            "but not on the test database: env.py connects elsewhere*"
+            "*refused a connection to SQLite file */elsewhere.db (aiosqlite; its URL is a URL "
+            "that no setting or environment variable holds, opened at migrations/env.py:*): "
+            "while tests run, only test_ databases are reachable; make env.py connect to "
+            "config.get_main_option('sqlalchemy.url'), the test database aksara hands it*"
         ]
     )
+    assert not (sqlite_project.pytester.path / "elsewhere.db").exists()
 
 
 def test_migrations_need_a_test_database_on_disk(sqlite_project: Project) -> None:
