@@ -557,3 +557,23 @@ def test_the_drivers_are_put_back_after_a_configured_run(sqlite_project: Project
     )
     sqlite_project.run().assert_outcomes(passed=1)
     assert (psycopg2.connect, psycopg.connect, psycopg.Connection.__dict__["connect"]) == originals
+
+
+@pytest.mark.postgres
+def test_refusals_read_the_same_under_xdist(
+    pg: Project, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg.pytester.makepyfile(
+        test_it=connect_test(pg, "psycopg2 engine", pg.name),
+        test_other="""
+        async def test_fine(db_session):
+            await db_session.connection()
+        """,
+    )
+
+    result = pg.run("-n", "2")
+
+    result.assert_outcomes(failed=1, passed=1)
+    line = one_refusal(result)
+    assert f"database '{pg.name}' on 127.0.0.1:5432 (psycopg2; its URL is database_url" in line
+    assert tables_of(postgres_url, pg.name) == ["precious"]
