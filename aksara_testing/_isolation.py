@@ -69,15 +69,19 @@ class Isolation:
             return False
         return all(sp.owner is node for sp, node in zip(stack, chain, strict=True))
 
-    def bind(self, session: Session, chain: Sequence[object]) -> Connection:
-        """The connection ``session`` should use, with the layers matching ``chain``."""
+    def bind(self, session: Session | None, chain: Sequence[object]) -> Connection:
+        """The connection ``session`` should use, with the layers matching ``chain``.
+
+        ``session`` None: the connection itself is handed out (``db_connection``).
+        """
         if not self._aligning and not self.is_aligned(chain):
             self.align(chain, current=session)
         if not chain:
             self.outer_dirty = True
         elif len(self._stack) == len(chain):
             self._stack[-1].used = True
-        self._sessions.add(session)
+        if session is not None:
+            self._sessions.add(session)
         return self.sync_connection
 
     def forget(self, session: Session) -> None:

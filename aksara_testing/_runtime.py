@@ -22,7 +22,7 @@ from ._settings import Settings, mask_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
     from sqlalchemy.orm import Session
 
     from ._client import AksaraClient
@@ -75,6 +75,7 @@ class Runtime:
         self._lock = asyncio.Lock()
         self._rebinding: SessionRebinding | None = None
         self.guard: ConnectionGuard | None = None
+        self._early_engine: AsyncEngine | None = None  # test_engine() before the build
         self._env_backup: dict[str, str | None] = {}
         self._sqlite_dir: Path | None = None
         # Under pytest-xdist: this worker's id, and the controller's folder for SQLite files.
@@ -144,6 +145,9 @@ class Runtime:
                 await self._empty_tables()
             await self.isolation.close()
             self.isolation = None
+        if self._early_engine is not None:
+            await self._early_engine.dispose()
+            self._early_engine = None
         if self.handle is not None:
             await self.handle.engine.dispose()
             if not self.reuse:
@@ -209,15 +213,36 @@ class Runtime:
         assert self.handle is not None
         return self.handle
 
-    async def _build(self) -> None:
-        from ._database import build_database
-        from ._isolation import Isolation
-        from ._urls import check_safe, derive_test_url, is_memory
+    def test_url(self) -> URL:
+        """This process's test database URL (a worker's own one under xdist)."""
+        from ._urls import derive_test_url, is_memory
 
-        self.loop = asyncio.get_running_loop()
         url = derive_test_url(self.settings, self.sqlite_dir)
         if self.worker is not None and not is_memory(url):
             url = derive_test_url(self.settings, self.sqlite_dir, suffix=f"_{self.worker}")
+        return url
+
+    def test_engine(self) -> AsyncEngine:
+        """The test database's engine, for ``session.bind`` (no connection is opened).
+
+        Before the database is built this is an engine on its URL, unused by
+        the run itself: reading ``bind.dialect`` must not wait for the build.
+        """
+        if self.handle is not None:
+            return self.handle.engine
+        if self._early_engine is None:
+            from ._database import create_engine_for
+
+            self._early_engine = create_engine_for(self.test_url())
+        return self._early_engine
+
+    async def _build(self) -> None:
+        from ._database import build_database
+        from ._isolation import Isolation
+        from ._urls import check_safe, is_memory
+
+        self.loop = asyncio.get_running_loop()
+        url = self.test_url()
         await self._take_run_lock(check_safe(url, self.settings).url)
         if self.worker is not None and not is_memory(url):
             self.cloned = True  # past the run lock: this run owns the template too
@@ -444,7 +469,19 @@ class Runtime:
             self._chains[node] = chain
         return chain
 
-    def bind(self, session: Session) -> Connection | Engine:
+    async def layer_connection(self) -> AsyncConnection | None:
+        """The shared connection, its layers aligned to the current scope (``db_connection``).
+
+        None in a transactional test: it has no shared transaction, the caller
+        opens a connection of its own.
+        """
+        await self.activate()
+        assert self.isolation is not None and self.handle is not None
+        connection = self.isolation.connection
+        bound = await connection.run_sync(lambda _: self.bind(None))
+        return connection if bound is connection.sync_connection else None
+
+    def bind(self, session: Session | None) -> Connection | Engine:
         """Called by sessions from inside SQLAlchemy's greenlet: the connection to use."""
         if self.isolation is None:
             from sqlalchemy.util import await_only

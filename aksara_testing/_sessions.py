@@ -1,10 +1,15 @@
-"""Sessions that run on the test transaction: the app's own and ``db_session``.
+"""Sessions that run on the test transaction: the app's own, ``db_session`` and ours.
 
 The app's ``async_sessionmaker`` objects named by the ``session`` setting are
 reconfigured for the run so that their sessions ask the runtime for a
 connection (:meth:`RoutingSession.get_bind`) instead of using the app's engine.
 Nothing is bound up front, so a sessionmaker used before any test touched the
 database still lands in the test database: the first use creates it.
+
+Code that reads ``session.bind`` (repository libraries look at
+``session.bind.dialect``) sees the test database's ``AsyncEngine``, and
+``session.get_bind()`` called from outside SQLAlchemy's greenlet its sync
+engine, as SQLAlchemy's own sessions would show their engine.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from ._imports import import_target
@@ -22,19 +27,69 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from ._runtime import Runtime
 
-__all__ = ["LayerSession", "RoutingSession", "SessionRebinding"]
+__all__ = [
+    "LayerSession",
+    "RoutingAsyncSession",
+    "RoutingSession",
+    "SessionRebinding",
+    "layer_sessionmaker",
+]
+
+
+def _routing_runtime() -> Runtime | None:
+    from ._runtime import current_runtime
+
+    runtime = current_runtime()
+    return runtime if runtime is not None and runtime.routing else None
 
 
 class RoutingSession(Session):
     """A Session whose connection is the current test layer's."""
 
     def get_bind(self, mapper: Any = None, **kw: Any) -> Any:
-        from ._runtime import current_runtime
-
-        runtime = current_runtime()
-        if runtime is None or not runtime.routing:
+        runtime = _routing_runtime()
+        if runtime is None:
             return super().get_bind(mapper, **kw)
+        if not _in_greenlet():  # asked by the app's code, not to run a statement
+            return runtime.test_engine().sync_engine
         return runtime.bind(self)
+
+
+def _in_greenlet() -> bool:
+    """True inside SQLAlchemy's greenlet bridge (where statements run)."""
+    from sqlalchemy.util import concurrency
+
+    check = getattr(concurrency, "in_greenlet", None)
+    if check is None:  # SQLAlchemy 2.0 keeps it in a private module
+        from sqlalchemy.util import _concurrency_py3k  # type: ignore[attr-defined, unused-ignore]
+
+        check = _concurrency_py3k.in_greenlet
+    return bool(check())
+
+
+class RoutingAsyncSession(AsyncSession):
+    """An AsyncSession whose ``bind`` is the test database while tests run."""
+
+    sync_session_class = RoutingSession
+
+    @property  # type: ignore[override, unused-ignore]  # an attribute in SQLAlchemy 2.0
+    def bind(self) -> Any:
+        runtime = _routing_runtime()
+        if runtime is not None:
+            return runtime.test_engine()
+        if isinstance(_SA_BIND, property):  # SQLAlchemy 2.1: derived from the sync session
+            return _SA_BIND.__get__(self)
+        return self.__dict__.get("_aksara_bind")
+
+    @bind.setter
+    def bind(self, value: Any) -> None:
+        if isinstance(_SA_BIND, property) and "sync_session" in self.__dict__:
+            _SA_BIND.__set__(self, value)
+        self.__dict__["_aksara_bind"] = value
+
+
+# SQLAlchemy 2.1 made AsyncSession.bind a property; 2.0 sets a plain attribute.
+_SA_BIND = AsyncSession.__dict__.get("bind")
 
 
 def _routing_class(original: type[Session]) -> type[Session]:
@@ -45,11 +100,19 @@ def _routing_class(original: type[Session]) -> type[Session]:
     return type(f"Aksara{original.__name__}", (RoutingSession, original), {})
 
 
+def _routing_async_class(original: type[AsyncSession]) -> type[AsyncSession]:
+    if issubclass(original, RoutingAsyncSession):
+        return original
+    if original is AsyncSession:
+        return RoutingAsyncSession
+    return type(f"Aksara{original.__name__}", (RoutingAsyncSession, original), {})
+
+
 class SessionRebinding:
     """The app's sessionmakers, rerouted to the test layers for one run."""
 
     def __init__(self) -> None:
-        self._saved: list[tuple[async_sessionmaker[Any], dict[str, Any]]] = []
+        self._saved: list[tuple[async_sessionmaker[Any], dict[str, Any], type[Any]]] = []
 
     def apply(self, settings: Settings) -> None:
         for spec in settings.session:
@@ -61,22 +124,33 @@ class SessionRebinding:
                     "async_sessionmaker your app uses"
                 )
             original = maker.kw.get("sync_session_class") or maker.class_.sync_session_class
-            self._saved.append((maker, dict(maker.kw)))
+            self._saved.append((maker, dict(maker.kw), maker.class_))
+            maker.class_ = _routing_async_class(maker.class_)
             maker.configure(
                 sync_session_class=_routing_class(original),
                 join_transaction_mode="create_savepoint",
             )
 
     def restore(self) -> None:
-        for maker, kw in reversed(self._saved):
+        for maker, kw, class_ in reversed(self._saved):
             maker.kw.clear()
             maker.kw.update(kw)
+            maker.class_ = class_
         self._saved.clear()
 
 
 def _new_layer_session() -> AsyncSession:
-    return AsyncSession(
-        sync_session_class=RoutingSession,
+    return RoutingAsyncSession(expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+
+def layer_sessionmaker() -> async_sessionmaker[AsyncSession]:
+    """An ``async_sessionmaker`` whose sessions use the current test layer (``db_sessionmaker``).
+
+    Its sessions behave as the app's own rerouted ones: ``commit()`` and
+    ``rollback()`` stay inside the test, ``bind`` is the test database's engine.
+    """
+    return async_sessionmaker(
+        class_=RoutingAsyncSession,
         expire_on_commit=False,
         join_transaction_mode="create_savepoint",
     )
@@ -110,6 +184,18 @@ class LayerSession(AsyncSession):
 
     @_proxied.setter
     def _proxied(self, value: Session) -> None:  # pragma: no cover - never set
+        raise AttributeError("db_session is bound to the test layers")
+
+    @property  # type: ignore[override, unused-ignore]  # an attribute in SQLAlchemy 2.0
+    def bind(self) -> AsyncEngine:
+        from ._runtime import current_runtime
+
+        runtime = current_runtime()
+        assert runtime is not None, "db_session outlived its pytest run"
+        return runtime.test_engine()
+
+    @bind.setter
+    def bind(self, value: Any) -> None:  # pragma: no cover - never set
         raise AttributeError("db_session is bound to the test layers")
 
     def __repr__(self) -> str:

@@ -14,12 +14,20 @@ from ._tasks import CapturedTasks, capture_tasks
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
     from ._client import AksaraClient
     from ._mock_ai import MockAI
 
-__all__ = ["app", "capture_tasks_fixture", "client", "db_session", "test_settings"]
+__all__ = [
+    "app",
+    "capture_tasks_fixture",
+    "client",
+    "db_connection",
+    "db_session",
+    "db_sessionmaker",
+    "test_settings",
+]
 
 RUNTIME_KEY = pytest.StashKey[Runtime]()
 SESSION_FIXTURE = "_aksara_session"  # requested first by the plugin (see plugin.py)
@@ -64,6 +72,38 @@ def db_session(request: pytest.FixtureRequest) -> AsyncSession:
     from ._sessions import LayerSession, layer_session_factory
 
     return LayerSession(layer_session_factory(runtime_of(request.config)))
+
+
+@pytest.fixture(scope="session")
+def db_sessionmaker(request: pytest.FixtureRequest) -> async_sessionmaker[AsyncSession]:
+    """An ``async_sessionmaker`` whose sessions work on the current test layer.
+
+    For apps without a sessionmaker to name in ``session`` (sessions built by a
+    DI container or a dependency override): hand it to the app. ``commit()``
+    stays inside the test; usable from fixtures of any scope.
+    """
+    from ._sessions import layer_sessionmaker
+
+    runtime_of(request.config)  # a run with the plugin
+    return layer_sessionmaker()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db_connection(request: pytest.FixtureRequest) -> AsyncIterator[AsyncConnection]:
+    """The test's ``AsyncConnection``, inside its rolled-back layer.
+
+    Bind the app's own sessions to it with
+    ``AsyncSession(bind=db_connection, join_transaction_mode="create_savepoint")``.
+    In a ``transactional`` test it is a connection of its own, with real commits.
+    """
+    runtime = runtime_of(request.config)
+    connection = await runtime.layer_connection()
+    if connection is not None:
+        yield connection
+        return
+    assert runtime.handle is not None
+    async with runtime.handle.engine.connect() as own:
+        yield own
 
 
 @pytest.fixture(scope="session")
