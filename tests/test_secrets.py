@@ -112,10 +112,30 @@ def test_password_in_locals_messages_prints_and_logs_is_masked(project: Project,
         assert "aksara:***@" in text
 
 
+# The controller writes down each report as it arrives from a worker, before any hook of
+# its own could scrub it: the workers must send them scrubbed.
+WIRE = """
+import json
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_from_serializable(config, data):
+    with open("wire.jsonl", "a") as wire:
+        wire.write(json.dumps(data, default=str) + "\\n")
+    return (yield)
+"""
+
+
 def test_password_is_masked_in_parallel_workers_output(project: Project) -> None:
+    project.pytester.makeconftest(WIRE)
     text = run_leaks(project, "-n", "2", "--tb=long")
     assert_no_secret(text)
     assert MASKED in text
+    wire = (project.pytester.path / "wire.jsonl").read_text()
+    assert_no_secret(wire)
+    assert MASKED in wire
 
 
 # -- (a): a wrong password stops the connection ----------------------------------------------
