@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from . import _secrets
 from ._environment import export_env, restore_env
 from ._guard import RefusedConnection
 from ._markers import MARKERS, apply_run_markers
@@ -108,6 +109,7 @@ def pytest_load_initial_conftests(
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
     early_config.stash[SETTINGS_KEY] = settings
+    _secrets.install(early_config, settings)
     early_config.stash[_ENV_BACKUP_KEY] = export_env(settings.env)
     if settings.file is not None and str(settings.root) not in sys.path:
         sys.path.insert(0, str(settings.root))
@@ -123,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime = Runtime(config, config.stash[SETTINGS_KEY])
     runtime.seed = config.stash[SEED_KEY]
     config.stash[RUNTIME_KEY] = runtime
+    _secrets.follow(config, lambda: runtime.settings)
     runtime.install()
     ai_net.install(config.stash[SETTINGS_KEY].ai_hosts)
     if config.getoption("aksara_migrations"):

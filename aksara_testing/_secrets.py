@@ -1,0 +1,415 @@
+"""Keep the passwords of the run's database URLs out of everything pytest prints.
+
+The passwords come from the settings (``database_url``, ``test_database_url``,
+``env``, whatever their source), the whole settings file, the command line and
+the environment (URLs with a password, ``*PASSWORD`` variables). They are
+replaced by ``***`` — in their plain, percent-encoded and escaped forms — in test
+and collection reports (tracebacks of every style, ``-l`` locals, captured output
+and logs: what the terminal, ``--junitxml`` and xdist workers are built from),
+internal errors, usage errors and every line the terminal reporter writes.
+
+Only projects configured for aksara (a ``[tool.aksara]`` table or an
+``AKSARA_`` setting) get this: the output of any other project is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Generator, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+import pytest
+
+from ._settings import Settings
+
+__all__ = [
+    "MASK",
+    "Password",
+    "Scrubber",
+    "SecretsPlugin",
+    "follow",
+    "install",
+    "passwords_in",
+    "remember",
+    "scrub",
+    "scrub_report",
+]
+
+MASK = "***"  # as mask_url writes it
+# Shorter passwords (and ones equal to a user, host or database name, which the
+# masked URL shows anyway) are replaced only where they stand as a password.
+ANYWHERE_MIN = 4
+
+_URL = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*)://(?P<rest>[^\s'\"<>]+)")
+# SQLAlchemy's own reading: the password runs from the first ':' to the first '@'.
+_USERINFO = re.compile(
+    r"(?P<user>[^:/@]*):(?P<password>[^@]*)@(?P<host>\[[^\]]*\]|[^/:?]*)(?::\d*)?"
+    r"(?:/(?P<database>[^?]*))?"
+)
+_QUERY = re.compile(r"[?&](?:password|passwd|pwd)=(?P<password>[^&#]*)", re.IGNORECASE)
+_PASSWORD_VARIABLE = re.compile(r"PASS(?:WORD|WD)$", re.IGNORECASE)
+# Where a password of any length is recognised: ``scheme://user:…@`` and
+# ``password=…`` / ``'password': '…'`` / ``password   = '…'`` (pytest's locals).
+_IN_URL = r"(?P<url>://[^\s:/@'\"]*:)(?:{forms})(?=@)"
+_AFTER_KEY = (
+    r"(?P<key>(?i:pass(?:word|wd)?|pwd)[\w-]*['\"]?\s*[:=]\s*(?i:[rbu])?['\"]?)"
+    r"(?:{forms})(?=[\s'\"&,;)\]}}]|$)"
+)
+# Masking these everywhere would mask the label itself: ``***='***'``.
+_LABELS = frozenset({"password", "passwd", "pass", "pwd"})
+_ELLIPSIS = "..."  # pytest's saferepr cuts long values in the middle with it
+_MAX_DEPTH = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class Password:
+    """One password the run knows, and the names shown next to it (never secret)."""
+
+    value: str  # as the driver gets it: percent-decoded
+    written: str = ""  # as written in the URL, when it differs
+    public: frozenset[str] = frozenset()
+
+
+def passwords_in(text: str) -> list[Password]:
+    """The passwords of the URLs in ``text`` (user-info and ``?password=``).
+
+    >>> [p.value for p in passwords_in("postgresql://app:s%40cret@db/app")]
+    ['s@cret']
+    """
+    found = []
+    for match in _URL.finditer(text):
+        rest = match["rest"]
+        public = {*match["scheme"].lower().split("+")}
+        userinfo = _USERINFO.match(rest)
+        if userinfo is not None:
+            public |= {unquote(userinfo[k] or "").lower() for k in ("user", "host", "database")}
+            raw = userinfo["password"]
+            found.append(Password(unquote(raw), raw, frozenset(public - {""})))
+        for query in _QUERY.finditer(rest):
+            raw = query["password"]
+            found.append(Password(unquote_plus(raw), raw, frozenset(public - {""})))
+    return [p for p in found if p.value]
+
+
+class Scrubber:
+    """Replaces the passwords it was given by ``***`` in any text."""
+
+    def __init__(self) -> None:
+        self._passwords: set[Password] = set()
+        self._anywhere: re.Pattern[str] | None = None
+        self._in_context: re.Pattern[str] | None = None
+        self._edges: tuple[str, ...] = ()
+
+    def add(self, passwords: Iterable[Password]) -> None:
+        new = set(passwords) - self._passwords
+        if new:
+            self._passwords |= new
+            self._compile()
+
+    def __call__(self, text: str) -> str:
+        if self._in_context is None or not text:
+            return text
+        if self._anywhere is not None:
+            text = self._anywhere.sub(MASK, text)
+        text = self._in_context.sub(lambda m: (m["url"] or m["key"]) + MASK, text)
+        if _ELLIPSIS in text and self._edges:
+            text = _mask_cut_edges(text, self._edges)
+        return text
+
+    def _compile(self) -> None:
+        public = _LABELS.union(*(p.public for p in self._passwords))
+        everywhere: set[str] = set()
+        everything: set[str] = set()
+        for password in self._passwords:
+            forms = _forms(password)
+            everything |= forms
+            if len(password.value) >= ANYWHERE_MIN and password.value.lower() not in public:
+                everywhere |= forms
+        self._anywhere = re.compile(_alternation(everywhere, bounded=True)) if everywhere else None
+        any_form = _alternation(everything, bounded=False)
+        self._in_context = re.compile(
+            _IN_URL.format(forms=any_form) + "|" + _AFTER_KEY.format(forms=any_form)
+        )
+        self._edges = tuple(sorted(everywhere, key=len, reverse=True))
+
+
+def _forms(password: Password) -> set[str]:
+    """How ``password`` can be printed: plain, as written, percent-encoded, escaped."""
+    value = password.value
+    forms = {
+        value,
+        password.written,
+        quote(value, safe=""),
+        quote(value, safe=" +"),  # SQLAlchemy's render_as_string
+        quote(value),
+        quote_plus(value, safe=""),
+        repr(value)[1:-1],
+        json.dumps(value)[1:-1],
+    }
+    return {form for form in forms if form}
+
+
+def _alternation(forms: Iterable[str], *, bounded: bool) -> str:
+    # Longest first, so a form never stops at a shorter one it starts with.
+    return "|".join(_pattern(form, bounded) for form in sorted(forms, key=len, reverse=True))
+
+
+def _pattern(form: str, bounded: bool) -> str:
+    """``form`` as a regex: ``%xx`` in either case; whole words only when ``bounded``."""
+    parts = re.split(r"(%[0-9A-Fa-f]{2})", form)
+    pattern = "".join(
+        "%" + "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in part[1:])
+        if i % 2
+        else re.escape(part)
+        for i, part in enumerate(parts)
+    )
+    if bounded and re.match(r"\w", form[0]):
+        pattern = r"(?<!\w)" + pattern
+    if bounded and re.match(r"\w", form[-1]):
+        pattern += r"(?!\w)"
+    return pattern
+
+
+def _mask_cut_edges(text: str, forms: tuple[str, ...]) -> str:
+    """Mask a password that pytest's saferepr cut in two: ``'S3cr...w0rd'``."""
+    pieces = text.split(_ELLIPSIS)
+    for i in range(len(pieces) - 1):
+        before, after = pieces[i], pieces[i + 1]
+        for form in forms:
+            head = next((k for k in range(len(form) - 1, 2, -1) if before.endswith(form[:k])), 0)
+            if head:
+                pieces[i] = before = before[:-head] + MASK
+            tail = next((k for k in range(len(form) - 1, 2, -1) if after.startswith(form[-k:])), 0)
+            if tail:
+                pieces[i + 1] = after = MASK + after[tail:]
+    return _ELLIPSIS.join(pieces)
+
+
+# -- where the run's passwords come from ---------------------------------------------------
+
+
+def _from_settings(settings: Settings) -> Iterator[Password]:
+    for url in (settings.database_url, settings.test_database_url, *settings.env.values()):
+        if url:
+            yield from passwords_in(url)
+
+
+def _from_file(path: Path | None) -> Iterator[Password]:
+    """Every URL password anywhere in the settings file, whichever setting won."""
+    if path is None:
+        return
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return  # load_settings reported it
+    for text in _strings(data):
+        yield from passwords_in(text)
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _from_environment(seen: dict[str, str]) -> Iterator[Password]:
+    """URL passwords and ``*PASSWORD`` variables not looked at yet (``seen`` is updated)."""
+    for name, value in os.environ.items():
+        if seen.get(name) == value:
+            continue
+        seen[name] = value
+        if _PASSWORD_VARIABLE.search(name) and value:
+            yield Password(value)
+        elif "://" in value:
+            yield from passwords_in(value)
+
+
+def _environment_size() -> int:
+    # pytest sets and removes PYTEST_CURRENT_TEST around every test phase.
+    return len(os.environ) - ("PYTEST_CURRENT_TEST" in os.environ)
+
+
+# -- reports -------------------------------------------------------------------------------
+
+
+def scrub_report(report: pytest.TestReport | pytest.CollectReport, scrubber: Scrubber) -> None:
+    """Scrub a report in place, keeping its rich traceback when it can be reached into."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, str | tuple):
+        report.longrepr = _scrubbed(longrepr, scrubber)
+    elif longrepr is not None:
+        _scrubbed(longrepr, scrubber)
+        text = str(longrepr)
+        if scrubber(text) != text:  # a representation we could not reach into
+            report.longrepr = scrubber(text)
+    if report.sections:
+        report.sections[:] = [(scrubber(title), scrubber(body)) for title, body in report.sections]
+    reason = getattr(report, "wasxfail", None)
+    if isinstance(reason, str):
+        setattr(report, "wasxfail", scrubber(reason))  # noqa: B010 (not a declared attribute)
+    properties = _properties(report)
+    if properties:
+        properties[:] = [_scrubbed(item, scrubber) for item in properties]
+
+
+def _properties(report: pytest.TestReport | pytest.CollectReport) -> list[Any]:
+    """``record_property`` values (junitxml writes them); collection reports have none."""
+    return getattr(report, "user_properties", None) or []
+
+
+def _scrubbed(value: Any, scrubber: Scrubber, depth: int = 0) -> Any:
+    """``value`` scrubbed: strings and tuples rebuilt, lists and dataclasses changed in place.
+
+    pytest's traceback representations are dataclasses of strings and lists.
+    """
+    if isinstance(value, str):
+        return scrubber(value)
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(item, scrubber, depth + 1) for item in value)
+    if isinstance(value, list):
+        value[:] = [_scrubbed(item, scrubber, depth + 1) for item in value]
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            old = getattr(value, field.name, None)
+            new = _scrubbed(old, scrubber, depth + 1)
+            if new is not old and new != old:
+                with contextlib.suppress(dataclasses.FrozenInstanceError):
+                    setattr(value, field.name, new)  # else scrub_report falls back to text
+    return value
+
+
+# -- the plugin ----------------------------------------------------------------------------
+
+_PLUGIN_KEY = pytest.StashKey["SecretsPlugin"]()
+
+
+class SecretsPlugin:
+    """Hooks that scrub reports, errors and the terminal; one per configured run."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.scrubber = Scrubber()
+        self.settings: Callable[[], Settings] = lambda: settings
+        self._seen_settings: Settings | None = None
+        self._seen_environment: dict[str, str] = {}
+        self._environment_size = -1
+        self.scrubber.add(_from_file(settings.file))
+        for arg in config.invocation_params.args:
+            self.scrubber.add(passwords_in(str(arg)))
+        self.refresh()
+
+    def refresh(self, *, environment: bool = False) -> None:
+        """Learn the passwords of settings merged since (``test_settings``) and of new env vars.
+
+        Reading the whole environment costs ~0.2 ms: it is read again when its size
+        changed, after collection (apps that load a ``.env`` at import) and before
+        anything but a passing test's captured output is scrubbed.
+        """
+        settings = self.settings()
+        if settings is not self._seen_settings:
+            self._seen_settings = settings
+            self.scrubber.add(_from_settings(settings))
+            environment = True
+        size = _environment_size()
+        if environment or size != self._environment_size:
+            self._environment_size = size
+            self.scrubber.add(_from_environment(self._seen_environment))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_cmdline_main(self, config: pytest.Config) -> Generator[None, Any, Any]:
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            self.refresh(environment=True)
+            args = [self.scrubber(str(arg)) for arg in exc.args]
+            if args == [str(arg) for arg in exc.args]:
+                raise
+            raise pytest.UsageError(*args) from None
+
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter exists
+    def pytest_configure(self, config: pytest.Config) -> None:
+        if not config.pluginmanager.has_plugin("terminalreporter"):
+            return
+        writer = config.get_terminal_writer()
+        # Every terminal write ends in TerminalWriter.write_raw (not public API: if a
+        # pytest release drops it, the reports are still scrubbed, the rest is not).
+        write_raw = getattr(writer, "write_raw", None)
+        if callable(write_raw):
+            scrubber = self.scrubber
+
+            def scrubbed_write_raw(msg: str, *, flush: bool = False) -> None:
+                write_raw(scrubber(msg), flush=flush)
+
+            setattr(writer, "write_raw", scrubbed_write_raw)  # noqa: B010 (mypy: a method)
+
+    @pytest.hookimpl(tryfirst=True)  # before the terminal, junitxml and xdist's worker see it
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._scrub(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self._scrub(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_internalerror(self, excrepr: Any) -> None:
+        self.refresh(environment=True)
+        _scrubbed(excrepr, self.scrubber)
+
+    def pytest_collection_finish(self) -> None:
+        self.refresh(environment=True)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_terminal_summary(self) -> None:
+        self.refresh(environment=True)
+
+    def _scrub(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        if report.longrepr is None and not report.sections and not _properties(report):
+            return  # a passing test that printed nothing: nothing to look at
+        self.refresh(environment=report.longrepr is not None)
+        scrub_report(report, self.scrubber)
+
+
+def install(config: pytest.Config, settings: Settings) -> None:
+    """Scrub the output of this run, if the project is configured for aksara."""
+    if settings.file is None and not settings.sources:
+        return  # not an aksara project: its output stays byte for byte what pytest prints
+    plugin = SecretsPlugin(config, settings)
+    config.stash[_PLUGIN_KEY] = plugin
+    config.pluginmanager.register(plugin, "aksara-secrets")
+
+
+def follow(config: pytest.Config, settings: Callable[[], Settings]) -> None:
+    """Read the run's settings from ``settings()`` from now on (``test_settings`` changes them)."""
+    plugin = config.stash.get(_PLUGIN_KEY, None)
+    if plugin is not None:
+        plugin.settings = settings
+
+
+def remember(config: pytest.Config, *texts: str) -> None:
+    """Also scrub the passwords of the URLs in ``texts`` from this run's output."""
+    plugin = config.stash.get(_PLUGIN_KEY, None)
+    if plugin is not None:
+        for text in texts:
+            plugin.scrubber.add(passwords_in(text))
+
+
+def scrub(config: pytest.Config, text: str) -> str:
+    """``text`` without the run's passwords (unchanged in a project not configured for aksara)."""
+    plugin = config.stash.get(_PLUGIN_KEY, None)
+    if plugin is None:
+        return text
+    plugin.refresh()
+    return plugin.scrubber(text)
