@@ -161,7 +161,12 @@ def _format(value: object) -> str:
 
 
 def run_pytest(argv: Sequence[str]) -> int:
-    """Run pytest in this process with the aksara plugin; return its exit code."""
+    """Run pytest in this process with the aksara plugin; return its exit code.
+
+    An option nobody defines is pytest's usage error (exit 4), shown on one line.
+    """
     import pytest
 
-    return int(pytest.main(list(argv)))
+    from ._usage_errors import OneLineUsageErrors
+
+    return int(pytest.main(list(argv), plugins=[OneLineUsageErrors()]))
