@@ -330,6 +330,15 @@ PASS_THROUGH_PROJECT = {
     # import mode refuses them, --import-mode=importlib accepts them.
     "twins/a/test_twin.py": "def test_a():\n    pass\n",
     "twins/b/test_twin.py": "def test_b():\n    pass\n",
+    # A project's own option, as many conftests add (--integration, --runslow...).
+    "custom/conftest.py": """
+        def pytest_addoption(parser):
+            parser.addoption("--flavour", default="plain")
+    """,
+    "custom/test_custom.py": """
+        def test_flavour(request):
+            assert request.config.getoption("flavour") == "spicy"
+    """,
 }
 THROUGH = "tests/test_through.py"
 # pytest-randomly active (clean_env turns it off): its options must reach it.
@@ -397,6 +406,9 @@ PASS_THROUGH = {
         ("twins", "--import-mode", "importlib"), lambda out: out.counts() == {"passed": 2}
     ),
     "--no-cov": PassThrough(("--cov", "--no-cov", THROUGH), lambda out: "TOTAL" not in out.stdout),
+    "a conftest's option": PassThrough(
+        ("custom", "--flavour", "spicy"), lambda out: out.counts() == {"passed": 1}
+    ),
     "--dist loadfile": PassThrough(
         ("-n", "2", "--dist", "loadfile", THROUGH),
         lambda out: "2 workers" in out.stdout and out.counts() == {"passed": 3, "skipped": 1},
