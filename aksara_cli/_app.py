@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ._passthrough import PassThroughCommand
 from ._run import TestOptions, pytest_args, run_pytest, validate_cov_report, validate_sharding
 
 __all__ = ["USAGE_ERROR", "cli", "run_cli"]
@@ -40,10 +41,15 @@ def _check_cov_reports(
 
 @cli.command(
     "test",
+    cls=PassThroughCommand,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Arguments after -- go to pytest untouched: aksara test -- -p no:randomly",
+    epilog=(
+        "Any other option goes to pytest and its plugins, with its value, in the order "
+        "given: aksara test -p no:randomly --tb=short tests/. Everything after -- goes to "
+        "pytest as it is."
+    ),
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[PATHS]... [-- PYTEST_ARGS]")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[PATHS | PYTEST OPTIONS]...")
 @click.option("-k", "keyword", metavar="EXPR", help="Only tests whose names match EXPR.")
 @click.option("-m", "markexpr", metavar="EXPR", help="Only tests whose markers match EXPR.")
 @click.option("-v", "--verbose", count=True, help="More output (repeatable).")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "COV_REPORT_TYPES",
+    "SHARDING_PLUGIN",
     "TestOptions",
     "pytest_args",
     "run_pytest",
@@ -29,6 +30,8 @@ COV_REPORT_TYPES = (
     "markdown-append",
 )
 _FILE_REPORTS = frozenset(COV_REPORT_TYPES) - {"term", "term-missing"}
+# Makes --splits groups independent of the run order (pytest-randomly); see the module.
+SHARDING_PLUGIN = "aksara_cli._sharding"
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ def pytest_args(options: TestOptions) -> list[str]:
         if value is not None:
             # Short options take their value as the next word: -k '-x' stays a value.
             argv += [flag, _format(value)] if len(flag) == 2 else [f"{flag}={_format(value)}"]
+    if options.splits is not None:
+        argv += ["-p", SHARDING_PLUGIN]
     argv += [f"--cov={pkg}" if pkg else "--cov" for pkg in options.cov]
     argv += [f"--cov-report={report}" for report in options.cov_report]
     argv += list(options.args)
@@ -156,7 +161,12 @@ def _format(value: object) -> str:
 
 
 def run_pytest(argv: Sequence[str]) -> int:
-    """Run pytest in this process with the aksara plugin; return its exit code."""
+    """Run pytest in this process with the aksara plugin; return its exit code.
+
+    An option nobody defines is pytest's usage error (exit 4), shown on one line.
+    """
     import pytest
 
-    return int(pytest.main(list(argv)))
+    from ._usage_errors import OneLineUsageErrors
+
+    return int(pytest.main(list(argv), plugins=[OneLineUsageErrors()]))

@@ -38,6 +38,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -225,11 +226,49 @@ def _parse_cli(where: str, argv: list[str]) -> None:
         command = cli.commands.get(argv[0])
         if command is None:
             raise click.UsageError(f"no such command {argv[0]!r}")
-        command.make_context(f"aksara {argv[0]}", list(argv[1:])).close()
+        with command.make_context(f"aksara {argv[0]}", list(argv[1:])) as ctx:
+            if argv[0] == "test":  # the options it does not define go to pytest
+                _check_pytest_options(ctx.params["args"])
     except click.exceptions.Exit:
         pass  # --help, --version
     except click.ClickException as exc:
         raise DocsError(f"{where}: aksara {shlex.join(argv)}: {exc.format_message()}") from None
+
+
+def _check_pytest_options(words: tuple[str, ...]) -> None:
+    import click
+
+    for word in words:
+        if not word.startswith("-") or word == "--":
+            continue
+        name = word.partition("=")[0] if word.startswith("--") else word[:2]
+        if name not in _pytest_options():
+            raise click.UsageError(
+                f"No such option {name!r} in aksara test, pytest or an installed plugin"
+            )
+
+
+_PYTEST_OPTIONS: set[str] = set()
+
+
+def _pytest_options() -> set[str]:
+    """The option names pytest and the installed plugins define, from ``pytest --help``."""
+    if not _PYTEST_OPTIONS:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        with tempfile.TemporaryDirectory() as empty:  # no ini file whose addopts drop plugins
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", "--help"],
+                cwd=empty,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
+        for line in done.stdout.splitlines():
+            if line.lstrip().startswith("-"):
+                _PYTEST_OPTIONS.update(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", line))
+    return _PYTEST_OPTIONS
 
 
 def _check_toml(block: Block, workdir: Path) -> None:

@@ -137,7 +137,8 @@ def test_test_help_lists_every_option(invoke: Invoke) -> None:
     outcome = invoke("test", "--help")
 
     assert outcome.code == 0
-    assert outcome.stdout.startswith("Usage: aksara test [OPTIONS] [PATHS]... [-- PYTEST_ARGS]")
+    assert outcome.stdout.startswith("Usage: aksara test [OPTIONS] [PATHS | PYTEST OPTIONS]...")
+    assert "Any other option goes to pytest and its plugins" in outcome.stdout
     listed = set(re.findall(r"^\s+(?:-\w, )?(-[\w-]+)", outcome.stdout, re.MULTILINE))
     assert listed >= set(TEST_OPTIONS)
 
@@ -145,13 +146,13 @@ def test_test_help_lists_every_option(invoke: Invoke) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["test", "--bogus"], "No such option '--bogus'"),
+        (["test", "--app"], "Option '--app' requires an argument"),
         (["test", "--cov=app", "--cov-report=bogus"], "--cov-report=bogus is not a report type"),
         (["test", "--cov-report=html"], "--cov-report needs --cov"),
         (["test", "--maxfail=0"], "--maxfail"),
         (["bogus"], "No such command 'bogus'"),
     ],
-    ids=["unknown-option", "bad-cov-report", "cov-report-without-cov", "bad-value", "no-command"],
+    ids=["missing-value", "bad-cov-report", "cov-report-without-cov", "bad-value", "no-command"],
 )
 def test_usage_errors_exit_4_with_one_line_on_stderr(
     invoke: Invoke, args: list[str], message: str
@@ -160,7 +161,9 @@ def test_usage_errors_exit_4_with_one_line_on_stderr(
 
     assert outcome.code == 4
     assert len(outcome.error_lines) == 1, outcome.stderr
-    assert outcome.error_lines[0].startswith("aksara")
+    assert outcome.error_lines[0].startswith(
+        "aksara test: error: " if args[0] == "test" else "aksara"
+    )
     assert message in outcome.error_lines[0]
     assert outcome.stdout == ""
 
@@ -298,13 +301,172 @@ def test_arguments_after_double_dash_reach_pytest_untouched(tmp_path: Path) -> N
     assert "PASSED test_ok.py::test_a" in passed_through.stdout
 
 
-def test_unknown_option_after_double_dash_is_pytest_usage_error(tmp_path: Path) -> None:
-    project = make_project(tmp_path, {"pyproject.toml": "", "test_ok.py": PASSING})
+# -- pytest's and plugins' options, given without -- -------------------------------------------
 
-    outcome = run_executable("test", "--", "--no-such-pytest-option", cwd=project)
+PASS_THROUGH_PROJECT = {
+    "pyproject.toml": "",
+    "tests/test_through.py": """
+        import warnings
+
+        import pytest
+
+        def test_prints():
+            print("printed by the test")
+
+        def test_warns():
+            warnings.warn("careful", UserWarning)
+
+        @pytest.mark.skip(reason="skipped on purpose")
+        def test_skipped():
+            pass
+
+        def test_unwanted():
+            pass
+
+        def check_custom():
+            pass
+    """,
+    # Two test modules of one name in folders without __init__.py: pytest's default
+    # import mode refuses them, --import-mode=importlib accepts them.
+    "twins/a/test_twin.py": "def test_a():\n    pass\n",
+    "twins/b/test_twin.py": "def test_b():\n    pass\n",
+    # A project's own option, as many conftests add (--integration, --runslow...).
+    "custom/conftest.py": """
+        def pytest_addoption(parser):
+            parser.addoption("--flavour", default="plain")
+    """,
+    "custom/test_custom.py": """
+        def test_flavour(request):
+            assert request.config.getoption("flavour") == "spicy"
+    """,
+}
+THROUGH = "tests/test_through.py"
+# pytest-randomly active (clean_env turns it off): its options must reach it.
+WITH_RANDOMLY = {"PYTEST_ADDOPTS": "-p no:cacheprovider -p no:faker"}
+
+
+@dataclass(frozen=True)
+class PassThrough:
+    """One ``aksara test ARGS`` run and what pytest (or its plugin) visibly did with ARGS."""
+
+    args: tuple[str, ...]
+    check: Callable[[Outcome], bool]
+    code: int = 0
+    env: Mapping[str, str] | None = None
+
+
+PASS_THROUGH = {
+    "-p no:randomly": PassThrough(
+        ("-p", "no:randomly", THROUGH),
+        lambda out: "randomly" not in out.stdout,
+        env=WITH_RANDOMLY,
+    ),
+    "--randomly-seed=N": PassThrough(
+        ("--randomly-seed=1234", THROUGH),
+        lambda out: "Using --randomly-seed=1234" in out.stdout,
+        env=WITH_RANDOMLY,
+    ),
+    "--randomly-seed N": PassThrough(
+        (THROUGH, "--randomly-seed", "1234"),
+        lambda out: "Using --randomly-seed=1234" in out.stdout,
+        env=WITH_RANDOMLY,
+    ),
+    "-s": PassThrough(("-s", THROUGH), lambda out: "printed by the test" in out.stdout),
+    "--capture=no": PassThrough(
+        ("--capture=no", THROUGH), lambda out: "printed by the test" in out.stdout
+    ),
+    "-rs": PassThrough(("-rs", THROUGH), lambda out: "skipped on purpose" in out.stdout),
+    "-W error": PassThrough(
+        ("-W", "error", THROUGH),
+        lambda out: "FAILED tests/test_through.py::test_warns" in out.stdout,
+        code=1,
+    ),
+    "--tb=no": PassThrough(
+        ("-W", "error::UserWarning", "--tb=no", THROUGH),
+        lambda out: out.counts()["failed"] == 1 and "def test_warns" not in out.stdout,
+        code=1,
+    ),
+    "--tb short": PassThrough(
+        (THROUGH, "-W", "error", "--tb", "short"),
+        lambda out: "UserWarning: careful" in out.stdout and "def test_warns" not in out.stdout,
+        code=1,
+    ),
+    "--deselect": PassThrough(
+        ("--deselect", f"{THROUGH}::test_unwanted", THROUGH),
+        lambda out: "1 deselected" in out.stdout and "test_unwanted" not in out.stdout,
+    ),
+    "-o key=value": PassThrough(
+        ("-o", "python_functions=check_*", THROUGH),
+        lambda out: out.counts() == {"passed": 1},
+    ),
+    "--import-mode=importlib": PassThrough(
+        ("--import-mode=importlib", "twins"), lambda out: out.counts() == {"passed": 2}
+    ),
+    "--import-mode importlib": PassThrough(
+        ("twins", "--import-mode", "importlib"), lambda out: out.counts() == {"passed": 2}
+    ),
+    "--no-cov": PassThrough(("--cov", "--no-cov", THROUGH), lambda out: "TOTAL" not in out.stdout),
+    "a conftest's option": PassThrough(
+        ("custom", "--flavour", "spicy"), lambda out: out.counts() == {"passed": 1}
+    ),
+    "--dist loadfile": PassThrough(
+        ("-n", "2", "--dist", "loadfile", THROUGH),
+        lambda out: "2 workers" in out.stdout and out.counts() == {"passed": 3, "skipped": 1},
+    ),
+    "mixed with paths and our options": PassThrough(
+        (
+            *("tests", "-p", "no:randomly", "-k", "not warns", "-rs"),
+            *("--deselect", f"{THROUGH}::test_prints", "-v", "--tb=short", "--seed", "7"),
+        ),
+        lambda out: (
+            out.counts() == {"passed": 1, "skipped": 1}
+            and "skipped on purpose" in out.stdout
+            and "test_unwanted PASSED" in out.stdout
+            and out.header().endswith("seed 7")
+            and "randomly" not in out.stdout
+        ),
+        env=WITH_RANDOMLY,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", PASS_THROUGH.values(), ids=PASS_THROUGH.keys())
+def test_options_aksara_does_not_define_reach_pytest_and_its_plugins(
+    tmp_path: Path, case: PassThrough
+) -> None:
+    project = make_project(tmp_path, PASS_THROUGH_PROJECT)
+    env = clean_env(**case.env) if case.env is not None else None
+
+    outcome = run_executable("test", *case.args, cwd=project, env=env)
+
+    assert outcome.code == case.code, outcome.stdout + outcome.stderr
+    assert "file or directory not found" not in outcome.stdout + outcome.stderr
+    assert case.check(outcome), outcome.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--bogus"], "--bogus"),
+        (["-p", "no:randomly", "tests", "--no-such-flag", "-v"], "--no-such-flag"),
+        (["--", "--no-such-pytest-option"], "--no-such-pytest-option"),
+        (["tests", "--tb"], "--tb"),
+        (["--tb=sideways"], "sideways"),
+    ],
+    ids=["unknown", "unknown-among-others", "unknown-after-double-dash", "no-value", "bad-value"],
+)
+def test_an_option_nobody_knows_is_pytests_usage_error_on_one_line(
+    tmp_path: Path, args: list[str], named: str
+) -> None:
+    project = make_project(tmp_path, PASS_THROUGH_PROJECT)
+
+    outcome = run_executable("test", *args, cwd=project)
 
     assert outcome.code == 4
-    assert "--no-such-pytest-option" in outcome.stderr
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    assert named in outcome.error_lines[0]
+    assert "usage:" not in outcome.stderr
+    assert outcome.stdout == ""
 
 
 SELECTION_PROJECT = {

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
+from aksara_cli._app import test_command as aksara_test_command
+from aksara_cli._passthrough import Arity, option_arities, split_argv
 from aksara_cli._run import COV_REPORT_TYPES, TestOptions, pytest_args, validate_cov_report
+from aksara_cli._usage_errors import one_line
 
 
 def test_no_options_give_an_empty_pytest_command_line() -> None:
@@ -64,6 +68,16 @@ def test_aksara_options_translate_to_the_plugin_options(
     options: TestOptions, expected: list[str]
 ) -> None:
     assert pytest_args(options) == expected
+
+
+def test_sharding_loads_the_plugin_that_makes_groups_independent_of_the_run_order() -> None:
+    argv = pytest_args(TestOptions(splits=4, group=2))
+
+    assert argv == ["--splits=4", "--group=2", "-p", "aksara_cli._sharding"]
+
+
+def test_without_splits_the_sharding_plugin_stays_out() -> None:
+    assert "aksara_cli._sharding" not in pytest_args(TestOptions(numprocesses="2"))
 
 
 def test_bare_cov_measures_the_whole_project() -> None:
@@ -244,3 +258,206 @@ def test_every_translated_option_is_understood_by_pytest_with_the_plugin(
     assert config.getoption("aksara_seed") == 7
     assert config.getoption("aksara_slow") is True
     assert config.getoption("cov_source") == ["myapp"]
+
+
+# -- the command line: aksara test's own options for Click, every other word for pytest -----------
+
+
+def parsed(*argv: str) -> dict[str, object]:
+    """What ``aksara test ARGV`` gives its command: our options, and ``args`` for pytest."""
+    return aksara_test_command.make_context("test", list(argv)).params
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-p", "no:randomly"],
+        ["--no-cov"],
+        ["-o", "addopts=-x"],
+        ["--tb=short"],
+        ["--tb", "short"],
+        ["-rs"],
+        ["-rA"],
+        ["-W", "error"],
+        ["-W", "error::DeprecationWarning"],
+        ["-Werror::DeprecationWarning"],
+        ["-pno:randomly"],
+        ["--capture=no"],
+        ["-s"],
+        ["--import-mode=importlib"],
+        ["--deselect", "tests/test_a.py::test_x"],
+        ["--randomly-seed=1"],
+        ["--randomly-seed", "1"],
+        ["--dist", "loadfile"],
+        ["--durations-min=0.5"],
+        ["--last-failed", "--exitfirst"],
+        ["@args.txt"],
+        ["-"],
+    ],
+    ids=" ".join,
+)
+def test_options_aksara_test_does_not_define_reach_pytest_whole_and_in_order(
+    argv: list[str],
+) -> None:
+    params = parsed(*argv)
+
+    assert params["args"] == tuple(argv)
+    assert pytest_args(TestOptions(**params)) == argv  # type: ignore[arg-type]
+
+
+def test_paths_pytest_options_and_ours_mix_in_any_order() -> None:
+    params = parsed(
+        *("tests/api", "-p", "no:randomly", "-k", "users", "--tb", "short", "-v"),
+        *("--deselect", "tests/api/test_a.py::test_x", "--seed", "7", "tests/unit", "-rs"),
+    )
+
+    assert params["args"] == (
+        *("tests/api", "-p", "no:randomly", "--tb", "short"),
+        *("--deselect", "tests/api/test_a.py::test_x", "tests/unit", "-rs"),
+    )
+    assert (params["keyword"], params["verbose"], params["seed"]) == ("users", 1, 7)
+
+
+def test_a_value_after_an_unknown_option_stays_next_to_it_and_is_not_taken_as_ours() -> None:
+    # "-v" after --tb is an option (argparse would say so too), "short" after it is --tb's.
+    params = parsed("--tb", "-v", "short")
+
+    assert params["args"] == ("--tb", "short")
+    assert params["verbose"] == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "ours", "theirs"),
+    [
+        (["-vx"], {"verbose": 1, "failfast": True}, ()),
+        (["-vrs"], {"verbose": 1}, ("-rs",)),
+        (["-xs"], {"failfast": True}, ("-s",)),
+        (["-sv"], {"verbose": 0}, ("-sv",)),  # pytest reads -s -v: the same run
+        (["-kusers"], {"keyword": "users"}, ()),
+        (["-n2"], {"numprocesses": "2"}, ()),
+        (["-vvq"], {"verbose": 2, "quiet": 1}, ()),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_short_option_clusters_split_where_ours_end(
+    argv: list[str], ours: dict[str, object], theirs: tuple[str, ...]
+) -> None:
+    params = parsed(*argv)
+
+    assert {name: params[name] for name in ours} == ours
+    assert params["args"] == theirs
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-k", "-x"], "-x"),  # a value option takes the next word, whatever it looks like
+        (["-k", "--tb"], "--tb"),
+        (["--maxfail", "2"], 2),
+    ],
+)
+def test_our_value_options_take_the_next_word(argv: list[str], expected: object) -> None:
+    params = parsed(*argv)
+
+    assert expected in (params["keyword"], params["maxfail"])
+    assert params["args"] == ()
+
+
+@pytest.mark.parametrize(
+    ("argv", "cov", "args"),
+    [
+        (["--cov"], ("",), ()),
+        (["--cov", "-v"], ("",), ()),
+        (["--cov", "myapp"], ("myapp",), ()),  # as pytest-cov reads it
+        (["--cov=myapp", "tests"], ("myapp",), ("tests",)),
+        (["--cov", "--no-cov"], ("",), ("--no-cov",)),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_cov_takes_a_package_only_when_one_follows(
+    argv: list[str], cov: tuple[str, ...], args: tuple[str, ...]
+) -> None:
+    params = parsed(*argv)
+
+    assert (params["cov"], params["args"]) == (cov, args)
+
+
+def test_after_double_dash_everything_is_pytests_even_our_option_names() -> None:
+    params = parsed("-v", "--", "-k", "x", "--slow")
+
+    assert params["args"] == ("-k", "x", "--slow")
+    assert (params["keyword"], params["slow"], params["verbose"]) == (None, False, 1)
+
+
+def test_help_is_still_ours_among_pytest_options() -> None:
+    with pytest.raises(click.exceptions.Exit):
+        parsed("-p", "no:randomly", "--help")
+
+
+def test_every_option_name_of_the_command_has_its_arity() -> None:
+    ctx = click.Context(aksara_test_command)
+    arities = option_arities(aksara_test_command.get_params(ctx))
+
+    assert arities["-v"] == arities["--verbose"] == arities["-x"] == arities["--help"] == "flag"
+    assert arities["-k"] == arities["--maxfail"] == arities["-n"] == "value"
+    assert arities["--cov"] == "optional"
+    assert "-p" not in arities and "--tb" not in arities
+
+
+@pytest.mark.parametrize(
+    ("argv", "ours", "theirs"),
+    [
+        ([], [], []),
+        (["--", "--"], [], ["--"]),
+        (["-a", "--", "-a"], ["-a"], ["-a"]),
+        (["-b", "x", "-b"], ["-b", "x", "-b"], []),  # the value is missing: Click says so
+        (["-abz"], ["-a", "-bz"], []),
+        (["-ab", "z"], ["-a", "-b", "z"], []),
+        (["-za"], [], ["-za"]),
+        (["-z", "-a", "z"], ["-a"], ["-z", "z"]),
+    ],
+)
+def test_split_argv_is_pure(argv: list[str], ours: list[str], theirs: list[str]) -> None:
+    arities: dict[str, Arity] = {"-a": "flag", "-b": "value"}
+
+    assert split_argv(argv, arities) == (ours, theirs)
+    assert split_argv(argv, arities) == (ours, theirs)
+
+
+# -- pytest's usage errors, on one line ------------------------------------------------------------
+
+BANNER = "usage: pytest.main() [options] [file_or_dir] [file_or_dir] [...]\n"
+
+
+def test_an_unknown_option_becomes_one_line_naming_it_and_where_options_come_from() -> None:
+    message = (
+        f"{BANNER}pytest.main(): error: unrecognized arguments: --bogus -Z\n"
+        "  inifile: /home/me/app/pyproject.toml\n"
+        "  rootdir: /home/me/app"
+    )
+
+    assert one_line(message) == (
+        "aksara test: unrecognized arguments: --bogus -Z: not an option of aksara test, "
+        "pytest or an installed plugin; check the spelling against aksara test --help, "
+        "pytest --help and the addopts of /home/me/app/pyproject.toml"
+    )
+
+
+def test_without_an_ini_file_the_line_names_only_the_help_pages() -> None:
+    message = f"{BANNER}pytest.main(): error: unrecognized arguments: --bogus"
+
+    assert one_line(message).endswith(
+        "check the spelling against aksara test --help, pytest --help"
+    )
+
+
+def test_other_argument_errors_keep_argparses_words() -> None:
+    message = f"{BANNER}pytest.main(): error: argument --tb: expected one argument"
+
+    assert one_line(message) == "aksara test: argument --tb: expected one argument"
+
+
+def test_usage_errors_that_are_not_argparses_are_left_alone() -> None:
+    message = "settings file 'x.toml' given by --settings does not exist; pass the path"
+
+    assert one_line(message) == message

@@ -822,6 +822,110 @@ def test_sequences_continue_after_session_scoped_fixtures(project: Project) -> N
     project.run().assert_outcomes(passed=1)
 
 
+def test_a_subclass_factory_of_the_same_model_shares_its_parents_sequence(
+    project: Project,
+) -> None:
+    """As in factory_boy: a test using both never repeats a value of a unique column."""
+    _factory_project(
+        project,
+        test_it="""
+        from aksara_testing import Factory
+        from models import Author
+
+        class MemberFactory(Factory):
+            class Meta:
+                model = Author
+
+            name = Factory.Sequence(lambda n: f"member{n}@example.com")
+
+        class BorrowerFactory(MemberFactory):  # inherits Meta.model
+            is_admin = False
+
+        class LibrarianFactory(MemberFactory):  # names the same model again
+            class Meta:
+                model = Author
+
+            is_admin = True
+
+        async def test_parent_and_subclasses_draw_from_one_counter(db_session):
+            member = await MemberFactory.create()
+            borrowers = await BorrowerFactory.create_batch(2)
+            librarian = await LibrarianFactory.create()
+            last = await MemberFactory.create()
+            names = [a.name for a in (member, *borrowers, librarian, last)]
+            assert names == [f"member{n}@example.com" for n in range(5)]
+
+        async def test_the_shared_counter_restarts_in_the_next_test(db_session):
+            assert (await BorrowerFactory.create()).name == "member0@example.com"
+            assert (await MemberFactory.create()).name == "member1@example.com"
+        """,
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+class Card:
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+
+class GoldCard(Card):
+    pass
+
+
+class Ticket:
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+
+class CardFactory(Factory[Card]):
+    class Meta:
+        model = Card
+
+    number = Factory.Sequence(lambda n: n)
+
+
+class GoldCardFactory(CardFactory):
+    class Meta:
+        model = GoldCard
+
+
+class TicketFactory(CardFactory):
+    class Meta:
+        model = Ticket
+
+
+class GoldTicketFactory(TicketFactory):
+    pass
+
+
+class NumberedFactory(Factory[Any]):
+    class Meta:
+        abstract = True
+
+    number = Factory.Sequence(lambda n: n)
+
+
+class NumberedCardFactory(NumberedFactory):
+    class Meta:
+        model = Card
+
+
+def _numbers(*factories: type[Factory[Any]]) -> list[int]:
+    return [factory.build().number for factory in factories]
+
+
+def test_a_subclass_factory_of_a_subclass_model_shares_the_counter_as_in_factory_boy() -> None:
+    assert _numbers(CardFactory, GoldCardFactory, CardFactory, GoldCardFactory) == [0, 1, 2, 3]
+
+
+def test_a_subclass_factory_of_another_model_counts_on_its_own() -> None:
+    assert _numbers(CardFactory, CardFactory, TicketFactory, GoldTicketFactory) == [0, 1, 0, 1]
+
+
+def test_a_factory_under_an_abstract_parent_without_a_model_counts_on_its_own() -> None:
+    assert _numbers(CardFactory, NumberedCardFactory, NumberedCardFactory) == [0, 0, 1]
+
+
 # -- models that are not SQLAlchemy's -------------------------------------------------
 
 

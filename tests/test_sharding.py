@@ -180,6 +180,91 @@ def test_bad_worker_and_shard_values_exit_4_with_one_line(
     assert outcome.stdout == ""  # refused before pytest starts
 
 
+# -- sharding with pytest-randomly -------------------------------------------------------------
+
+# Every module has the same four test names, as real suites do (test_create, test_list...):
+# pytest-split's least_duration breaks ties on the name, then on the order it was given.
+SHUFFLED_MODULE = """
+def test_create():
+    pass
+
+
+def test_list():
+    pass
+
+
+def test_update():
+    pass
+
+
+def test_delete():
+    pass
+"""
+SHUFFLED_MODULES = ("users", "posts", "tags", "likes", "feeds")
+SHUFFLED_TESTS = sorted(
+    f"tests/test_{module}.py::test_{name}"
+    for module in SHUFFLED_MODULES
+    for name in ("create", "list", "update", "delete")
+)
+# pytest's -v line, without workers ("tests/x.py::t PASSED") and with them ("PASSED tests/x.py::t").
+RAN = re.compile(
+    r"^(?:\[gw\d+\] \[\s*\d+%\] PASSED (tests/\S+::\S+)|(tests/\S+::\S+) PASSED)", re.M
+)
+
+
+@pytest.fixture
+def shuffled_project(tmp_path: Path) -> Path:
+    """Twenty tests in five modules; pytest-randomly reorders them on every run."""
+    root = tmp_path / "shuffled"
+    (root / "tests").mkdir(parents=True)
+    for module in SHUFFLED_MODULES:
+        (root / "tests" / f"test_{module}.py").write_text(dedent(SHUFFLED_MODULE).lstrip())
+    (root / "pyproject.toml").write_text("")
+    return root
+
+
+def run_order(project: Path, seed: int, *args: str) -> list[str]:
+    """The tests one machine ran, in order, with pytest-randomly shuffling by ``seed``."""
+    addopts = f"-p randomly -p no:cacheprovider -p no:faker --randomly-seed={seed}"
+    outcome = aksara_test(project, "-v", *args, PYTEST_ADDOPTS=addopts)
+    assert outcome.code == 0, str(outcome)
+    assert f"--randomly-seed={seed}" in outcome.stdout  # randomly was active
+    return [first or second for first, second in RAN.findall(outcome.stdout)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--splitting-algorithm", "least_duration"],
+        ["-n", "2"],
+    ],
+    ids=["duration_based_chunks", "least_duration", "two-workers"],
+)
+def test_groups_on_machines_with_different_random_orders_run_every_test_once(
+    shuffled_project: Path, args: list[str]
+) -> None:
+    """Each CI machine gets its own pytest-randomly seed; the groups must still partition."""
+    groups = [
+        run_order(shuffled_project, seed, "--splits", "3", "--group", str(group), *args)
+        for group, seed in ((1, 101), (2, 202), (3, 303))
+    ]
+
+    assert all(groups), groups
+    assert sorted(test for group in groups for test in group) == SHUFFLED_TESTS
+    for group in groups:
+        assert len(set(group)) == len(group)  # nothing twice within a group either
+
+
+def test_a_group_keeps_its_tests_and_randomly_still_shuffles_them(shuffled_project: Path) -> None:
+    orders = [
+        run_order(shuffled_project, seed, "--splits", "2", "--group", "1") for seed in (1, 2, 3)
+    ]
+
+    assert len({frozenset(order) for order in orders}) == 1  # the same tests every time
+    assert len({tuple(order) for order in orders}) > 1  # in another order under another seed
+
+
 # -- coverage ---------------------------------------------------------------------------------
 
 

@@ -73,7 +73,9 @@ class Sequence(ValueDeclaration):
     """``fn(n)`` with ``n`` counting this factory's objects: ``Sequence(lambda n: f"user{n}")``.
 
     Counting restarts for every test from where the enclosing scope's fixtures
-    left it, so values are the same whatever order tests run in.
+    left it, so values are the same whatever order tests run in. A subclass
+    factory of the same model (or of a subclass of it) counts on its parent's
+    counter, as in factory_boy, so the two never repeat a unique value.
     """
 
     def __init__(self, function: Callable[[int], Any]) -> None:

@@ -77,10 +77,31 @@ class _FactoryMeta(type):
         cls._abstract = bool(meta.get("abstract", False))  # type: ignore[attr-defined]
         if cls._model is None and not cls._abstract:  # type: ignore[attr-defined]
             raise FactoryError(f"{name} needs a model: add class Meta: model = YourModel")
+        cls._sequence_key = _sequence_key(cls, bases)  # type: ignore[attr-defined]
         if cls._model is not None:  # type: ignore[attr-defined]
             _check_fields(cls, set(own))  # type: ignore[arg-type]
             _REGISTRY.setdefault(cls._model, cls)  # type: ignore[attr-defined, arg-type]
         return cls
+
+
+def _sequence_key(factory: type, bases: tuple[type, ...]) -> type:
+    """The factory whose Sequence counter ``factory`` draws from: factory_boy's rule.
+
+    A factory shares the counter of its first factory base when its model is
+    that base's model or a subclass of it, so ``BorrowerFactory(MemberFactory)``
+    never repeats a member's unique value; any other factory counts on its own.
+    """
+    parent: Any = next((base for base in bases if isinstance(base, _FactoryMeta)), None)
+    model = getattr(factory, "_model", None)
+    parent_model = getattr(parent, "_model", None)
+    if (
+        parent is not None
+        and isinstance(model, type)
+        and isinstance(parent_model, type)
+        and issubclass(model, parent_model)
+    ):
+        return parent._sequence_key  # type: ignore[no-any-return]
+    return factory
 
 
 def _is_method(value: Any) -> bool:
@@ -150,6 +171,7 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
     _exclude: ClassVar[frozenset[str]] = frozenset()
     _model: ClassVar[Any] = None
     _abstract: ClassVar[bool] = False
+    _sequence_key: ClassVar[type] = object  # set per factory: the owner of its Sequence counter
 
     # -- building ----------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class Resolver:
                 self.declarations.setdefault(name, param)
         self.declarations.update(direct)
         self.values: dict[str, Any] = {}
-        self.sequence = state.next_sequence(factory)
+        self.sequence = state.next_sequence(factory._sequence_key)
 
     @property
     def stub(self) -> _Stub:
