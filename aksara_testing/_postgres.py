@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ._guard import ADMIN_APPLICATION  # the guard lets these connections through
+from ._sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, OBJECT_IN_USE, sqlstate
 
 __all__ = ["RunLock", "create", "drop", "read_own_comment", "recreate", "write_comment"]
 
@@ -50,7 +51,7 @@ async def drop(url: URL, attempts: int = 20) -> None:
     try:
         async with engine.connect() as connection:
             sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)"
-            await _retried(connection, sql, attempts)
+            await _retried(connection, sql, attempts, url.database or "")
     finally:
         await engine.dispose()
 
@@ -61,7 +62,8 @@ async def recreate(url: URL, attempts: int = 20) -> None:
     engine = _admin_engine(url)
     try:
         async with engine.connect() as connection:
-            await _retried(connection, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", attempts)
+            sql = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            await _retried(connection, sql, attempts, url.database or "")
             await connection.execute(text(f"CREATE DATABASE {name}"))
     finally:
         await engine.dispose()
@@ -82,7 +84,7 @@ async def read_own_comment(engine: AsyncEngine) -> str | None:
                 )
             )
     except Exception as exc:
-        if "does not exist" in str(exc):
+        if sqlstate(exc) == INVALID_CATALOG_NAME:
             return None
         raise
     return value if isinstance(value, str) else None
@@ -106,12 +108,14 @@ async def _clone_on(
     from .errors import AksaraError
 
     name, source = _quote(url.database or ""), _quote(template.database or "")
-    await _retried(connection, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", attempts)
+    sql = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    await _retried(connection, sql, attempts, url.database or "")
     await _wait_unused(connection, template.database or "")
     try:
-        await _retried(connection, f"CREATE DATABASE {name} TEMPLATE {source}", attempts)
+        sql = f"CREATE DATABASE {name} TEMPLATE {source}"
+        await _retried(connection, sql, attempts, template.database or "")
     except Exception as exc:
-        if _TRANSIENT[1] not in str(exc):
+        if sqlstate(exc) != OBJECT_IN_USE:
             raise
         raise AksaraError(
             f"could not clone {template.database} into {url.database}: another "
@@ -136,20 +140,35 @@ async def _wait_unused(connection: Any, name: str, seconds: float = 0.5) -> None
         await asyncio.sleep(0.002)
 
 
-# Errors that pass in moments: autovacuum (run as the superuser) cannot be ended by
-# DROP ... WITH (FORCE); a template in use cannot be copied.
-_TRANSIENT = ("role whose process is being terminated", "being accessed by other users")
-
-
-async def _retried(connection: Any, sql: str, attempts: int) -> None:
+async def _retried(connection: Any, sql: str, attempts: int, database: str) -> None:
+    """Run ``sql`` (about ``database``), retrying while :func:`_transient` says to."""
     for attempt in range(attempts):
         try:
             await connection.execute(text(sql))
             return
         except Exception as exc:
-            if not any(t in str(exc) for t in _TRANSIENT) or attempt == attempts - 1:
+            if attempt == attempts - 1 or not await _transient(connection, exc, database):
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
+
+
+async def _transient(connection: Any, exc: Exception, database: str) -> bool:
+    """An error that passes in moments, told by its SQLSTATE (never by its translated text).
+
+    ``55006``: a database or template that sessions are still leaving. ``42501``
+    from ``DROP ... WITH (FORCE)``: it met a session it may not end (autovacuum,
+    run as the superuser); that one leaves by itself, unlike a missing privilege
+    ("must be owner of database"), which fails the same way with nobody inside.
+    """
+    code = sqlstate(exc)
+    if code == OBJECT_IN_USE:
+        return True
+    if code != INSUFFICIENT_PRIVILEGE:
+        return False
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+    )
+    return bool(await connection.scalar(query, {"name": database}))
 
 
 def _key(url: URL, purpose: str = "") -> dict[str, str]:
@@ -279,7 +298,7 @@ class RunLock:
             # No FORCE: only autovacuum may be in a template, and the server ends it
             # itself; FORCE would fail on it ("must be a member of the role...").
             sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')}"
-            await _retried(self._connection, sql, 20)
+            await _retried(self._connection, sql, 20, url.database or "")
 
     async def settle(self) -> bool:
         """Wait for a :meth:`drop_soon`; False if it failed (the database may still exist)."""
