@@ -127,7 +127,8 @@ class Isolation:
                 self._restart()
             self._roll_back_foreign(chain, current)
             if len(chain) > len(self._stack):
-                self._end_sessions(commit=True, current=current)
+                deeper = chain[len(self._stack)]
+                self._end_sessions(commit=True, current=current, deeper=deeper)
                 for depth in range(len(self._stack), len(chain)):
                     name = f"aksara_{depth + 1}"
                     self.channel.send(self.sync_connection, f"SAVEPOINT {name}")
@@ -159,7 +160,16 @@ class Isolation:
             sp.owner, sp.used = wanted, False
             return
 
-    def _end_sessions(self, *, commit: bool, current: Session | None) -> None:
+    def _end_sessions(
+        self, *, commit: bool, current: Session | None, deeper: object = None
+    ) -> None:
+        """Close the open sessions (but ``current``); with ``commit``, commit them first.
+
+        A commit that fails (its pending writes break a constraint) is never
+        swallowed: the session is closed, its writes are gone, and the scope
+        going ``deeper`` fails with an error saying so.
+        """
+        failures = []
         for session in list(self._sessions):
             if session is current or not session.in_transaction():
                 continue
@@ -167,9 +177,22 @@ class Isolation:
                 try:
                     session.commit()
                     continue
-                except Exception:
-                    pass  # a session that cannot commit is closed like a stale one
+                except Exception as exc:
+                    failures.append(exc)
             session.close()
+        if failures:
+            self._commit_failed(failures[0], deeper)
+
+    def _commit_failed(self, exc: Exception, deeper: object) -> None:
+        from ._migrations.runner import one_line
+        from .errors import AksaraError
+
+        scope = _scope(self._stack[-1].owner if self._stack else None)
+        raise AksaraError(
+            f"the writes a session of {scope} left pending failed to commit when "
+            f"{_scope(deeper)} began, so they were rolled back: {one_line(exc)}; flush "
+            "or commit them where they are made, and fix that error"
+        ) from None
 
     def _restart(self) -> None:
         """Test code ended the outer transaction itself: begin a new one."""
@@ -184,3 +207,9 @@ class Isolation:
         if self.connection.in_transaction():
             await self.connection.rollback()
         await self.connection.close()
+
+
+def _scope(node: object) -> str:
+    """How errors name a pytest scope: its node id, or the session scope."""
+    nodeid = getattr(node, "nodeid", "")
+    return str(nodeid) if nodeid else "the session scope"
