@@ -26,6 +26,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session
 
+from ._leftovers import LeftoverWatch
+
 if TYPE_CHECKING:
     from ._savepoints import SavepointChannel
 
@@ -51,6 +53,7 @@ class Isolation:
         self._aligning = False
         self.outer_dirty = False  # a session-scoped fixture wrote through the connection
         self.suspended = False  # a transactional test runs: the connection holds nothing
+        self.watch = LeftoverWatch(connection.engine.url)  # what each test leaves open
 
     @classmethod
     async def start(cls, engine: AsyncEngine) -> Isolation:
@@ -61,7 +64,9 @@ class Isolation:
         await connection.begin()
         # Makes drivers that begin lazily (asyncpg) open the transaction now.
         await connection.exec_driver_sql("SELECT 1")
-        return cls(connection, channel)
+        isolation = cls(connection, channel)
+        isolation.watch.install()
+        return isolation
 
     def is_aligned(self, chain: Sequence[object]) -> bool:
         stack = self._stack
@@ -203,6 +208,7 @@ class Isolation:
 
     async def close(self) -> None:
         """Roll everything back and give the connection up."""
+        self.watch.uninstall()
         await self.connection.run_sync(lambda _: self.suspend())
         if self.connection.in_transaction():
             await self.connection.rollback()

@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ._guard import ADMIN_APPLICATION  # the guard lets these connections through
 from ._sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, OBJECT_IN_USE, sqlstate
 
-__all__ = ["RunLock", "create", "drop", "read_own_comment", "recreate", "write_comment"]
+__all__ = [
+    "RunLock",
+    "create",
+    "drop",
+    "end_sessions_in_transaction",
+    "read_own_comment",
+    "recreate",
+    "write_comment",
+]
 
 
 def _quote(name: str) -> str:
@@ -88,6 +96,48 @@ async def read_own_comment(engine: AsyncEngine) -> str | None:
             return None
         raise
     return value if isinstance(value, str) else None
+
+
+_IN_TRANSACTION = text(
+    "SELECT pid, state, application_name, query FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_type = 'client backend' AND xact_start IS NOT NULL "
+    "AND application_name NOT LIKE :ours ORDER BY pid"
+)
+
+
+async def end_sessions_in_transaction(engine: AsyncEngine, wait: float = 1.0) -> list[str]:
+    """End the other sessions on ``engine``'s database that are inside a transaction.
+
+    After a transactional test nothing may hold a transaction there: its locks
+    would make emptying the tables wait forever. Sessions get ``wait`` seconds
+    to finish by themselves (a connection closed a moment ago leaves within
+    milliseconds), then ``pg_terminate_backend`` ends them. Returns one line
+    per session ended (or that could not be: another role's, without the
+    privilege); idle sessions, such as connections kept in a pool, are left alone.
+    """
+    deadline = time.monotonic() + wait
+    found = []
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")  # a fresh view each time
+        params = {"ours": f"{ADMIN_APPLICATION}%"}
+        while (rows := (await connection.execute(_IN_TRANSACTION, params)).all()) and (
+            time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.05)
+        for pid, state, application, query in rows:
+            try:
+                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                outcome = "ended with pg_terminate_backend"
+            except Exception as exc:
+                outcome = f"not ended: {type(exc).__name__} {sqlstate(exc) or ''}".rstrip()
+            shown = " ".join(str(query or "").split())
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            name = f", application {application!r}" if application else ""
+            found.append(
+                f"PostgreSQL session {pid} ({state}{name}, last query {shown!r}), {outcome}"
+            )
+    return found
 
 
 async def write_comment(url: URL, comment: str) -> None:
