@@ -1,12 +1,13 @@
 """What a test left open on the test database: found, named and closed after it.
 
 A session or connection nobody closed keeps its transaction, and the locks
-it took, after its test ended. After a transactional test that stops the
-run: PostgreSQL's ``TRUNCATE`` waits for those locks forever, and SQLite
-answers every later write with "database is locked". So after each test,
+it took, after its test ended. After a transactional test that stopped the
+run: PostgreSQL's ``TRUNCATE`` waited for those locks forever, and SQLite
+answered every later write with "database is locked". So after each test,
 aksara closes what the test opened on the test database and left open —
 connections of any SQLAlchemy engine on it, and, in transactional tests,
-the app's sessions — and fails the test with one line naming each.
+the app's sessions and (PostgreSQL) any server session still inside a
+transaction — and fails the test with one line naming each.
 
 Sessions of ordinary tests run on the shared test connection: the layer's
 rollback ends them, so they are not leftovers.
@@ -102,7 +103,7 @@ async def close_leftovers(
     for session in list(watch.sessions):
         if session not in ours and session.in_transaction():
             found.append(f"{describe_session(session, settings)} (in a transaction)")
-            await greenlet_spawn(session.invalidate)  # no rollback round trip: see below
+            await greenlet_spawn(session.invalidate)  # as close_connection(), no rollback
     for connection in watch.open_connections():
         found.append(describe_connection(connection))
         await greenlet_spawn(close_connection, connection)
@@ -149,7 +150,7 @@ def describe_connection(connection: Connection) -> str:
 def describe_session(session: Session, settings: Settings) -> str:
     """``a session of appdb:SessionLocal``: the ``session`` setting entry that made it."""
     names = _makers_of(session, settings)
-    return f"a session of {' or '.join(names)}" if names else "a session of the app"
+    return f"a session of {' or '.join(names)}" if names else "a session"
 
 
 def _makers_of(session: Session, settings: Settings) -> list[str]:

@@ -501,7 +501,8 @@ class Runtime:
         if transactional and self.item is not None:
             if not isolation.suspended:
                 self._suspend_for(self.item, isolation)
-            isolation.watch.sessions.add(session)  # closed, and named, if left open
+            if session is not None:
+                isolation.watch.sessions.add(session)  # closed, and named, if left open
             return self.handle.engine.sync_engine  # real transactions, real commits
         return isolation.bind(session, self.chain(node))
 

@@ -224,3 +224,40 @@ def test_closed_sessions_and_connections_are_not_leftovers(project: Project) -> 
     )
     result.assert_outcomes(passed=5)
     assert not left_open_lines(result)
+
+
+def test_a_lock_aksara_may_not_release_fails_emptying_with_one_line_not_a_hang(
+    sqlite_project: Project,
+) -> None:
+    # A module-scoped connection is the module's to keep; its write lock outlives the test.
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        import pytest
+        from sqlalchemy import text
+        from aksara_testing import setup_test_database
+
+        @pytest.fixture(scope="module")
+        async def holder():
+            handle = await setup_test_database()
+            async with handle.engine.connect() as connection:
+                await connection.execute(text("INSERT INTO authors (name) VALUES ('held')"))
+                yield connection
+
+        @pytest.mark.transactional
+        async def test_commits(holder):
+            pass
+
+        async def test_still_holding(holder):
+            pass
+        """
+    )
+    result = sqlite_project.pytester.runpytest_subprocess(
+        "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:faker", timeout=TIMEOUT
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*could not empty the test database after a transactional test: "
+            "OperationalError: database is locked; a connection aksara did not open*"
+        ]
+    )

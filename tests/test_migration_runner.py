@@ -42,7 +42,7 @@ async def test_uses_the_database(db_session):
 """
 
 
-def test_databases(project: Project) -> list[str]:
+def project_databases(project: Project) -> list[str]:
     """PostgreSQL: the project's test databases on the server (SQLite: not looked for)."""
     if project.backend != "postgres":
         return []
@@ -92,7 +92,7 @@ def test_ctrl_c_during_a_migration_stops_the_run_at_once_without_logging_errors(
         process.send_signal(signal.SIGINT)
         # Generous: an interrupted run ends in a few seconds; the revision lasts 300.
         output, _ = process.communicate(timeout=60)
-        left = test_databases(project)
+        left = project_databases(project)
     finally:
         if process.poll() is None:
             process.kill()
