@@ -133,8 +133,17 @@ async def mark_clean(url: URL, fingerprint: str) -> None:
 _KEEP_TABLES = frozenset({"alembic_version"})
 
 
+# How long emptying waits for a lock before it gives up with an error, not a hang.
+LOCK_WAIT_SECONDS = 10
+
+
 async def empty_tables(target: Target, engine: AsyncEngine) -> None:
-    """Delete every row of every table at ``target`` (Alembic's version table excepted)."""
+    """Delete every row of every table at ``target`` (Alembic's version table excepted).
+
+    A lock another connection keeps (one aksara could not close) makes this
+    fail after :data:`LOCK_WAIT_SECONDS` with a one-line error instead of
+    waiting forever.
+    """
 
     def empty(connection: Connection) -> None:
         metadata = MetaData()
@@ -146,13 +155,37 @@ async def empty_tables(target: Target, engine: AsyncEngine) -> None:
             names = ", ".join(
                 connection.dialect.identifier_preparer.format_table(t) for t in tables
             )
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'")
             connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             return
         for table in reversed(tables):
             connection.execute(table.delete())
 
-    async with engine.begin() as connection:
-        await connection.run_sync(empty)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(empty)
+    except Exception as exc:
+        if not _lock_held(exc):
+            raise
+        from ._migrations.runner import one_line
+        from .errors import AksaraError
+
+        raise AksaraError(
+            f"could not empty the test database after a transactional test: {one_line(exc)}; "
+            "a connection aksara did not open, and may not close, holds a lock on its tables "
+            "(a psql session, a raw driver connection, a wider-scoped fixture's connection): "
+            "close it"
+        ) from None
+
+
+def _lock_held(exc: BaseException) -> bool:
+    """PostgreSQL's lock_timeout, or SQLite's busy write lock: told by code, not by text."""
+    from ._sqlstate import LOCK_NOT_AVAILABLE, sqlstate
+
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlite_errorname", None) == "SQLITE_BUSY":
+        return True
+    return sqlstate(exc) == LOCK_NOT_AVAILABLE
 
 
 async def drop_database(target: Target) -> None:

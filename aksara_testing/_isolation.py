@@ -26,6 +26,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session
 
+from ._leftovers import LeftoverWatch
+
 if TYPE_CHECKING:
     from ._savepoints import SavepointChannel
 
@@ -51,6 +53,7 @@ class Isolation:
         self._aligning = False
         self.outer_dirty = False  # a session-scoped fixture wrote through the connection
         self.suspended = False  # a transactional test runs: the connection holds nothing
+        self.watch = LeftoverWatch(connection.engine.url)  # what each test leaves open
 
     @classmethod
     async def start(cls, engine: AsyncEngine) -> Isolation:
@@ -61,7 +64,9 @@ class Isolation:
         await connection.begin()
         # Makes drivers that begin lazily (asyncpg) open the transaction now.
         await connection.exec_driver_sql("SELECT 1")
-        return cls(connection, channel)
+        isolation = cls(connection, channel)
+        isolation.watch.install()
+        return isolation
 
     def is_aligned(self, chain: Sequence[object]) -> bool:
         stack = self._stack
@@ -127,7 +132,8 @@ class Isolation:
                 self._restart()
             self._roll_back_foreign(chain, current)
             if len(chain) > len(self._stack):
-                self._end_sessions(commit=True, current=current)
+                deeper = chain[len(self._stack)]
+                self._end_sessions(commit=True, current=current, deeper=deeper)
                 for depth in range(len(self._stack), len(chain)):
                     name = f"aksara_{depth + 1}"
                     self.channel.send(self.sync_connection, f"SAVEPOINT {name}")
@@ -159,7 +165,16 @@ class Isolation:
             sp.owner, sp.used = wanted, False
             return
 
-    def _end_sessions(self, *, commit: bool, current: Session | None) -> None:
+    def _end_sessions(
+        self, *, commit: bool, current: Session | None, deeper: object = None
+    ) -> None:
+        """Close the open sessions (but ``current``); with ``commit``, commit them first.
+
+        A commit that fails (its pending writes break a constraint) is never
+        swallowed: the session is closed, its writes are gone, and the scope
+        going ``deeper`` fails with an error saying so.
+        """
+        failures = []
         for session in list(self._sessions):
             if session is current or not session.in_transaction():
                 continue
@@ -167,9 +182,22 @@ class Isolation:
                 try:
                     session.commit()
                     continue
-                except Exception:
-                    pass  # a session that cannot commit is closed like a stale one
+                except Exception as exc:
+                    failures.append(exc)
             session.close()
+        if failures:
+            self._commit_failed(failures[0], deeper)
+
+    def _commit_failed(self, exc: Exception, deeper: object) -> None:
+        from ._migrations.runner import one_line
+        from .errors import AksaraError
+
+        scope = _scope(self._stack[-1].owner if self._stack else None)
+        raise AksaraError(
+            f"the writes a session of {scope} left pending failed to commit when "
+            f"{_scope(deeper)} began, so they were rolled back: {one_line(exc)}; flush "
+            "or commit them where they are made, and fix that error"
+        ) from None
 
     def _restart(self) -> None:
         """Test code ended the outer transaction itself: begin a new one."""
@@ -180,7 +208,14 @@ class Isolation:
 
     async def close(self) -> None:
         """Roll everything back and give the connection up."""
+        self.watch.uninstall()
         await self.connection.run_sync(lambda _: self.suspend())
         if self.connection.in_transaction():
             await self.connection.rollback()
         await self.connection.close()
+
+
+def _scope(node: object) -> str:
+    """How errors name a pytest scope: its node id, or the session scope."""
+    nodeid = getattr(node, "nodeid", "")
+    return str(nodeid) if nodeid else "the session scope"

@@ -13,8 +13,17 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ._guard import ADMIN_APPLICATION  # the guard lets these connections through
+from ._sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, OBJECT_IN_USE, sqlstate
 
-__all__ = ["RunLock", "create", "drop", "read_own_comment", "recreate", "write_comment"]
+__all__ = [
+    "RunLock",
+    "create",
+    "drop",
+    "end_sessions_in_transaction",
+    "read_own_comment",
+    "recreate",
+    "write_comment",
+]
 
 
 def _quote(name: str) -> str:
@@ -50,7 +59,7 @@ async def drop(url: URL, attempts: int = 20) -> None:
     try:
         async with engine.connect() as connection:
             sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)"
-            await _retried(connection, sql, attempts)
+            await _retried(connection, sql, attempts, url.database or "")
     finally:
         await engine.dispose()
 
@@ -61,7 +70,8 @@ async def recreate(url: URL, attempts: int = 20) -> None:
     engine = _admin_engine(url)
     try:
         async with engine.connect() as connection:
-            await _retried(connection, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", attempts)
+            sql = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            await _retried(connection, sql, attempts, url.database or "")
             await connection.execute(text(f"CREATE DATABASE {name}"))
     finally:
         await engine.dispose()
@@ -82,10 +92,52 @@ async def read_own_comment(engine: AsyncEngine) -> str | None:
                 )
             )
     except Exception as exc:
-        if "does not exist" in str(exc):
+        if sqlstate(exc) == INVALID_CATALOG_NAME:
             return None
         raise
     return value if isinstance(value, str) else None
+
+
+_IN_TRANSACTION = text(
+    "SELECT pid, state, application_name, query FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_type = 'client backend' AND xact_start IS NOT NULL "
+    "AND application_name NOT LIKE :ours ORDER BY pid"
+)
+
+
+async def end_sessions_in_transaction(engine: AsyncEngine, wait: float = 1.0) -> list[str]:
+    """End the other sessions on ``engine``'s database that are inside a transaction.
+
+    After a transactional test nothing may hold a transaction there: its locks
+    would make emptying the tables wait forever. Sessions get ``wait`` seconds
+    to finish by themselves (a connection closed a moment ago leaves within
+    milliseconds), then ``pg_terminate_backend`` ends them. Returns one line
+    per session ended (or that could not be: another role's, without the
+    privilege); idle sessions, such as connections kept in a pool, are left alone.
+    """
+    deadline = time.monotonic() + wait
+    found = []
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")  # a fresh view each time
+        params = {"ours": f"{ADMIN_APPLICATION}%"}
+        while (rows := (await connection.execute(_IN_TRANSACTION, params)).all()) and (
+            time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.05)
+        for pid, state, application, query in rows:
+            try:
+                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                outcome = "ended with pg_terminate_backend"
+            except Exception as exc:
+                outcome = f"not ended: {type(exc).__name__} {sqlstate(exc) or ''}".rstrip()
+            shown = " ".join(str(query or "").split())
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            name = f", application {application!r}" if application else ""
+            found.append(
+                f"PostgreSQL session {pid} ({state}{name}, last query {shown!r}), {outcome}"
+            )
+    return found
 
 
 async def write_comment(url: URL, comment: str) -> None:
@@ -106,12 +158,14 @@ async def _clone_on(
     from .errors import AksaraError
 
     name, source = _quote(url.database or ""), _quote(template.database or "")
-    await _retried(connection, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", attempts)
+    sql = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    await _retried(connection, sql, attempts, url.database or "")
     await _wait_unused(connection, template.database or "")
     try:
-        await _retried(connection, f"CREATE DATABASE {name} TEMPLATE {source}", attempts)
+        sql = f"CREATE DATABASE {name} TEMPLATE {source}"
+        await _retried(connection, sql, attempts, template.database or "")
     except Exception as exc:
-        if _TRANSIENT[1] not in str(exc):
+        if sqlstate(exc) != OBJECT_IN_USE:
             raise
         raise AksaraError(
             f"could not clone {template.database} into {url.database}: another "
@@ -136,20 +190,35 @@ async def _wait_unused(connection: Any, name: str, seconds: float = 0.5) -> None
         await asyncio.sleep(0.002)
 
 
-# Errors that pass in moments: autovacuum (run as the superuser) cannot be ended by
-# DROP ... WITH (FORCE); a template in use cannot be copied.
-_TRANSIENT = ("role whose process is being terminated", "being accessed by other users")
-
-
-async def _retried(connection: Any, sql: str, attempts: int) -> None:
+async def _retried(connection: Any, sql: str, attempts: int, database: str) -> None:
+    """Run ``sql`` (about ``database``), retrying while :func:`_transient` says to."""
     for attempt in range(attempts):
         try:
             await connection.execute(text(sql))
             return
         except Exception as exc:
-            if not any(t in str(exc) for t in _TRANSIENT) or attempt == attempts - 1:
+            if attempt == attempts - 1 or not await _transient(connection, exc, database):
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
+
+
+async def _transient(connection: Any, exc: Exception, database: str) -> bool:
+    """An error that passes in moments, told by its SQLSTATE (never by its translated text).
+
+    ``55006``: a database or template that sessions are still leaving. ``42501``
+    from ``DROP ... WITH (FORCE)``: it met a session it may not end (autovacuum,
+    run as the superuser); that one leaves by itself, unlike a missing privilege
+    ("must be owner of database"), which fails the same way with nobody inside.
+    """
+    code = sqlstate(exc)
+    if code == OBJECT_IN_USE:
+        return True
+    if code != INSUFFICIENT_PRIVILEGE:
+        return False
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+    )
+    return bool(await connection.scalar(query, {"name": database}))
 
 
 def _key(url: URL, purpose: str = "") -> dict[str, str]:
@@ -279,7 +348,7 @@ class RunLock:
             # No FORCE: only autovacuum may be in a template, and the server ends it
             # itself; FORCE would fail on it ("must be a member of the role...").
             sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')}"
-            await _retried(self._connection, sql, 20)
+            await _retried(self._connection, sql, 20, url.database or "")
 
     async def settle(self) -> bool:
         """Wait for a :meth:`drop_soon`; False if it failed (the database may still exist)."""

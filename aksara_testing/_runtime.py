@@ -66,6 +66,8 @@ class Runtime:
         self.fixture_node: object = None
         self.layer_sessions: dict[object, AsyncSession] = {}
         self.transactional_items: set[pytest.Item] = set()
+        self._suspended_by: str | None = None  # the transactional test whose rows are kept
+        self.left_open: list[str] = []  # what the test that just ended left open
         self.responses: list[Any] = []  # the current test's client responses, for failures
         self.seed = 0
         self._factory_state: FactoryState | None = None
@@ -494,10 +496,13 @@ class Runtime:
         if isolation.suspended and not transactional:
             from sqlalchemy.util import await_only
 
-            await_only(self._empty_tables())  # left over: the loop was busy after the test
+            culprit = self._suspended_by  # left over: the loop was busy after that test
+            self._report_left_open(await_only(self._empty_tables()), culprit)
         if transactional and self.item is not None:
             if not isolation.suspended:
                 self._suspend_for(self.item, isolation)
+            if session is not None:
+                isolation.watch.sessions.add(session)  # closed, and named, if left open
             return self.handle.engine.sync_engine  # real transactions, real commits
         return isolation.bind(session, self.chain(node))
 
@@ -511,6 +516,7 @@ class Runtime:
                 "and would be lost; move the test to a module of its own or drop that fixture"
             )
         isolation.suspend()
+        self._suspended_by = item.nodeid
         if self.reuse:
             from sqlalchemy.util import await_only
 
@@ -520,23 +526,62 @@ class Runtime:
             assert self.handle is not None
             await_only(mark_dirty(self.handle.url))
 
-    async def _empty_tables(self) -> None:
-        """After a transactional test: delete every row it committed."""
+    async def _empty_tables(self) -> list[str]:
+        """After a transactional test: close what it left open, delete every row it committed.
+
+        Returns what the test left open (see :mod:`._leftovers`).
+        """
         from ._database import empty_tables, mark_clean
+        from ._leftovers import close_leftovers
         from ._urls import check_safe
 
         assert self.handle is not None and self.isolation is not None
-        for session in list(self.layer_sessions.values()):
-            if session.in_transaction():  # e.g. a read after the last commit: it holds locks
-                await session.close()
-        await empty_tables(check_safe(self.handle.url, self.settings), self.handle.engine)
-        if self.reuse:
-            await mark_clean(self.handle.url, self.handle.fingerprint)
-        await self.isolation.connection.run_sync(lambda _: self._resume())
+        found: list[str] = []
+        self.internal = True  # our own connections are neither counted nor leftovers
+        try:
+            for session in list(self.layer_sessions.values()):
+                if session.in_transaction():  # e.g. a read after the last commit: it holds locks
+                    await session.close()
+            ours = {s.sync_session for s in self.layer_sessions.values()}
+            found = await close_leftovers(
+                self.isolation.watch, self.settings, self.handle.engine, ours=ours, sweep=True
+            )
+            await empty_tables(check_safe(self.handle.url, self.settings), self.handle.engine)
+            if self.reuse:
+                await mark_clean(self.handle.url, self.handle.fingerprint)
+            await self.isolation.connection.run_sync(lambda _: self._resume())
+        finally:
+            self.internal = False
+        return found
 
     def _resume(self) -> None:
         assert self.isolation is not None
         self.isolation.resume()
+        self._suspended_by = None
+
+    async def _close_left_open(self) -> None:
+        """After an ordinary test that left connections to the test database open."""
+        from ._leftovers import close_leftovers
+
+        assert self.handle is not None and self.isolation is not None
+        self.left_open = await close_leftovers(
+            self.isolation.watch, self.settings, self.handle.engine, ours=set(), sweep=False
+        )
+
+    async def _after_transactional(self) -> None:
+        isolation = self.isolation
+        assert isolation is not None
+        if not isolation.suspended:  # no session ran, yet other connections may have committed
+            await isolation.connection.run_sync(lambda _: isolation.suspend())
+        self.left_open = await self._empty_tables()
+
+    def _report_left_open(self, found: list[str], nodeid: str | None = None) -> None:
+        """Fail the test that left sessions or connections open (one line naming them)."""
+        if found:
+            from ._leftovers import left_open_message
+
+            message = left_open_message(found)
+            pytest.fail(f"{nodeid}: {message}" if nodeid else message, pytrace=False)
 
     def after_item(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """After a test's teardown: forget the sessions of the scopes that ended.
@@ -544,21 +589,29 @@ class Runtime:
         Their savepoints are rolled back on the next database use (or at the end
         of the run): every session asks :meth:`bind` first, so no statement can
         run before it, and a test that does not touch the database pays nothing.
+        What the test left open on the test database is closed now, and fails
+        the test (see :mod:`._leftovers`).
         """
         self.item = None
         isolation = self.isolation
         if isolation is None:
             return
-        if isolation.suspended:
-            self._run(self._empty_tables())
-            return
-        self._chains.pop(item, None)
-        if self.layer_sessions:
-            upcoming = self.chain(nextitem) if nextitem is not None else ()
-            alive = {*upcoming, self.session_node}
-            for node in [n for n in self.layer_sessions if n not in alive]:
-                # Its savepoint is about to be rolled back: no need to close it first.
-                isolation.forget(self.layer_sessions.pop(node).sync_session)
+        transactional = item in self.transactional_items
+        if isolation.suspended or (transactional and not isolation.holds_data(self.chain(item))):
+            self._run(self._after_transactional())
+        else:
+            self._chains.pop(item, None)
+            if self.layer_sessions:
+                upcoming = self.chain(nextitem) if nextitem is not None else ()
+                alive = {*upcoming, self.session_node}
+                for node in [n for n in self.layer_sessions if n not in alive]:
+                    # Its savepoint is about to be rolled back: no need to close it first.
+                    isolation.forget(self.layer_sessions.pop(node).sync_session)
+            if isolation.watch.open_connections():
+                self._run(self._close_left_open())
+            isolation.watch.forget()
+        found, self.left_open = self.left_open, []
+        self._report_left_open(found)
 
     def _run(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` on the session loop now if it is idle, else let the next use do it."""

@@ -76,6 +76,7 @@ def derive_test_url(
         url = upgrade_driver(parse(settings.test_database_url, "test_database_url", settings))
         if is_memory(url):
             return url
+        _require_name(url, "test_database_url", settings)
         if backend_of(url) == "sqlite" and not Path(url.database or "").is_absolute():
             url = url.set(database=str(settings.root / (url.database or "")))
         if not suffix:
@@ -90,7 +91,19 @@ def derive_test_url(
     url = upgrade_driver(parse(settings.database_url, "database_url", settings))
     if is_memory(url):
         return url
+    _require_name(url, "database_url", settings)
     return _renamed(url, PREFIX + database_name(url) + suffix, sqlite_dir)
+
+
+def _require_name(url: URL, key: str, settings: Settings) -> None:
+    """A server URL must name its database: ``postgresql://u@host`` would give ``test_``."""
+    if backend_of(url) == "sqlite" or url.database:
+        return
+    example = "test_app" if key == "test_database_url" else "app"
+    raise ConfigurationError(
+        f"setting {settings.describe(key)} names no database; add the database name "
+        f"at the end of the URL, like 'postgresql://user@host/{example}'"
+    )
 
 
 def _renamed(url: URL, name: str, sqlite_dir: Path | Callable[[], Path]) -> URL:

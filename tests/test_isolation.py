@@ -350,3 +350,32 @@ def test_transactional_test_in_a_package_after_a_writing_test_runs(
         "    await app_creates('y')\n"
     )
     sqlite_project.run("tests").assert_outcomes(passed=2)
+
+
+def test_pending_writes_that_fail_to_commit_are_the_tests_error_not_lost_silently(
+    project: Project,
+) -> None:
+    project.pytester.makepyfile(
+        test_it="""
+        import pytest
+        from sqlalchemy import text
+        from models import Author
+
+        @pytest.fixture(scope="module")
+        async def authors(db_session):
+            db_session.add(Author(name="ann"))
+            await db_session.flush()
+            db_session.add(Author(name="ann"))  # pending: breaks the unique name on commit
+
+        async def test_uses_the_module_data(db_session, authors):
+            await db_session.execute(text("SELECT 1"))
+        """
+    )
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the writes a session of test_it.py left pending failed to commit when "
+            "test_it.py::test_uses_the_module_data began, so they were rolled back: *"
+        ]
+    )

@@ -235,3 +235,58 @@ def test_database_name_is_the_sqlite_file_stem_or_the_database(url: str, name: s
 )
 def test_is_memory_only_for_in_memory_sqlite(url: str, memory: bool) -> None:
     assert is_memory(make_url(url)) is memory
+
+
+# --- a server URL that names no database ------------------------------------------------------
+
+NO_NAME = [
+    "postgresql://u:secret@db.example",
+    "postgresql://u:secret@db.example/",
+    "postgresql://u:secret@db.example:5432/?sslmode=require",
+]
+
+
+@pytest.mark.parametrize("url", NO_NAME)
+def test_a_database_url_without_a_database_name_is_refused_not_named_test_(url: str) -> None:
+    with pytest.raises(ConfigurationError) as error:
+        derive_url(url, suffix="_gw0")  # was test_, test__gw0
+    message = str(error.value)
+    assert message.startswith("setting database_url = 'postgresql://u:***@db.example")
+    assert "(from pyproject.toml) names no database" in message
+    assert "like 'postgresql://user@host/app'" in message
+    assert "secret" not in message
+
+
+def test_a_test_database_url_without_a_database_name_is_refused_too() -> None:
+    with pytest.raises(ConfigurationError, match=r"test_database_url = .* names no database"):
+        derive_url("postgresql://u@h/app", "postgresql://u@h/")
+
+
+def test_a_database_url_without_a_name_stops_the_run_with_exit_4(
+    pytester: pytest.Pytester,
+) -> None:
+    # Port 9 (discard): were the URL used, nothing could be created anywhere.
+    pytester.makepyprojecttoml(
+        '[tool.aksara]\ndatabase_url = "postgresql://u:secret@127.0.0.1:9"\n'
+    )
+    pytester.makepyfile(
+        """
+        from sqlalchemy import text
+
+        async def test_uses_the_database(db_session):
+            await db_session.execute(text("SELECT 1"))
+
+        async def test_again(db_session):
+            await db_session.execute(text("SELECT 1"))
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 4, output
+    lines = [line for line in output.splitlines() if "names no database" in line]
+    assert len(lines) == 1, output
+    assert "database_url = 'postgresql://u:***@127.0.0.1:9' (from pyproject.toml)" in lines[0]
+    assert "Traceback" not in output
+    assert "secret" not in output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from .._database import SchemaSource
@@ -33,12 +32,13 @@ def migrations_source(settings: Settings, url: URL) -> SchemaSource:
     async def build(engine: AsyncEngine) -> None:
         from .._guard import redirect_app_database
         from .moves import upgrade_to_heads
+        from .runner import in_thread
 
         def upgrade() -> None:
             with redirect_app_database(settings, url):
                 upgrade_to_heads(config)
 
-        await asyncio.to_thread(upgrade)
+        await in_thread(upgrade)
         await _check_reached(settings, engine)
 
     return SchemaSource(metadata=None, build=build, digest=migrations_fingerprint(settings))

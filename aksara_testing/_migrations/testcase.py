@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +54,8 @@ class ScratchDatabase:
         return self._engine
 
     async def migrate(self, label: str, revision: str) -> None:
+        from .runner import in_thread
+
         await self.engine()
         settings, url, config = self.runtime.settings, self.target.url, self.config
 
@@ -65,7 +66,7 @@ class ScratchDatabase:
             with redirect_app_database(settings, url):
                 migrate(config, label, revision, scratch=True)
 
-        await asyncio.to_thread(move)
+        await in_thread(move)
 
     async def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         from sqlalchemy import text

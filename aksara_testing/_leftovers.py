@@ -1,0 +1,184 @@
+"""What a test left open on the test database: found, named and closed after it.
+
+A session or connection nobody closed keeps its transaction, and the locks
+it took, after its test ended. After a transactional test that stopped the
+run: PostgreSQL's ``TRUNCATE`` waited for those locks forever, and SQLite
+answered every later write with "database is locked". So after each test,
+aksara closes what the test opened on the test database and left open —
+connections of any SQLAlchemy engine on it, and, in transactional tests,
+the app's sessions and (PostgreSQL) any server session still inside a
+transaction — and fails the test with one line naming each.
+
+Sessions of ordinary tests run on the shared test connection: the layer's
+rollback ends them, so they are not leftovers.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import TYPE_CHECKING
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.orm import Session
+
+from ._settings import mask_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from ._settings import Settings
+
+__all__ = ["LeftoverWatch", "close_leftovers", "left_open_message"]
+
+
+class LeftoverWatch:
+    """Remembers the connections to the test database that the running test opens.
+
+    Installed with the shared test connection (see :class:`~._isolation.Isolation`).
+    Only connections opened while a test (or one of its function-scoped
+    fixtures) runs count: wider-scoped fixtures may keep theirs open.
+    """
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self._connections: list[weakref.ref[Connection]] = []
+        self.sessions: weakref.WeakSet[Session] = weakref.WeakSet()  # of transactional tests
+        self._targets: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+    def install(self) -> None:
+        event.listen(Engine, "engine_connect", self._opened)
+
+    def uninstall(self) -> None:
+        if event.contains(Engine, "engine_connect", self._opened):
+            event.remove(Engine, "engine_connect", self._opened)
+
+    def _opened(self, connection: Connection) -> None:
+        from ._runtime import current_runtime
+
+        runtime = current_runtime()
+        if runtime is None or runtime.internal or runtime.item is None:
+            return  # our own connections, or nobody's test
+        if runtime.current_node() is not runtime.item or not self._on_test_database(connection):
+            return
+        self._connections.append(weakref.ref(connection))
+
+    def _on_test_database(self, connection: Connection) -> bool:
+        engine = connection.engine
+        found = self._targets.get(engine)
+        if found is None:
+            found = self._targets[engine] = _same_database(engine.url, self.url)
+        return found
+
+    def open_connections(self) -> list[Connection]:
+        """The connections the test opened and has not closed."""
+        alive = (ref() for ref in self._connections)
+        return [c for c in alive if c is not None and not c.closed and not c.invalidated]
+
+    def forget(self) -> None:
+        """The test is over and dealt with: start afresh for the next one."""
+        self._connections.clear()
+        self.sessions.clear()
+
+
+async def close_leftovers(
+    watch: LeftoverWatch,
+    settings: Settings,
+    engine: AsyncEngine,
+    *,
+    ours: set[Session],
+    sweep: bool,
+) -> list[str]:
+    """Close what the test that just ended left open; one description per thing closed.
+
+    ``ours``: sessions aksara owns (``db_session``), closed by the caller.
+    ``sweep`` (transactional tests, PostgreSQL): also end the server sessions
+    on the test database still inside a transaction, whoever opened them — a
+    raw driver connection, another process.
+    """
+    from sqlalchemy.util import greenlet_spawn
+
+    found = []
+    for session in list(watch.sessions):
+        if session not in ours and session.in_transaction():
+            found.append(f"{describe_session(session, settings)} (in a transaction)")
+            await greenlet_spawn(session.invalidate)  # as close_connection(), no rollback
+    for connection in watch.open_connections():
+        found.append(describe_connection(connection))
+        await greenlet_spawn(close_connection, connection)
+    watch.forget()
+    if sweep and engine.dialect.name == "postgresql":
+        from ._postgres import end_sessions_in_transaction
+
+        found += await end_sessions_in_transaction(engine)
+    return found
+
+
+def left_open_message(found: list[str]) -> str:
+    """The one line a test fails with when it left sessions or connections open."""
+    from .errors import AksaraError
+
+    return str(
+        AksaraError(
+            "this test left the test database in use, so aksara closed what it left open "
+            f"(later tests would wait for its locks): {'; '.join(found)}; close every "
+            "session and connection a test opens, e.g. with `async with SessionLocal() as "
+            "session:`"
+        )
+    )
+
+
+def close_connection(connection: Connection) -> None:
+    """Close ``connection`` without a round trip: its transaction ends with it.
+
+    Invalidating drops the driver connection (SQLite's locks go with it; the
+    PostgreSQL server rolls back). A rollback could wait behind a lock, or on
+    a query still running in a task the test left behind. Call it inside
+    SQLAlchemy's greenlet (``greenlet_spawn``).
+    """
+    connection.invalidate()
+    connection.close()
+
+
+def describe_connection(connection: Connection) -> str:
+    state = "in a transaction" if connection.in_transaction() else "no transaction"
+    shown = mask_url(connection.engine.url.render_as_string(hide_password=False))
+    return f"a connection of engine {shown} ({state})"
+
+
+def describe_session(session: Session, settings: Settings) -> str:
+    """``a session of appdb:SessionLocal``: the ``session`` setting entry that made it."""
+    names = _makers_of(session, settings)
+    return f"a session of {' or '.join(names)}" if names else "a session"
+
+
+def _makers_of(session: Session, settings: Settings) -> list[str]:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from ._imports import import_target
+
+    found = []
+    for spec in settings.session:
+        try:
+            maker = import_target(settings, "session", spec)
+        except Exception:  # reported by the session set-up already
+            continue
+        if not isinstance(maker, async_sessionmaker):
+            continue
+        bind = maker.kw.get("bind")
+        same_bind = getattr(bind, "sync_engine", bind) is session.bind
+        if same_bind and isinstance(session, maker.kw.get("sync_session_class", Session)):
+            found.append(spec)
+    return found
+
+
+def _same_database(engine_url: URL, test_url: URL) -> bool:
+    if engine_url.get_backend_name() != test_url.get_backend_name():
+        return False
+    if test_url.get_backend_name() == "sqlite":
+        mine, theirs = test_url.database or "", engine_url.database or ""
+        if not mine or not theirs or ":memory:" in (mine, theirs):
+            return mine == theirs
+        return os.path.realpath(mine) == os.path.realpath(theirs)
+    return bool(test_url.database) and engine_url.database == test_url.database
