@@ -155,26 +155,54 @@ async def _clone_on(
     other connections ("source database ... is being accessed by other users",
     e.g. autovacuum after the migrations): we wait for them to leave, and retry.
     """
-    from .errors import AksaraError
+    from .errors import ConfigurationError
 
     name, source = _quote(url.database or ""), _quote(template.database or "")
     sql = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     await _retried(connection, sql, attempts, url.database or "")
     await _wait_unused(connection, template.database or "")
-    try:
-        sql = f"CREATE DATABASE {name} TEMPLATE {source}"
-        await _retried(connection, sql, attempts, template.database or "")
-    except Exception as exc:
-        if sqlstate(exc) != OBJECT_IN_USE:
-            raise
-        raise AksaraError(
-            f"could not clone {template.database} into {url.database}: another "
-            f"connection keeps using {template.database} (another aksara run?); "
-            "close it, or wait and run again"
-        ) from None
+    sql = f"CREATE DATABASE {name} TEMPLATE {source}"
+    # The server itself waits up to 5 s for other sessions to leave the template on
+    # each attempt: a deadline, not a number of attempts, bounds the whole wait.
+    deadline = time.monotonic() + CLONE_WAIT_SECONDS
+    while True:
+        try:
+            await connection.execute(text(sql))
+            break
+        except Exception as exc:
+            if sqlstate(exc) != OBJECT_IN_USE or time.monotonic() > deadline:
+                if sqlstate(exc) != OBJECT_IN_USE:
+                    raise
+                holders = await _holders(connection, template.database or "")
+                raise ConfigurationError(
+                    f"could not clone {template.database} into {url.database}: another "
+                    f"connection keeps using {template.database} ({holders}) after "
+                    f"{CLONE_WAIT_SECONDS:g} s; close it (an engine the project's env.py "
+                    "leaves open: dispose it), or wait for the other run and run again"
+                ) from None
+            await asyncio.sleep(0.05)
     if comment is not None:
         literal = comment.replace("'", "''")
         await connection.execute(text(f"COMMENT ON DATABASE {name} IS '{literal}'"))
+
+
+CLONE_WAIT_SECONDS = 8.0
+
+
+async def _holders(connection: Any, name: str) -> str:
+    """Who is in database ``name``: ``pid 4242 application 'myapp' (idle)``, comma-separated."""
+    rows = await connection.execute(
+        text(
+            "SELECT pid, application_name, state FROM pg_stat_activity "
+            "WHERE datname = :name AND pid <> pg_backend_pid() ORDER BY pid"
+        ),
+        {"name": name},
+    )
+    found = [
+        f"pid {pid} application {app or '(none)'!r} ({state or 'unknown'})"
+        for pid, app, state in rows
+    ]
+    return ", ".join(found) or "it left meanwhile"
 
 
 async def _wait_unused(connection: Any, name: str, seconds: float = 0.5) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AksaraError
+from .engines import disposing_engines
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -134,7 +135,7 @@ def run_env(config: Config, work: Work, *, scratch: bool = False) -> None:
 
     def thread_main() -> None:
         try:
-            with _inline_driver(config, durable=not scratch):
+            with _inline_driver(config, durable=not scratch), disposing_engines():
                 _run_any_shape(config, tracker)
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
