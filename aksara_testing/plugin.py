@@ -263,8 +263,8 @@ def pytest_fixture_setup(
         runtime.fixture_node = previous
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     runtime = item.config.stash[RUNTIME_KEY]
     runtime.item = item
     if runtime.responses:
@@ -272,6 +272,14 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
     settings = item.config.stash[SETTINGS_KEY]
     allowed = settings.allow_ai_calls or item.get_closest_marker(ai_net.MARKER) is not None
     item.stash[_AI_NET_KEY] = ai_net.enter_test(item.nodeid, allowed)
+    try:
+        return (yield)
+    except pytest.exit.Exception as exc:
+        if runtime.stopped is None or exc.msg != runtime.stopped:
+            raise
+        # pytest formats the whole traceback of an exit only to print its first line:
+        # 1-2 s through SQLAlchemy's and asyncio's frames. Leave them behind.
+        raise pytest.exit.Exception(exc.msg, exc.returncode) from None
 
 
 @pytest.hookimpl(wrapper=True)
