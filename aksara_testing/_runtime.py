@@ -436,7 +436,7 @@ class Runtime:
             return migrations_source(self.settings, url)
         if not self.settings.models:
             return SchemaSource(metadata=None)
-        models = import_target(self.settings, "models", self.settings.models)
+        models = import_target(self.settings, "models", self.settings.models)  # errors: exit 4
         metadata = getattr(models, "metadata", models)
         if not isinstance(metadata, MetaData):
             raise ConfigurationError(
@@ -483,10 +483,9 @@ class Runtime:
     def new_client(self, app: Any) -> AksaraClient:
         """A client for ``app`` that authenticates with the ``auth`` setting."""
         from ._client import AksaraClient
-        from ._imports import import_target
 
         auth = self.settings.auth
-        auth_function = import_target(self.settings, "auth", auth) if auth else None
+        auth_function = self._import("auth", auth) if auth else None
         return AksaraClient(
             app,
             auth_function=auth_function,  # type: ignore[arg-type]
@@ -495,7 +494,6 @@ class Runtime:
 
     def load_app(self) -> Any:
         """The object named by the ``app`` setting."""
-        from ._imports import import_target
         from .errors import ConfigurationError
 
         if not self.settings.app:
@@ -503,7 +501,17 @@ class Runtime:
                 "the test client needs the app setting: set app = 'module:attr' in "
                 "[tool.aksara] (or aksara test --app), or override the app fixture"
             )
-        return import_target(self.settings, "app", self.settings.app)
+        return self._import("app", self.settings.app)
+
+    def _import(self, key: str, spec: str) -> object:
+        """The object a ``module:attr`` setting names; if it cannot be imported, stop the run."""
+        from ._imports import import_target
+        from .errors import ConfigurationError
+
+        try:
+            return import_target(self.settings, key, spec)
+        except ConfigurationError as exc:
+            self.stop(str(exc))
 
     # -- layers ------------------------------------------------------------------
 

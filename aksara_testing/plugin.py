@@ -359,10 +359,30 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     apply_run_markers(config, items)
     runtime = config.stash[RUNTIME_KEY]
+    _check_targets(config, runtime, items)
     runtime.transactional_items = {
         item for item in items if item.get_closest_marker("transactional") is not None
     }
     _use_session_fixture(runtime.settings, items)
+
+
+def _check_targets(config: pytest.Config, runtime: Runtime, items: list[pytest.Item]) -> None:
+    """Before any test: every ``module:attr`` setting's module can be found (none is imported).
+
+    Run after collection, when conftests and ``pythonpath`` have set up
+    ``sys.path``. An xdist worker runs no test and hands the line to the
+    controller, which prints it once and exits 4.
+    """
+    from ._imports import first_missing_module
+
+    problem = first_missing_module(runtime.settings)
+    if problem is None:
+        return
+    if runtime.worker is None:
+        raise pytest.UsageError(str(problem))
+    runtime.config_error = runtime.config_error or str(problem)
+    config.hook.pytest_deselected(items=list(items))
+    items.clear()
 
 
 # Fixtures whose use means the run needs the aksara session set-up.

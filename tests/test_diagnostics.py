@@ -1,7 +1,8 @@
 """A run that cannot work stops at once: one line, exit code 4, no traceback, no repeats.
 
 The database server (unreachable, silent, wrong password, no such role, no
-CREATEDB, no ``postgres`` database). Through the real
+CREATEDB, no ``postgres`` database) and settings whose modules cannot be found
+or raise on import. Through the real
 ``aksara`` executable, plain ``pytest`` and ``aksara test -n 2`` in a
 subprocess (timed), and through pytester for the variations.
 """
@@ -256,3 +257,159 @@ def test_doctor_and_aksara_test_say_the_same_sentence(tmp_path: Path) -> None:
     assert sentence.endswith(f", {DOCTOR}")
     [server_line] = [s for s in doctor.stdout.splitlines() if s.startswith("FAIL  server")]
     assert server_line.split(None, 2)[2] == sentence.removesuffix(f", {DOCTOR}")
+
+
+# --- settings that name a module -----------------------------------------------------------------
+
+SHOP = {
+    "shop/__init__.py": "",
+    "shop/main.py": """
+        async def app(scope, receive, send):
+            pass
+    """,
+    "shop/db.py": """
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        SessionLocal = async_sessionmaker()
+    """,
+    "shop/models.py": MODELS,
+    "shop/auth.py": """
+        def token(user):
+            return f"token-{user}"
+    """,
+    "shop/broken.py": """
+        import os
+
+        SECRET = os.environ["SHOP_SECRET"]
+    """,
+    "tests/test_shop.py": """
+        import pytest
+        from sqlalchemy import text
+
+
+        @pytest.mark.parametrize("n", range(4))
+        async def test_everything(client, db_session, n):
+            client.authenticate("ann")
+            await db_session.execute(text("SELECT 1"))
+
+
+        def test_nothing():
+            pass
+    """,
+}
+SETTINGS = {
+    "app": "shop.main:app",
+    "models": "shop.models:Base",
+    "session": "shop.db:SessionLocal",
+    "auth": "shop.auth:token",
+}
+TYPOS = {
+    "app": ("shop.mian:app", "No module named 'shop.mian' (did you mean 'shop.main'?)"),
+    "models": ("shop.model:Base", "No module named 'shop.model' (did you mean 'shop.models'?)"),
+    "session": ("shop.bd:SessionLocal", "No module named 'shop.bd' (did you mean 'shop.db'?)"),
+    "auth": ("shpo.auth:token", "No module named 'shpo' (did you mean 'shop.auth'?)"),
+}
+
+
+def shop(root: Path, **changes: str) -> Path:
+    """The shop project on SQLite, with some settings changed."""
+    values = {**SETTINGS, **changes}
+    lines = [f'{key} = "{value}"' for key, value in values.items()]
+    settings = "\n".join(["[tool.aksara]", 'database_url = "sqlite:///shop.db"', *lines, ""])
+    return write(root, {**SHOP, "pyproject.toml": settings})
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_a_misspelt_app_module_stops_the_run_before_any_test(tmp_path: Path, runner: str) -> None:
+    result = run(shop(tmp_path, app="shop.mian:app"), runner)
+
+    line = assert_stopped(result, "cannot be imported")
+    assert (
+        "setting app = 'shop.mian:app' (from pyproject.toml) cannot be imported: "
+        "No module named 'shop.mian' (did you mean 'shop.main'?); check the module path"
+    ) in line
+    assert "PASSED" not in result.output and " passed" not in result.output
+    assert result.seconds < SECONDS[runner]
+
+
+@pytest.mark.parametrize("key", ["models", "session", "auth"])
+def test_a_misspelt_module_of_any_setting_stops_the_run_before_any_test(
+    pytester: pytest.Pytester, key: str
+) -> None:
+    spec, message = TYPOS[key]
+    shop(pytester.path, **{key: spec})
+
+    result = run_in_process(pytester)
+
+    line = assert_stopped(result, "cannot be imported")
+    assert line.startswith(f"ERROR: setting {key} = '{spec}' (from pyproject.toml) cannot be")
+    assert message in line
+
+
+def test_a_misspelt_attribute_under_workers_is_one_line_not_an_internal_error(
+    tmp_path: Path,
+) -> None:
+    result = run(shop(tmp_path, session="shop.db:SessionLocl"), "aksara -n 2")
+
+    line = assert_stopped(result, "cannot be imported")
+    assert "module 'shop.db' has no attribute 'SessionLocl'; check the name after the colon" in line
+
+
+@pytest.mark.parametrize("runner", ["aksara", "aksara -n 2"])
+def test_an_app_module_that_raises_names_the_line_that_raised(tmp_path: Path, runner: str) -> None:
+    result = run(shop(tmp_path, app="shop.broken:app"), runner)
+
+    line = assert_stopped(result, "cannot be imported")
+    assert (
+        "setting app = 'shop.broken:app' (from pyproject.toml) cannot be imported: importing "
+        "it raised KeyError: 'SHOP_SECRET' at shop/broken.py:3; fix that line"
+    ) in line
+
+
+@pytest.mark.parametrize("key", ["models", "session", "auth"])
+def test_a_module_that_raises_stops_the_run_for_any_setting(
+    pytester: pytest.Pytester, key: str
+) -> None:
+    shop(pytester.path, **{key: "shop.broken:thing"})
+
+    result = run_in_process(pytester)
+
+    line = assert_stopped(result, "cannot be imported")
+    assert f"setting {key} = 'shop.broken:thing' (from pyproject.toml)" in line
+    assert "raised KeyError: 'SHOP_SECRET' at shop/broken.py:3" in line
+
+
+def test_a_missing_dependency_of_the_app_is_not_a_misspelt_setting(tmp_path: Path) -> None:
+    project = shop(tmp_path)
+    write(project, {"shop/main.py": "import shop_payments_sdk\n\napp = None\n"})
+
+    result = run(project, "aksara")
+
+    line = assert_stopped(result, "cannot be imported")
+    assert (
+        "importing it raised ModuleNotFoundError: No module named 'shop_payments_sdk' "
+        "at shop/main.py:1"
+    ) in line
+
+
+def test_the_check_at_start_imports_nothing_of_the_project(tmp_path: Path) -> None:
+    marker = """
+        from pathlib import Path
+
+        Path(__name__ + ".imported").write_text("")
+    """
+    project = write(
+        tmp_path,
+        {
+            **SHOP,
+            "pyproject.toml": '[tool.aksara]\napp = "shop.main:app"\n',
+            "shop/__init__.py": marker,
+            "shop/main.py": marker + "\n\nasync def app(scope, receive, send):\n    pass\n",
+            "tests/test_shop.py": "def test_nothing():\n    pass\n",
+        },
+    )
+
+    result = run(project, "aksara")
+
+    assert result.code == 0, result.output
+    assert sorted(p.name for p in project.glob("*.imported")) == []

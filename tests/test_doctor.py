@@ -176,7 +176,11 @@ FAILURES = {
     "unknown-key": (setting('databse_url = "x"'), "settings", "did you mean 'database_url'?"),
     "no-settings": ({"pyproject.toml": ""}, "settings", "run aksara init"),
     "app-missing": (setting('app = "nomodule:app"'), "app", "cannot be imported: No module"),
-    "app-raises": (setting('app = "broken:URL"'), "app", "raised KeyError: 'BROKEN_DATABASE_URL'"),
+    "app-raises": (
+        setting('app = "broken:URL"'),
+        "app",
+        "raised KeyError: 'BROKEN_DATABASE_URL' at broken.py:3; fix that line",
+    ),
     "app-factory": (setting('app = "appmod:factory"'), "app", "is a function, not an ASGI app"),
     "models-wrong": (setting('models = "auth:token"'), "models", "neither a DeclarativeBase"),
     "models-empty": (setting('models = "emptymodels:Base"'), "models", "has no tables"),

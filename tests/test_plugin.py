@@ -408,7 +408,7 @@ def test_settings_file_given_by_option_is_used_instead_of_pyproject(
 ) -> None:
     pytester.makepyprojecttoml('[tool.aksara]\napp = "from_pyproject:app"\n')
     pytester.makefile(".toml", ci='[tool.aksara]\napp = "from_ci_file:app"\n')
-    pytester.makepyfile("def test_ok(): pass")
+    pytester.makepyfile("def test_ok(): pass", from_ci_file="app = None")
 
     result = run(pytester, "--aksara-settings", "ci.toml")
 
