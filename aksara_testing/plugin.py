@@ -217,7 +217,7 @@ def header_line(
     settings: Settings, seed: int, rootpath: Path, runtime: Runtime | None = None
 ) -> str:
     """The one line that says which settings this run uses and where they came from."""
-    parts = [f"settings {_relative(settings.file, rootpath) if settings.file else 'none'}"]
+    parts = [_settings_part(settings, rootpath, runtime)]
     if settings.app:
         parts.append(f"app {settings.app} ({settings.source('app')})")
     url = settings.test_database_url or settings.database_url
@@ -227,6 +227,18 @@ def header_line(
         parts.append(f"test database {shown} ({settings.source(key)})")
     parts.append(f"seed {seed}")
     return "aksara: " + ", ".join(parts)
+
+
+def _settings_part(settings: Settings, rootpath: Path, runtime: Runtime | None) -> str:
+    """``settings <file>``, or ``settings none (...)`` saying where no table was found."""
+    if settings.file is not None:
+        return f"settings {_relative(settings.file, rootpath)}"
+    looked = rootpath / "pyproject.toml"
+    if runtime is not None and runtime.config.getoption("aksara_settings", None):
+        looked = runtime.config.invocation_params.dir / runtime.config.option.aksara_settings
+    if not looked.is_file():
+        return f"settings none (no {looked.name} in {looked.parent})"
+    return f"settings none (no [tool.aksara] in {looked})"
 
 
 def _test_url(settings: Settings, runtime: Runtime | None) -> str | None:

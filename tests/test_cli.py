@@ -246,7 +246,7 @@ def test_project_without_pyproject_runs_with_defaults(tmp_path: Path) -> None:
     outcome = run_executable("test", cwd=project)
 
     assert outcome.code == 0, outcome.stdout + outcome.stderr
-    assert outcome.header().startswith("aksara: settings none, seed ")
+    assert outcome.header().startswith(f"aksara: settings none (no pyproject.toml in {project}), ")
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """A run that cannot work stops at once: one line, exit code 4, no traceback, no repeats.
 
 The database server (unreachable, silent, wrong password, no such role, no
-CREATEDB, no ``postgres`` database) and settings whose modules cannot be found
-or raise on import. Through the real
+CREATEDB, no ``postgres`` database), settings whose modules cannot be found
+or raise on import, and a misspelt ``[tool.aksara]``. Through the real
 ``aksara`` executable, plain ``pytest`` and ``aksara test -n 2`` in a
 subprocess (timed), and through pytester for the variations.
 """
@@ -413,3 +413,60 @@ def test_the_check_at_start_imports_nothing_of_the_project(tmp_path: Path) -> No
 
     assert result.code == 0, result.output
     assert sorted(p.name for p in project.glob("*.imported")) == []
+
+
+# --- the settings table --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table", ["tool.aksra", "tools.aksara", "tool.Aksara", "tool.aksara-testing", "aksara"]
+)
+def test_a_misspelt_table_name_gets_a_did_you_mean(pytester: pytest.Pytester, table: str) -> None:
+    pytester.makepyprojecttoml(f'[{table}]\ndatabase_url = "sqlite:///app.db"\n')
+    pytester.makepyfile("def test_ok(): pass")
+
+    result = run_in_process(pytester)
+
+    line = assert_stopped(result, "did you mean [tool.aksara]?")
+    assert line == (
+        f"ERROR: {pytester.path / 'pyproject.toml'} has [{table}] but no [tool.aksara]; did you "
+        "mean [tool.aksara]? rename the table (aksara reads only [tool.aksara])"
+    )
+
+
+def test_a_misspelt_table_next_to_the_real_one_is_an_error_too(tmp_path: Path) -> None:
+    project = write(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.aksara]\napp = "x:y"\n\n[tool.aksra]\nmodels = "m:Base"\n',
+            "test_ok.py": "def test_ok():\n    pass\n",
+        },
+    )
+
+    result = run(project, "aksara")
+
+    line = assert_stopped(result, "did you mean [tool.aksara]?")
+    assert "has [tool.aksra] next to [tool.aksara]; did you mean [tool.aksara]?" in line
+
+
+def test_a_similar_table_of_another_tool_is_left_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.aksra]\ncolour = "blue"\n')
+    pytester.makepyfile("def test_ok(): pass")
+
+    result = run_in_process(pytester)
+
+    assert result.code == 0, result.output
+
+
+def test_the_header_says_where_it_looked_for_settings(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    without_file = run_in_process(pytester)
+    pytester.makepyprojecttoml('[project]\nname = "plain"\nversion = "1"\n')
+    without_table = run_in_process(pytester)
+
+    assert f"aksara: settings none (no pyproject.toml in {pytester.path}), seed " in (
+        without_file.output
+    )
+    assert (
+        f"aksara: settings none (no [tool.aksara] in {pytester.path / 'pyproject.toml'}), seed "
+    ) in without_table.output
