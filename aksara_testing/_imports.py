@@ -102,10 +102,14 @@ def _not_found(where: str, module_name: str, settings: Settings, exc: ImportErro
 def _raised(where: str, exc: BaseException, root: Path) -> ConfigurationError:
     frame = _last_own_frame(exc, root)
     at = f" at {frame}" if frame else ""
+    raised = f"{where} cannot be imported: importing it raised {type(exc).__name__}: "
+    if isinstance(exc, ImportError):  # a dependency of the module, not the module itself
+        return ConfigurationError(
+            f"{raised}{_first_line(exc)}{at}; install what that line imports, or fix it"
+        )
     return ConfigurationError(
-        f"{where} cannot be imported: importing it raised {type(exc).__name__}: "
-        f"{_first_line(exc)}{at}; fix that line (a variable it reads can be set in the env "
-        "table of [tool.aksara])"
+        f"{raised}{_first_line(exc)}{at}; fix that line (a variable it reads can be set in "
+        "the env table of [tool.aksara])"
     )
 
 

@@ -388,7 +388,7 @@ def test_a_missing_dependency_of_the_app_is_not_a_misspelt_setting(tmp_path: Pat
     line = assert_stopped(result, "cannot be imported")
     assert (
         "importing it raised ModuleNotFoundError: No module named 'shop_payments_sdk' "
-        "at shop/main.py:1"
+        "at shop/main.py:1; install what that line imports, or fix it"
     ) in line
 
 
