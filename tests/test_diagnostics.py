@@ -29,9 +29,9 @@ RUNNERS = {
     "aksara -n 2": [str(AKSARA), "test", "-n", "2"],
 }
 # Bounds that catch a run going on after the first failure (a connection attempt
-# per test, asyncpg's 60 s connect timeout), not targets: on a quiet machine these
-# runs take 2-5 s (see the report in the branch), on a loaded two-core CI machine
-# two xdist workers alone can take 8 s to start.
+# per test, asyncpg's 60 s connect timeout), not targets. Measured on a two-core
+# machine at load 7: 2-4 s in one process, 7-9 s with -n 2, whose workers alone
+# took 8 s to start there.
 SECONDS = {"aksara": 20.0, "pytest": 20.0, "aksara -n 2": 40.0}
 DOCTOR = "then run `aksara doctor`"
 _NAMES = itertools.count()
