@@ -1,7 +1,7 @@
 """Why a PostgreSQL server cannot be used, in one line: for ``aksara test`` and ``aksara doctor``.
 
-A failure is told apart by its exception type and PostgreSQL's SQLSTATE (the
-driver's ``sqlstate``/``pgcode``), never by the server's message: its language
+A failure is told apart by its exception type and PostgreSQL's SQLSTATE (see
+:mod:`._sqlstate`), never by the server's message: its language
 follows the server's ``lc_messages``. The line names the server as
 ``host:port``, what failed, the setting the URL came from and the fix, and
 never the password.
@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from ._sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, sqlstate
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ __all__ = [
     "connect_first",
     "connection_problem",
     "no_createdb",
-    "sqlstate",
 ]
 
 CONNECT_TIMEOUT = 5.0  # seconds: a server that has not answered by then counts as down
@@ -103,10 +103,11 @@ def build_problem(exc: BaseException, server: Server) -> ConfigurationError | No
     ``CREATE``/``DROP DATABASE`` are the server set-up's; anything else (the
     schema's own DDL, a test database that went missing) keeps its traceback.
     """
-    if sqlstate(exc) == "3D000":  # not the admin database: that one is connected already
+    code = sqlstate(exc)
+    if code == INVALID_CATALOG_NAME:  # not the admin database: that one is connected already
         return None
     problem = connection_problem(exc, server)
-    if problem is not None or sqlstate(exc) != "42501":
+    if problem is not None or code != INSUFFICIENT_PRIVILEGE:
         return problem
     statement = next((s for s in _statements(exc) if "DATABASE" in s.upper()), None)
     if statement is None:
@@ -178,7 +179,7 @@ def _refused_by_server(code: str, server: Server) -> ConfigurationError | None:
             f"LOGIN CREATEDB) or allow it in pg_hba.conf, or fix the user in {server.setting}"
             f"{server.hint}"
         )
-    if code == "3D000":
+    if code == INVALID_CATALOG_NAME:
         return ConfigurationError(
             f"PostgreSQL at {server.address} has no database '{ADMIN_DATABASE}', where aksara "
             "connects to create and drop test databases; create it as a superuser (CREATE "
@@ -208,15 +209,6 @@ def _unknown(exc: BaseException, server: Server) -> ConfigurationError:
         f"cannot connect to PostgreSQL at {server.address} ({_words(exc, server)}); check that "
         f"a PostgreSQL server listens there and that {server.setting} is right{server.hint}"
     )
-
-
-def sqlstate(exc: BaseException) -> str | None:
-    """The PostgreSQL SQLSTATE carried by ``exc`` or the errors it wraps (asyncpg, psycopg)."""
-    for error in _chain(exc):
-        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if isinstance(code, str) and len(code) == 5:
-            return code
-    return None
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
