@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
@@ -23,12 +23,12 @@ import click
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
+    from aksara_testing._diagnostics import Server
     from aksara_testing._settings import Settings
 
 __all__ = ["Check", "CheckFailed", "find_root", "run_doctor", "server_verdict"]
 
 Status = Literal["ok", "FAIL", "skip"]
-CONNECT_TIMEOUT = 3.0  # seconds; a server that does not answer by then is reported down
 _DRIVER_EXTRAS = {"asyncpg": "aksara-testing[postgres]"}
 
 
@@ -143,15 +143,10 @@ class _Doctor:
         from aksara_testing.errors import ConfigurationError
 
         assert self.settings is not None
-        try:
+        try:  # the same line as aksara test's: a missing module, or the line that raised
             return import_target(self.settings, key, spec)
         except ConfigurationError as exc:
             raise CheckFailed(str(exc)) from None
-        except Exception as exc:  # the module ran and raised: say what, not a traceback
-            raise CheckFailed(
-                f"{self.settings.describe(key)} cannot be imported: importing it raised "
-                f"{type(exc).__name__}: {_first_line(exc)}"
-            ) from None
 
     def _named(self, key: str) -> str:
         assert self.settings is not None
@@ -275,7 +270,10 @@ class _Doctor:
         backend = url.get_backend_name()
         if backend == "sqlite":
             return _check_sqlite_folder(url)
-        return asyncio.run(_check_postgres(url))
+        from aksara_testing._diagnostics import Server
+
+        assert self.settings is not None
+        return asyncio.run(_check_postgres(url, Server.of_settings(self.settings)))
 
     # -- migrations --------------------------------------------------------------------
 
@@ -344,53 +342,53 @@ def _check_sqlite_folder(url: URL) -> tuple[Status, str]:
     return "ok", f"SQLite: {path.parent} is {folder}, writable"
 
 
-async def _check_postgres(url: URL) -> tuple[Status, str]:
+async def _check_postgres(url: URL, server: Server) -> tuple[Status, str]:
+    """Connect as aksara test would; failures read exactly as there (one shared module)."""
     from sqlalchemy import pool, text
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from aksara_testing._diagnostics import ADMIN_DATABASE, CONNECT_TIMEOUT, connect_first
+    from aksara_testing.errors import ConfigurationError
+
     driver = url.get_driver_name()
-    timeout = {"asyncpg": {"timeout": CONNECT_TIMEOUT}, "psycopg": {"connect_timeout": 3}}
+    timeout = {"asyncpg": {"timeout": CONNECT_TIMEOUT}, "psycopg": {"connect_timeout": 5}}
     engine = create_async_engine(
-        url.set(database="postgres"),
+        url.set(database=ADMIN_DATABASE),
         poolclass=pool.NullPool,
         connect_args=timeout.get(driver, {}),
     )
-    server = f"{url.host or 'localhost'}:{url.port or 5432}"
     query = text(
         "SELECT current_user, rolcreatedb OR rolsuper, "
         "(SELECT count(*) FROM pg_database WHERE datname = :name) "
         "FROM pg_roles WHERE rolname = current_user"
     )
+
+    async def ask() -> Any:
+        async with engine.connect() as connection:
+            return (await connection.execute(query, {"name": url.database})).one()
+
     try:
-        async with asyncio.timeout(CONNECT_TIMEOUT + 2), engine.connect() as connection:
-            row = (await connection.execute(query, {"name": url.database})).one()
-    except TimeoutError:
-        raise CheckFailed(
-            f"PostgreSQL at {server} did not answer within {CONNECT_TIMEOUT:g} s; "
-            "start it or fix the host and port in the database URL"
-        ) from None
-    except Exception as exc:
-        reason = _first_line(getattr(exc, "orig", None) or exc)
-        raise CheckFailed(
-            f"cannot connect to PostgreSQL at {server} ({reason}); start the server or fix "
-            "the host, port, user or password in the database URL"
-        ) from None
+        user, can_create, exists = await connect_first(ask(), server)
+    except ConfigurationError as exc:
+        raise CheckFailed(str(exc)) from None
     finally:
         await engine.dispose()
-    return server_verdict(server, url.database or "", *row)
+    return server_verdict(server, url.database or "", user, can_create, exists)
 
 
 def server_verdict(
-    server: str, name: str, user: str, can_create: bool, exists: int
+    server: Server, name: str, user: str, can_create: bool, exists: int
 ) -> tuple[Status, str]:
     """The server line, from what PostgreSQL said about the connected role."""
+    from aksara_testing._diagnostics import no_createdb
+
     if not can_create:
-        raise CheckFailed(
-            f"connected to {server} as {user}, who may not create databases; "
-            f"run ALTER ROLE {user} CREATEDB as a superuser"
-        )
+        raise CheckFailed(str(no_createdb(replace(server, user=user))))
     kept = f"; {name} exists (kept by --reuse-db)" if exists else ""
-    return "ok", f"PostgreSQL at {server}: connected as {user}, may create databases{kept}"
+    return (
+        "ok",
+        f"PostgreSQL at {server.address}: connected as {user}, may create databases{kept}",
+    )
 
 
 def _alembic_config(path: Path, described: str) -> Any:

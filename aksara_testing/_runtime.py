@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -33,12 +33,14 @@ if TYPE_CHECKING:
     from ._postgres import RunLock
     from ._sessions import SessionRebinding
 
-__all__ = ["Runtime", "current_runtime", "setup_test_database"]
+__all__ = ["STOPPED", "Runtime", "current_runtime", "setup_test_database"]
 
 _CURRENT: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
     "aksara_runtime", default=None
 )
 _LAYER_TYPES = (pytest.Package, pytest.Module, pytest.Class, pytest.Item)
+# A worker's shouldstop reason when it stopped the run; the controller prints the line itself.
+STOPPED = "aksara stopped the run (see the line above)"
 
 
 def current_runtime() -> Runtime | None:
@@ -91,6 +93,7 @@ class Runtime:
         self.cloned = False  # this worker built its database from the template
         self.template_dropped = False  # this worker (or, controller: a worker) dropped it
         self.config_error: str | None = None  # an xdist worker's exit-4 error, for the controller
+        self.stopped: str | None = None  # the line stop() ended the run with
         self._token: contextvars.Token[Runtime | None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -115,10 +118,23 @@ class Runtime:
             self._token = None
 
     def start(self, overrides: Mapping[str, Any], session_node: object) -> None:
-        """On the session loop: merge ``test_settings``, export its extras, reroute sessions."""
+        """On the session loop: merge ``test_settings``, export its extras, reroute sessions.
+
+        A configuration error (a bad ``test_settings`` value, a ``session`` that
+        cannot be imported) undoes what was done and stops the run (exit code 4).
+        """
+        from .errors import ConfigurationError
 
         self.session_node = session_node
         self.loop = asyncio.get_running_loop()
+        try:
+            self._start(overrides)
+        except ConfigurationError as exc:
+            self._undo_start()  # the session fixture's teardown will not run
+            self.stop(str(exc))
+        self.routing = True
+
+    def _start(self, overrides: Mapping[str, Any]) -> None:
         self.settings = self.settings.merged(overrides, "test_settings fixture")
         extras = {
             k: _env_string(v)
@@ -133,14 +149,34 @@ class Runtime:
 
             self._rebinding = SessionRebinding()
             self._rebinding.apply(self.settings)
-        self.routing = True
 
-    async def aclose(self) -> None:
-        """End of the run: roll back, close, drop the test database unless reused."""
+    def stop(self, message: str) -> NoReturn:
+        """End the run now: ``message`` is its one line, the exit code 4.
+
+        An xdist worker cannot end the whole run: it stops itself (its session's
+        ``shouldstop`` stops the controller too, instead of xdist's crash report
+        for unfinished tests) and hands the line to the controller, which prints
+        it once and exits 4 (see ``pytest_testnodedown`` in plugin.py).
+        """
+        self.stopped = message
+        if self.worker is not None:
+            self.config_error = self.config_error or message
+            session = self.item.session if self.item is not None else self.session_node
+            if isinstance(session, pytest.Session):
+                session.shouldstop = STOPPED
+        pytest.exit(message, returncode=4)
+
+    def _undo_start(self) -> None:
         self.routing = False
         if self._rebinding is not None:
             self._rebinding.restore()
+            self._rebinding = None
         restore_env(self._env_backup)
+        self._env_backup = {}
+
+    async def aclose(self) -> None:
+        """End of the run: roll back, close, drop the test database unless reused."""
+        self._undo_start()
         self.layer_sessions.clear()
         if self.isolation is not None:
             if self.isolation.suspended:
@@ -203,17 +239,29 @@ class Runtime:
                     self.internal = True  # count_queries() ignores our own statements
                     await self._build()
                 except ConfigurationError as exc:
-                    if self.worker is None:
-                        pytest.exit(str(exc), returncode=4)
-                    self._build_error = self.config_error = str(exc)  # exit would crash it
+                    self.stop(str(exc))
                 except MigrationError as exc:  # every test that needs the database fails so
                     self._build_error = f"building the test database: {exc}"
+                except Exception as exc:
+                    self._stop_for_server(exc)
+                    raise  # not the server's: the schema's own error, with its traceback
                 finally:
                     self.internal = False
             if self._build_error is not None:
                 pytest.fail(self._build_error, pytrace=False)
         assert self.handle is not None
         return self.handle
+
+    def _stop_for_server(self, exc: Exception) -> None:
+        """Stop the run if ``exc`` says the PostgreSQL server cannot be used (lost, no CREATEDB)."""
+        from ._diagnostics import DOCTOR_HINT, Server, build_problem
+
+        url = self.settings.test_database_url or self.settings.database_url or ""
+        if not url.startswith("postgresql"):
+            return
+        problem = build_problem(exc, Server.of_settings(self.settings, DOCTOR_HINT))
+        if problem is not None:
+            self.stop(str(problem))
 
     def test_url(self) -> URL:
         """This process's test database URL (a worker's own one under xdist)."""
@@ -274,9 +322,12 @@ class Runtime:
         from ._urls import backend_of
 
         if backend_of(url) == "postgresql" and self._run_lock is None:
+            from ._diagnostics import DOCTOR_HINT, Server, connect_first
             from ._postgres import RunLock
 
-            self._run_lock = await RunLock.take(url, str(self.settings.root))
+            # The run's first connection: a server that cannot be used is one line, at once.
+            server = Server.of_settings(self.settings, DOCTOR_HINT)
+            self._run_lock = await connect_first(RunLock.take(url, str(self.settings.root)), server)
 
     async def _build_clone(self) -> DatabaseHandle:
         from ._urls import check_safe, database_name, derive_test_url
@@ -385,7 +436,7 @@ class Runtime:
             return migrations_source(self.settings, url)
         if not self.settings.models:
             return SchemaSource(metadata=None)
-        models = import_target(self.settings, "models", self.settings.models)
+        models = import_target(self.settings, "models", self.settings.models)  # errors: exit 4
         metadata = getattr(models, "metadata", models)
         if not isinstance(metadata, MetaData):
             raise ConfigurationError(
@@ -432,10 +483,9 @@ class Runtime:
     def new_client(self, app: Any) -> AksaraClient:
         """A client for ``app`` that authenticates with the ``auth`` setting."""
         from ._client import AksaraClient
-        from ._imports import import_target
 
         auth = self.settings.auth
-        auth_function = import_target(self.settings, "auth", auth) if auth else None
+        auth_function = self._import("auth", auth) if auth else None
         return AksaraClient(
             app,
             auth_function=auth_function,  # type: ignore[arg-type]
@@ -444,7 +494,6 @@ class Runtime:
 
     def load_app(self) -> Any:
         """The object named by the ``app`` setting."""
-        from ._imports import import_target
         from .errors import ConfigurationError
 
         if not self.settings.app:
@@ -452,7 +501,17 @@ class Runtime:
                 "the test client needs the app setting: set app = 'module:attr' in "
                 "[tool.aksara] (or aksara test --app), or override the app fixture"
             )
-        return import_target(self.settings, "app", self.settings.app)
+        return self._import("app", self.settings.app)
+
+    def _import(self, key: str, spec: str) -> object:
+        """The object a ``module:attr`` setting names; if it cannot be imported, stop the run."""
+        from ._imports import import_target
+        from .errors import ConfigurationError
+
+        try:
+            return import_target(self.settings, key, spec)
+        except ConfigurationError as exc:
+            self.stop(str(exc))
 
     # -- layers ------------------------------------------------------------------
 

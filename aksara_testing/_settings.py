@@ -215,7 +215,55 @@ def _read_table(path: Path) -> dict[str, Any] | None:
     table = tool.get("aksara") if isinstance(tool, dict) else None
     if table is not None and not isinstance(table, dict):
         raise ConfigurationError(f"[tool.aksara] in {path} must be a table, not {table!r}")
+    _reject_misspelt_table(data, path, found=table is not None)
     return table
+
+
+def _reject_misspelt_table(data: Mapping[str, Any], path: Path, *, found: bool) -> None:
+    """A table meant as ``[tool.aksara]`` under another name is an error, not ignored.
+
+    Meant for us: its name is a typo of ``tool.aksara`` (``[tool.aksra]``,
+    ``[tools.aksara]``, ``[tool.Aksara]``, ``[tool.aksara-testing]``, ``[aksara]``)
+    and it is empty or has a key that is, or is one typo away from, a setting.
+    """
+    for name, table in _tables(data):
+        if name == "tool.aksara" or not _looks_like_ours(name, table):
+            continue
+        if found:
+            raise ConfigurationError(
+                f"{path} has [{name}] next to [tool.aksara]; did you mean [tool.aksara]? "
+                "move its keys into [tool.aksara] (aksara reads only that table)"
+            )
+        raise ConfigurationError(
+            f"{path} has [{name}] but no [tool.aksara]; did you mean [tool.aksara]? "
+            "rename the table (aksara reads only [tool.aksara])"
+        )
+
+
+def _tables(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every table one or two levels deep, by its dotted name."""
+    found = []
+    for outer, value in data.items():
+        if not isinstance(value, Mapping):
+            continue
+        found.append((outer, value))
+        found += [(f"{outer}.{inner}", v) for inner, v in value.items() if isinstance(v, Mapping)]
+    return found
+
+
+def _looks_like_ours(name: str, table: Mapping[str, Any]) -> bool:
+    import difflib
+
+    *outer, inner = name.lower().split(".")
+    if len(outer) > 1 or (outer and difflib.SequenceMatcher(None, outer[0], "tool").ratio() < 0.75):
+        return False
+    if (
+        not inner.startswith("aksara")
+        and difflib.SequenceMatcher(None, inner, "aksara").ratio() < 0.8
+    ):
+        return False
+    keys = [str(key) for key in table]
+    return not keys or any(difflib.get_close_matches(key, list(_BY_KEY), n=1) for key in keys)
 
 
 def _reject_unknown(table: Mapping[str, Any], label: str) -> None:

@@ -217,7 +217,7 @@ def header_line(
     settings: Settings, seed: int, rootpath: Path, runtime: Runtime | None = None
 ) -> str:
     """The one line that says which settings this run uses and where they came from."""
-    parts = [f"settings {_relative(settings.file, rootpath) if settings.file else 'none'}"]
+    parts = [_settings_part(settings, rootpath, runtime)]
     if settings.app:
         parts.append(f"app {settings.app} ({settings.source('app')})")
     url = settings.test_database_url or settings.database_url
@@ -227,6 +227,18 @@ def header_line(
         parts.append(f"test database {shown} ({settings.source(key)})")
     parts.append(f"seed {seed}")
     return "aksara: " + ", ".join(parts)
+
+
+def _settings_part(settings: Settings, rootpath: Path, runtime: Runtime | None) -> str:
+    """``settings <file>``, or ``settings none (...)`` saying where no table was found."""
+    if settings.file is not None:
+        return f"settings {_relative(settings.file, rootpath)}"
+    looked = rootpath / "pyproject.toml"
+    if runtime is not None and runtime.config.getoption("aksara_settings", None):
+        looked = runtime.config.invocation_params.dir / runtime.config.option.aksara_settings
+    if not looked.is_file():
+        return f"settings none (no {looked.name} in {looked.parent})"
+    return f"settings none (no [tool.aksara] in {looked})"
 
 
 def _test_url(settings: Settings, runtime: Runtime | None) -> str | None:
@@ -263,8 +275,8 @@ def pytest_fixture_setup(
         runtime.fixture_node = previous
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     runtime = item.config.stash[RUNTIME_KEY]
     runtime.item = item
     if runtime.responses:
@@ -272,6 +284,14 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
     settings = item.config.stash[SETTINGS_KEY]
     allowed = settings.allow_ai_calls or item.get_closest_marker(ai_net.MARKER) is not None
     item.stash[_AI_NET_KEY] = ai_net.enter_test(item.nodeid, allowed)
+    try:
+        return (yield)
+    except pytest.exit.Exception as exc:
+        if runtime.stopped is None or exc.msg != runtime.stopped:
+            raise
+        # pytest formats the whole traceback of an exit only to print its first line:
+        # 1-2 s through SQLAlchemy's and asyncio's frames. Leave them behind.
+        raise pytest.exit.Exception(exc.msg, exc.returncode) from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -351,10 +371,30 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     apply_run_markers(config, items)
     runtime = config.stash[RUNTIME_KEY]
+    _check_targets(config, runtime, items)
     runtime.transactional_items = {
         item for item in items if item.get_closest_marker("transactional") is not None
     }
     _use_session_fixture(runtime.settings, items)
+
+
+def _check_targets(config: pytest.Config, runtime: Runtime, items: list[pytest.Item]) -> None:
+    """Before any test: every ``module:attr`` setting's module can be found (none is imported).
+
+    Run after collection, when conftests and ``pythonpath`` have set up
+    ``sys.path``. An xdist worker runs no test and hands the line to the
+    controller, which prints it once and exits 4.
+    """
+    from ._imports import first_missing_module
+
+    problem = first_missing_module(runtime.settings)
+    if problem is None:
+        return
+    if runtime.worker is None:
+        raise pytest.UsageError(str(problem))
+    runtime.config_error = runtime.config_error or str(problem)
+    config.hook.pytest_deselected(items=list(items))
+    items.clear()
 
 
 # Fixtures whose use means the run needs the aksara session set-up.

@@ -246,7 +246,7 @@ def test_project_without_pyproject_runs_with_defaults(tmp_path: Path) -> None:
     outcome = run_executable("test", cwd=project)
 
     assert outcome.code == 0, outcome.stdout + outcome.stderr
-    assert outcome.header().startswith("aksara: settings none, seed ")
+    assert outcome.header().startswith(f"aksara: settings none (no pyproject.toml in {project}), ")
 
 
 @pytest.mark.parametrize(
@@ -528,7 +528,12 @@ def test_settings_precedence_shows_in_the_header_with_its_source(
 ) -> None:
     project = make_project(
         tmp_path,
-        {"pyproject.toml": '[tool.aksara]\napp = "from_file:app"\n', "test_ok.py": PASSING},
+        {
+            "pyproject.toml": '[tool.aksara]\napp = "from_file:app"\n',
+            "test_ok.py": PASSING,
+            # The app setting's module must exist: a misspelt one stops the run (exit 4).
+            **{f"{source}.py": "app = None\n" for source in ("from_file", "from_env", "from_flag")},
+        },
     )
 
     outcome = run_executable("test", *flags, cwd=project, env=clean_env(**env))
@@ -567,6 +572,7 @@ def test_pytest_and_aksara_test_give_the_same_outcome(tmp_path: Path) -> None:
         tmp_path,
         {
             "pyproject.toml": '[tool.aksara]\napp = "myapp:app"\n',
+            "myapp.py": "app = None\n",
             "tests/test_mixed.py": """
                 import pytest
 

@@ -12,6 +12,7 @@ import pytest
 from app_process import AKSARA, Outcome, clean_env
 
 from aksara_cli._doctor import CheckFailed, server_verdict
+from aksara_testing._diagnostics import Server
 
 BLOG = Path(__file__).resolve().parents[1] / "examples" / "blog"
 CHECKS = [
@@ -175,7 +176,11 @@ FAILURES = {
     "unknown-key": (setting('databse_url = "x"'), "settings", "did you mean 'database_url'?"),
     "no-settings": ({"pyproject.toml": ""}, "settings", "run aksara init"),
     "app-missing": (setting('app = "nomodule:app"'), "app", "cannot be imported: No module"),
-    "app-raises": (setting('app = "broken:URL"'), "app", "raised KeyError: 'BROKEN_DATABASE_URL'"),
+    "app-raises": (
+        setting('app = "broken:URL"'),
+        "app",
+        "raised KeyError: 'BROKEN_DATABASE_URL' at broken.py:3; fix that line",
+    ),
     "app-factory": (setting('app = "appmod:factory"'), "app", "is a function, not an ASGI app"),
     "models-wrong": (setting('models = "auth:token"'), "models", "neither a DeclarativeBase"),
     "models-empty": (setting('models = "emptymodels:Base"'), "models", "has no tables"),
@@ -199,7 +204,7 @@ FAILURES = {
     "server-down": (
         setting('database_url = "postgresql://u:secret@127.0.0.1:1/app"'),
         "server",
-        "cannot connect to PostgreSQL at 127.0.0.1:1",
+        "PostgreSQL at 127.0.0.1:1 refused the connection (nothing listens on that port)",
     ),
     "sqlite-folder": (
         setting('test_database_url = "sqlite:///afile/test_app.db"'),
@@ -273,13 +278,14 @@ def test_a_reachable_postgres_server(tmp_path: Path, postgres_url: str) -> None:
     assert good.code == 0, good.stdout
     assert "connected as" in lines(good)["server"][1]
     assert wrong_password.code == 1
-    assert "password authentication failed" in lines(wrong_password)["server"][1]
+    assert "rejected the password of user" in lines(wrong_password)["server"][1]
 
 
 def test_a_role_that_may_not_create_databases_fails() -> None:
-    with pytest.raises(CheckFailed, match="run ALTER ROLE app CREATEDB"):
-        server_verdict("h:5432", "test_app", "app", False, 0)
-    assert server_verdict("h:5432", "test_app", "app", True, 1)[1].endswith(
+    server = Server("h:5432", "app", "database_url (from pyproject.toml)")
+    with pytest.raises(CheckFailed, match="run ALTER ROLE app CREATEDB as a superuser"):
+        server_verdict(server, "test_app", "app", False, 0)
+    assert server_verdict(server, "test_app", "app", True, 1)[1].endswith(
         "test_app exists (kept by --reuse-db)"
     )
 

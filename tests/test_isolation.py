@@ -314,7 +314,8 @@ models = "no_such_module:Base"
     )
     result = sqlite_project.run()
     assert result.ret == 4
-    result.stdout.fnmatch_lines(
+    # Found missing before any test: a settings error, on stderr.
+    result.stderr.fnmatch_lines(
         ["*setting models = 'no_such_module:Base' (from pyproject.toml) cannot be imported:*"]
     )
 

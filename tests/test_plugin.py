@@ -40,7 +40,9 @@ def test_plugin_loads_in_a_project_without_any_pyproject(pytester: pytest.Pytest
     result = run(pytester)
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["aksara: settings none, seed *"])
+    result.stdout.fnmatch_lines(
+        [f"aksara: settings none (no pyproject.toml in {pytester.path}), *"]
+    )
 
 
 def test_plugin_loads_in_a_project_whose_pyproject_has_no_aksara_table(
@@ -52,7 +54,8 @@ def test_plugin_loads_in_a_project_whose_pyproject_has_no_aksara_table(
     result = run(pytester)
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["aksara: settings none, seed *"])
+    looked = pytester.path / "pyproject.toml"
+    result.stdout.fnmatch_lines([f"aksara: settings none (no [[]tool.aksara] in {looked}), *"])
 
 
 def test_project_without_settings_imports_no_database_or_http_library(
@@ -408,7 +411,7 @@ def test_settings_file_given_by_option_is_used_instead_of_pyproject(
 ) -> None:
     pytester.makepyprojecttoml('[tool.aksara]\napp = "from_pyproject:app"\n')
     pytester.makefile(".toml", ci='[tool.aksara]\napp = "from_ci_file:app"\n')
-    pytester.makepyfile("def test_ok(): pass")
+    pytester.makepyfile("def test_ok(): pass", from_ci_file="app = None")
 
     result = run(pytester, "--aksara-settings", "ci.toml")
 
