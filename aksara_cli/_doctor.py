@@ -8,7 +8,6 @@ for SQLite only the folder is looked at.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import sys
 import tempfile
@@ -157,13 +156,14 @@ class _Doctor:
         spec = self.settings.app
         if not spec:
             return "skip", "app not set: the client fixture needs it (or an app fixture)"
+        from aksara_testing._apps import app_problem, is_asgi_app
+
         app = self._import("app", spec)
-        if not callable(app) or _takes_too_few(app):
-            raise CheckFailed(
-                f"{self.settings.describe('app')} is a {type(app).__name__}, not an ASGI app; "
-                "point app at the app instance (for an app factory, leave app unset and "
-                "return factory() from an app fixture in tests/conftest.py)"
-            )
+        problem = app_problem(app, self.settings.describe("app"))
+        if problem is not None:
+            raise CheckFailed(problem)
+        if not is_asgi_app(app):  # not called here: building the app may start things
+            return "ok", f"{self._named('app')} imports: a factory, {_callable_name(app)}()"
         return "ok", f"{self._named('app')} imports: {type(app).__name__}"
 
     def check_models(self) -> tuple[Status, str]:
@@ -312,19 +312,8 @@ class _Doctor:
 _TMP = Path("<tmp>")
 
 
-def _takes_too_few(app: object) -> bool:
-    """A function or class that cannot take ASGI's (scope, receive, send): an app factory."""
-    if not (inspect.isfunction(app) or inspect.isclass(app)):
-        return False
-    try:
-        parameters = inspect.signature(app).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return False
-    return (
-        len([p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) < 3
-    )
+def _callable_name(function: object) -> str:
+    return str(getattr(function, "__qualname__", type(function).__name__))
 
 
 def _check_sqlite_folder(url: URL) -> tuple[Status, str]:

@@ -493,7 +493,7 @@ class Runtime:
         )
 
     def load_app(self) -> Any:
-        """The object named by the ``app`` setting."""
+        """The app the ``app`` setting names (a factory's result; an async one still to await)."""
         from .errors import ConfigurationError
 
         if not self.settings.app:
@@ -501,7 +501,13 @@ class Runtime:
                 "the test client needs the app setting: set app = 'module:attr' in "
                 "[tool.aksara] (or aksara test --app), or override the app fixture"
             )
-        return self._import("app", self.settings.app)
+        target = self._import("app", self.settings.app)
+        from ._apps import resolve_app
+
+        try:
+            return resolve_app(target, self.settings.describe("app"))
+        except ConfigurationError as exc:
+            self.stop(str(exc))
 
     def _import(self, key: str, spec: str) -> object:
         """The object a ``module:attr`` setting names; if it cannot be imported, stop the run."""

@@ -38,7 +38,13 @@ class SettingDef:
 
 
 SETTINGS: tuple[SettingDef, ...] = (
-    SettingDef("app", "target", "`module:attr` of the ASGI app the test client talks to.", "--app"),
+    SettingDef(
+        "app",
+        "target",
+        "`module:attr` of the ASGI app the test client talks to, or of a function that takes "
+        "no arguments and returns it (sync or async).",
+        "--app",
+    ),
     SettingDef(
         "database_url",
         "str",

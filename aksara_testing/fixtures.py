@@ -108,7 +108,10 @@ async def db_connection(request: pytest.FixtureRequest) -> AsyncIterator[AsyncCo
 
 @pytest.fixture(scope="session")
 def app(request: pytest.FixtureRequest) -> Any:
-    """The ASGI app under test, from the ``app`` setting; override it for an app factory."""
+    """The ASGI app under test, from the ``app`` setting (an app, or a no-argument factory).
+
+    Override it in a conftest for a factory that needs arguments.
+    """
     try:
         return runtime_of(request.config).load_app()
     except ConfigurationError as exc:
@@ -122,6 +125,10 @@ async def client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[Aksa
     ``client.authenticate(user)`` adds the ``auth`` setting's credentials to
     every later request; ``client.logout()`` removes them.
     """
+    from ._apps import AppFactory
+
+    if isinstance(app, AppFactory):  # an async create_app(): built on this loop, once
+        app = await app.build()
     try:
         test_client = runtime_of(request.config).new_client(app)
     except ConfigurationError as exc:

@@ -77,6 +77,10 @@ PROJECT = {
 
         def factory():
             return app
+
+
+        def needs_args(settings, debug):
+            return app
     """,
     "broken.py": """
         import os
@@ -181,7 +185,12 @@ FAILURES = {
         "app",
         "raised KeyError: 'BROKEN_DATABASE_URL' at broken.py:3; fix that line",
     ),
-    "app-factory": (setting('app = "appmod:factory"'), "app", "is a function, not an ASGI app"),
+    "app-factory": (
+        setting('app = "appmod:needs_args"'),
+        "app",
+        "takes arguments (settings, debug): it is neither an ASGI app",
+    ),
+    "app-not-callable": (setting('app = "auth:not_callable"'), "app", "is a int, not an ASGI app"),
     "models-wrong": (setting('models = "auth:token"'), "models", "neither a DeclarativeBase"),
     "models-empty": (setting('models = "emptymodels:Base"'), "models", "has no tables"),
     "session-wrong": (setting('session = "auth:token"'), "session", "not an async_sessionmaker"),
@@ -301,10 +310,21 @@ def test_settings_flags_are_read_like_aksara_test(tmp_path: Path) -> None:
     project = make(tmp_path, PROJECT)
 
     missing = doctor("--settings", "missing.toml", cwd=project)
-    flagged = doctor("--app", "appmod:factory", cwd=project)
+    flagged = doctor("--app", "appmod:needs_args", cwd=project)
 
     assert missing.code == 1
     assert "settings file 'missing.toml' given by --settings" in lines(missing)["settings"][1]
     assert flagged.code == 1
     assert "app from --app" in lines(flagged)["settings"][1]
     assert lines(flagged)["app"][0] == "FAIL"
+
+
+def test_an_app_factory_without_arguments_is_accepted_without_being_called(tmp_path: Path) -> None:
+    project = make(tmp_path, PROJECT)
+
+    outcome = doctor("--app", "appmod:factory", cwd=project)
+
+    assert lines(outcome)["app"] == (
+        "ok",
+        "appmod:factory (from --app) imports: a factory, factory()",
+    )
