@@ -61,11 +61,10 @@ def strip_password(url: str) -> tuple[str, bool]:
     if not sep:
         return url, False
     userinfo, at, _ = rest.split("?", 1)[0].rpartition("@")
-    had = False
-    if at and ":" in userinfo:
-        user = userinfo.partition(":")[0]
+    user, colon, password = userinfo.partition(":")
+    had = bool(at and password)
+    if at and colon:
         rest = f"{user}@{rest[len(userinfo) + 1 :]}"
-        had = True
     query = re.sub(r"([?&])(?:password|passwd)=[^&]*&?", r"\1", rest, flags=re.IGNORECASE)
     had = had or query != rest
     return f"{scheme}://{query.rstrip('?&')}", had
@@ -76,6 +75,7 @@ class _Builder:
         self.local = local
         self.part = part
         self.parts: list[str] = []
+        self.resolving: set[str] = set()  # local names being rendered: no self-reference loop
 
     def render(self, node: ast.expr, depth: int) -> str | None:
         if depth > 10:
@@ -94,7 +94,13 @@ class _Builder:
             values = [self.render(v, depth + 1) for v in node.values]
             return next((v for v in values if v), values[-1] if values else None)
         if isinstance(node, ast.Name) and node.id in self.local:
-            return self.render(self.local.pop(node.id), depth + 1)  # pop: no self-reference loop
+            if node.id in self.resolving:
+                return None
+            self.resolving.add(node.id)
+            try:
+                return self.render(self.local[node.id], depth + 1)
+            finally:
+                self.resolving.discard(node.id)
         name = _part_name(node)
         if name is not None:
             return self._part(name)

@@ -15,7 +15,7 @@ project keeps out of version control, and ``pyproject.toml`` is committed.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +77,12 @@ class UrlFinder:
             return self.resolve(node.args[0], module, depth + 1)  # str(x)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args:
             return self.resolve(node.func.value, module, depth + 1)  # x.get_secret_value()
+        replaced = _replaced(node)  # url.replace("postgresql://", "postgresql+asyncpg://")
+        if replaced is not None:
+            source = self.resolve(replaced[0], module, depth + 1)
+            if source is not None and source.url:
+                return replace(source, url=source.url.replace(replaced[1], replaced[2], 1))
+            return source
         if isinstance(node, ast.Name):
             found = self.project.lookup(self.project.qualname(node, module) or "")
             if found is not None:
@@ -281,6 +287,16 @@ def _constant(node: ast.expr | None) -> str | None:
 def _looks_like_url(value: str) -> bool:
     scheme = value.partition("://")[0].partition("+")[0]
     return "://" in value and scheme in URL_SCHEMES
+
+
+def _replaced(node: ast.expr) -> tuple[ast.expr, str, str] | None:
+    """``(x, "a", "b")`` for ``x.replace("a", "b")``."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    texts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if node.func.attr != "replace" or len(texts) != 2 or len(node.args) != 2:
+        return None
+    return node.func.value, texts[0], texts[1]
 
 
 def _is_unwrap(func: ast.expr) -> bool:

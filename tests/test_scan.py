@@ -511,3 +511,23 @@ def test_an_f_string_in_the_engine_call_reads_settings_fields(tmp_path: Path) ->
 
     assert found.url is not None
     assert found.url.url == "postgresql+asyncpg://app@localhost/shop"
+
+
+def test_a_driver_swapped_in_with_replace(tmp_path: Path) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                import os
+
+                from sqlalchemy.ext.asyncio import create_async_engine
+
+                url = os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+asyncpg://")
+                engine = create_async_engine(url)
+            """,
+            ".env": "DATABASE_URL=postgresql://app@db/app\n",
+        },
+    )
+
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == ("postgresql+asyncpg://app@db/app", "DATABASE_URL")
