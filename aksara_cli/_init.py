@@ -265,7 +265,10 @@ def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
             plan.password_from = source.env_file
             plan.report.append(("", _password_note(source.url, source.env_file)))
     else:
-        guess = f"sqlite+aiosqlite:///{found.package or 'app'}.db"
+        name = found.package or "app"
+        guess = f"sqlite+aiosqlite:///{name}.db"
+        if source is not None and source.postgres_only:  # a SQLite URL would not even import
+            guess = f"postgresql+asyncpg://localhost/{name}"
         plan.values["database_url"] = guess
         where = f"{source.what} at {source.where}" if source else "no URL found in the code"
         if source is not None and source.missing:

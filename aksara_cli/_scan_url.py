@@ -43,6 +43,7 @@ class UrlSource:
     env_file: str | None = None  # the env file the URL, or its parts, came from
     password_left_out: bool = False  # the env file's URL had a password, not copied
     missing: tuple[str, ...] = ()  # parts of an assembled URL nothing gives a value
+    postgres_only: bool = False  # the code takes only a PostgreSQL URL (PostgresDsn, its scheme)
 
 
 class UrlFinder:
@@ -149,7 +150,9 @@ class UrlFinder:
         in_file = env_lookup(var, self.dotenv_files, self.root)
         where = module.line(node)
         found = self._from_env_file(in_file, where, field) if in_file else None
-        return found or UrlSource(None, var, where, f"{field} from env {var}, no default")
+        what = f"{field} from env {var}, no default"
+        postgres = isinstance(node, ast.AnnAssign) and "PostgresDsn" in ast.unparse(node.annotation)
+        return found or UrlSource(None, var, where, what, postgres_only=postgres)
 
     def _from_env_file(self, found: EnvValue, where: str, reader: str) -> UrlSource | None:
         if not _looks_like_url(found.value):
@@ -210,7 +213,9 @@ class UrlFinder:
             what += f" in {env_file}"
         url = built.url if built.url and _looks_like_url(built.url) else None
         left_out = built.password_left_out
-        return UrlSource(url, None, where, what, env_file, left_out, tuple(built.missing))
+        postgres = built.text.startswith(("postgresql", "postgres:"))
+        missing = tuple(built.missing)
+        return UrlSource(url, None, where, what, env_file, left_out, missing, postgres)
 
     # -- without an engine call ----------------------------------------------------------
 

@@ -512,9 +512,11 @@ def test_parts_missing_from_dotenv_are_named_and_the_url_is_a_guess(tmp_path: Pa
     outcome = aksara("init", cwd=project)
 
     assert outcome.code == 0, outcome.stderr
-    assert table(project)["database_url"] == "sqlite+aiosqlite:///app.db"
+    # A PostgreSQL guess: the app's scheme is PostgreSQL's, and its types may refuse SQLite.
+    assert table(project)["database_url"] == "postgresql+asyncpg://localhost/app"
     assert (
-        "sqlite+aiosqlite:///app.db is a guess (built by Settings.SQLALCHEMY_DATABASE_URI from "
+        "postgresql+asyncpg://localhost/app is a guess (built by Settings.SQLALCHEMY_DATABASE_URI "
+        "from "
         "POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_SERVER, POSTGRES_PORT, POSTGRES_DB in .env "
         "at app/config.py:16; no value for POSTGRES_SERVER, POSTGRES_DB in .env or the code): "
         "set your development database URL"

@@ -531,3 +531,22 @@ def test_a_driver_swapped_in_with_replace(tmp_path: Path) -> None:
 
     assert found.url is not None
     assert (found.url.url, found.url.env_var) == ("postgresql+asyncpg://app@db/app", "DATABASE_URL")
+
+
+def test_a_postgres_dsn_field_takes_only_a_postgresql_url(tmp_path: Path) -> None:
+    settings = """
+        from pydantic import PostgresDsn
+        from pydantic_settings import BaseSettings
+
+
+        class Settings(BaseSettings):
+            database_url: PostgresDsn
+
+
+        settings = Settings()
+    """
+    found = shop(tmp_path, settings, "")
+
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == (None, "DATABASE_URL")
+    assert found.url.postgres_only
