@@ -48,6 +48,8 @@ ENGINE_FUNCTIONS = frozenset(
         "sqlalchemy.ext.asyncio.create_async_engine",
         "sqlalchemy.ext.asyncio.engine.create_async_engine",
         "sqlalchemy.create_engine",
+        "sqlalchemy.engine.create_engine",
+        "sqlmodel.create_engine",
     }
 )
 # Folders that never hold the app: tests, docs, virtualenvs, build output.

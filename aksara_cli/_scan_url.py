@@ -233,11 +233,25 @@ class UrlFinder:
                 env = _env_read(node, self.project, module)
                 if env is not None and any(h in env[0].lower() for h in URL_NAME_HINTS):
                     return self.resolve(node, module, depth=1)
-        for hint in URL_NAME_HINTS:
-            source = self._settings_field(hint, depth=1) or self._settings_field(hint.upper(), 1)
-            if source is not None:
-                return source
+        for name in self._settings_names():
+            if any(h in name.lower() for h in URL_NAME_HINTS):  # SQLALCHEMY_DATABASE_URI too
+                source = self._settings_field(name, depth=1)
+                if source is not None:
+                    return source
         return None
+
+    def _settings_names(self) -> list[str]:
+        """The fields and methods of the project's settings classes, in source order."""
+        names: list[str] = []
+        for settings in self.settings:
+            for node in ast.walk(settings.node):
+                if isinstance(node, ast.AnnAssign | ast.Assign):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    names += [t.id for t in targets if isinstance(t, ast.Name)]
+                    names += [t.attr for t in targets if isinstance(t, ast.Attribute)]
+                elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    names.append(node.name)
+        return names
 
 
 def _dotenv_files(project: Project, root: Path) -> tuple[list[Path], bool]:

@@ -550,3 +550,32 @@ def test_a_postgres_dsn_field_takes_only_a_postgresql_url(tmp_path: Path) -> Non
     assert found.url is not None
     assert (found.url.url, found.url.env_var) == (None, "DATABASE_URL")
     assert found.url.postgres_only
+
+
+def test_sqlmodel_and_a_settings_name_that_only_contains_a_hint(tmp_path: Path) -> None:
+    sqlmodel = project(
+        tmp_path / "a",
+        {
+            "shop/__init__.py": "",
+            "shop/settings.py": TEMPLATE_SETTINGS,
+            "shop/db.py": "from sqlmodel import create_engine\n\nfrom shop.settings import settings"
+            "\n\nengine = create_engine(str(settings.SQLALCHEMY_DATABASE_URI))\n",
+            ".env": PARTS,
+        },
+    )
+    flask_style = project(
+        tmp_path / "b",
+        {
+            "config.py": """
+                import os
+
+
+                class Config:
+                    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///dev.db")
+            """
+        },
+    )
+
+    assert sqlmodel.url is not None and flask_style.url is not None
+    assert sqlmodel.url.url == "postgresql+psycopg://app@db:5432/shop"
+    assert (flask_style.url.url, flask_style.url.env_var) == ("sqlite:///dev.db", "DATABASE_URL")
