@@ -3,12 +3,13 @@
 Nothing of the project is imported: the app, its models and its session
 factory are found by reading the source, so no server or connection starts.
 Where the scan finds several candidates and nobody can be asked, none is
-chosen and the candidates are listed.
+chosen and the candidates are listed. URLs are printed with their password
+masked; one read from an env file is not written either (see :mod:`._scan_url`).
 """
 
 from __future__ import annotations
 
-import ast
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -18,38 +19,13 @@ from typing import Any, NoReturn
 
 import click
 
-from aksara_testing._settings import FOLLOW, SETTINGS
+from aksara_testing._settings import FOLLOW, SETTINGS, mask_url
 
+from ._conftest import conftest_path, write_conftest
 from ._pyproject import PyprojectError, read_table, render_table, replace_table
 from ._scan import Found, Scan, scan
 
 __all__ = ["InitOptions", "run_init"]
-
-_CONFTEST = '''\
-"""Fixtures shared by the tests.
-
-aksara-testing already provides db_session, client, app and test_settings
-(see `pytest --fixtures`); add the project's own fixtures here.
-"""
-'''
-
-_FACTORY_CONFTEST = '''\
-"""Fixtures shared by the tests.
-
-aksara-testing already provides db_session, client and test_settings (see
-`pytest --fixtures`); the app comes from the project's factory below.
-"""
-
-import pytest
-
-from {module} import {name}
-
-
-@pytest.fixture(scope="session")
-def app():
-    """The app under test, built once by {name}(); the client fixture calls it."""
-    return {name}()
-'''
 
 
 @dataclass(frozen=True)
@@ -74,8 +50,10 @@ class _Plan:
     values: dict[str, Any] = field(default_factory=dict)
     report: list[tuple[str, str]] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
-    factory: Found | None = None
+    conftest: str = "tests/conftest.py"
+    factory: Found | None = None  # an app factory the conftest's app fixture must call
     url_env: str | None = None  # the env var the app reads its URL from
+    password_from: str | None = None  # the env file whose password was not copied
     unresolved: list[str] = field(default_factory=list)
 
     def ordered(self) -> dict[str, Any]:
@@ -89,7 +67,7 @@ def _position(order: list[str], key: str) -> int:
 
 
 def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> int:
-    """Scan, write ``[tool.aksara]`` and ``tests/conftest.py``; return the exit code."""
+    """Scan, write ``[tool.aksara]`` and the tests' ``conftest.py``; return the exit code."""
     root = options.root
     pyproject = root / "pyproject.toml"
     text = pyproject.read_bytes().decode("utf-8") if pyproject.is_file() else ""
@@ -102,14 +80,16 @@ def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> 
         )
     found = scan(root)
     echo(f"aksara init: read {found.files} Python files under {root}")
-    plan = _plan(found, options)
+    layout = conftest_path(root)
+    plan = _plan(found, options, layout[0])
     _keep(plan, old_table or {})
-    table = render_table(plan.ordered(), plan.comments, "\r\n" if "\r\n" in text else "\n")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    table = render_table(plan.ordered(), plan.comments, newline)
     _validate(table)
     for key, detail in plan.report:
-        echo(f"  {key:<13} {detail}")
+        echo(_mask_urls(f"  {key:<13} {detail}"))
     echo("")
-    echo(table.rstrip())
+    echo(_mask_urls(table.rstrip()))
     echo("")
     if exists and not options.yes and not click.confirm("Overwrite [tool.aksara]?", default=False):
         echo("aksara init: left pyproject.toml unchanged")
@@ -120,12 +100,15 @@ def run_init(options: InitOptions, echo: Callable[[str], None] = click.echo) -> 
         _fail(str(exc))
     pyproject.write_bytes(new_text.encode("utf-8"))
     echo(f"wrote [tool.aksara] {'in' if text else 'to a new'} pyproject.toml")
-    _write_conftest(root, plan, echo)
+    write_conftest(root, layout, plan.factory, echo)
+    then = "aksara test"
+    if plan.password_from:
+        then += f" (with the password from {plan.password_from}: see database_url above)"
     if plan.unresolved:
         todo = " and ".join(plan.unresolved)
-        echo(f"next: set {todo} (see the candidates above), then aksara test")
+        echo(f"next: set {todo} (see above), then {then}")
     else:
-        echo("next: aksara test")
+        echo(f"next: {then}")
     return 0
 
 
@@ -160,8 +143,8 @@ def _fail(message: str) -> NoReturn:
 # -- choosing values -----------------------------------------------------------------
 
 
-def _plan(found: Scan, options: InitOptions) -> _Plan:
-    plan = _Plan()
+def _plan(found: Scan, options: InitOptions, conftest: str) -> _Plan:
+    plan = _Plan(conftest=conftest)
     choose = _chooser(options)
     _plan_app(plan, found, options, choose)
     _plan_database(plan, found, options)
@@ -238,20 +221,31 @@ _NONE_FOUND = {
 
 
 def _plan_app(plan: _Plan, found: Scan, options: InitOptions, choose: Chooser) -> None:
-    callable_factories = [f for f in found.factories if f.required_args == 0]
     if options.app or found.apps or not found.factories:
         _plan_one(plan, "app", options.app, found.apps, choose)
         return
-    factory = choose("app factory", callable_factories) if callable_factories else None
-    if factory is None:
-        names = ", ".join(f.target for f in found.factories)
-        plan.report.append(("app", f"factories, none chosen: {names}"))
-        plan.comments.append(f"app: override the app fixture in conftest.py with one of {names}")
-        plan.unresolved.append("an app fixture in conftest.py")
+    # The app setting takes a factory called without arguments; others need a fixture.
+    without_args = [f for f in found.factories if not f.params]
+    if without_args:
+        factory = _plan_one(plan, "app", None, without_args, choose)
+        if factory is not None:
+            plan.report[-1] = ("app", f"{_describe(factory)}: called once per run to build the app")
         return
+    fixture = f"the app fixture in {plan.conftest}"
+    if len(found.factories) > 1:
+        names = ", ".join(f.target for f in found.factories)
+        plan.report.append(("app", f"factories that need arguments, none chosen: {names}"))
+        plan.comments.append(
+            f"app: write an app fixture in {plan.conftest} that calls one of {names}"
+        )
+        plan.unresolved.append(f"an app fixture in {plan.conftest}")
+        return
+    factory = found.factories[0]
+    needs = ", ".join(factory.params)
     plan.factory = factory
-    plan.report.append(("app", f"{_describe(factory)}: the app fixture in conftest.py calls it"))
-    plan.comments.append(f"app: built by {factory.target}() in the app fixture of conftest.py")
+    plan.report.append(("app", f"{_describe(factory)} needs {needs}: {fixture} must call it"))
+    plan.comments.append(f"app: built by {factory.target}({needs}) in {fixture}")
+    plan.unresolved.append(f"{fixture} (it needs {needs})")
 
 
 def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
@@ -267,16 +261,44 @@ def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
     if source is not None and source.url:
         plan.values["database_url"] = source.url
         plan.report.append(("database_url", f"{source.url} ({source.what} at {source.where})"))
+        if source.password_left_out:
+            plan.password_from = source.env_file
+            plan.report.append(("", _password_note(source.url, source.env_file)))
     else:
-        guess = f"sqlite+aiosqlite:///{found.package or 'app'}.db"
+        name = found.package or "app"
+        guess = f"sqlite+aiosqlite:///{name}.db"
+        if source is not None and source.postgres_only:  # a SQLite URL would not even import
+            guess = f"postgresql+asyncpg://localhost/{name}"
         plan.values["database_url"] = guess
         where = f"{source.what} at {source.where}" if source else "no URL found in the code"
+        if source is not None and source.missing:
+            where += f"; no value for {', '.join(source.missing)} in {source.env_file or '.env'}"
+            where += " or the code"
         plan.report.append(
             ("database_url", f"{guess} is a guess ({where}): set your development database URL")
         )
     if source is not None and source.env_var:
         # The app reads its URL from the environment at import: it follows database_url.
         plan.url_env = source.env_var
+    elif source is not None and source.env_file:
+        parts = f"parts in {source.env_file}"
+        plan.report.append(("env", f"none: the app builds its URL from {parts} itself"))
+
+
+def _password_note(url: str, env_file: str | None) -> str:
+    how = "as PGPASSWORD, or " if url.startswith("postgres") else ""
+    return (
+        f"the password in {env_file} is not copied into pyproject.toml: give it to aksara test "
+        f"{how}the whole URL as AKSARA_DATABASE_URL"
+    )
+
+
+def _mask_urls(text: str) -> str:
+    """``text`` with the password of every URL in it shown as ``***``."""
+    return _URL.sub(lambda m: mask_url(m[0]), text)
+
+
+_URL = re.compile(r"[a-z][\w+.-]*://[^\s'\"]+")
 
 
 def _in_table(key: str) -> str:
@@ -303,39 +325,6 @@ def _validate(table: str) -> None:
             load_settings(Path(folder), environ={})
         except ConfigurationError as exc:
             _fail(str(exc))
-
-
-# -- tests/conftest.py ---------------------------------------------------------------
-
-
-def _write_conftest(root: Path, plan: _Plan, echo: Callable[[str], None]) -> None:
-    folder = next((f for f in ("tests", "test") if (root / f).is_dir()), "tests")
-    conftest = root / folder / "conftest.py"
-    factory = plan.factory
-    if conftest.exists():
-        echo(f"{folder}/conftest.py exists: left as it is")
-        if factory is not None and not _defines_app_fixture(conftest):
-            module, _, name = factory.target.partition(":")
-            echo(f"  add an app fixture to it that returns {name}() from {module}")
-        return
-    conftest.parent.mkdir(exist_ok=True)
-    if factory is None:
-        conftest.write_text(_CONFTEST)
-    else:
-        module, _, name = factory.target.partition(":")
-        conftest.write_text(_FACTORY_CONFTEST.format(module=module, name=name))
-    echo(f"wrote {folder}/conftest.py")
-
-
-def _defines_app_fixture(conftest: Path) -> bool:
-    try:
-        tree = ast.parse(conftest.read_bytes())
-    except SyntaxError:
-        return False
-    return any(
-        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "app"
-        for node in tree.body
-    )
 
 
 def is_interactive() -> bool:

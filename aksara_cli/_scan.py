@@ -48,6 +48,8 @@ ENGINE_FUNCTIONS = frozenset(
         "sqlalchemy.ext.asyncio.create_async_engine",
         "sqlalchemy.ext.asyncio.engine.create_async_engine",
         "sqlalchemy.create_engine",
+        "sqlalchemy.engine.create_engine",
+        "sqlmodel.create_engine",
     }
 )
 # Folders that never hold the app: tests, docs, virtualenvs, build output.
@@ -63,7 +65,11 @@ class Found:
     target: str
     where: str
     what: str
-    required_args: int = 0  # app factories: arguments without defaults
+    params: tuple[str, ...] = ()  # app factories: the arguments without defaults
+
+    @property
+    def required_args(self) -> int:
+        return len(self.params)
 
 
 @dataclass
@@ -108,7 +114,7 @@ def scan(root: Path) -> Scan:
         project.find_in(module, result)
     result.apps = [a for a in result.apps if a.target not in project.mounted]
     result.migrations = _alembic_inis(root) or result.migrations
-    result.url = UrlFinder(project).find(project.engine_urls)
+    result.url = UrlFinder(project, root).find(project.engine_urls)
     return result
 
 
@@ -297,11 +303,11 @@ class Project:
     ) -> None:
         target = self.target(module, name)
         where = module.line(function)
-        if isinstance(function, ast.FunctionDef) and self._returns_app(module, function):
-            args = function.args
-            required = len(args.posonlyargs) + len(args.args) - len(args.defaults)
-            required += sum(d is None for d in args.kw_defaults)
-            result.factories.append(Found(target, where, "app factory", required))
+        if self._returns_app(module, function):
+            what = (
+                "async app factory" if isinstance(function, ast.AsyncFunctionDef) else "app factory"
+            )
+            result.factories.append(Found(target, where, what, _required_params(function.args)))
         positional = [*function.args.posonlyargs, *function.args.args]
         if "token" in name.lower() and positional and positional[0].arg == "user":
             result.auths.append(Found(target, where, "user -> token"))
@@ -340,3 +346,11 @@ class Project:
                     found = self.lookup(mounted)
                     if found:
                         self.mounted.add(self.target(*found))
+
+
+def _required_params(args: ast.arguments) -> tuple[str, ...]:
+    """The names of the arguments a call must give (no default, not ``*args``/``**kw``)."""
+    positional = [*args.posonlyargs, *args.args]
+    without_default = positional[: len(positional) - len(args.defaults)]
+    keyword_only = [a for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None]
+    return tuple(a.arg for a in [*without_default, *keyword_only])

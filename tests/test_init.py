@@ -253,7 +253,7 @@ def test_blog_without_settings_gets_a_working_table(tmp_path: Path) -> None:
     assert not (project / "blog.db").exists()
 
 
-def test_app_factory_gets_an_app_fixture_in_a_new_conftest(tmp_path: Path) -> None:
+def test_an_app_factory_without_arguments_becomes_the_app_setting(tmp_path: Path) -> None:
     project = make(tmp_path, FACTORY_APP)
     before = (project / "pyproject.toml").read_text()
 
@@ -262,17 +262,18 @@ def test_app_factory_gets_an_app_fixture_in_a_new_conftest(tmp_path: Path) -> No
     assert outcome.code == 0, outcome.stderr
     assert (project / "pyproject.toml").read_text().startswith(before)
     assert table(project) == {
+        "app": "shop.main:create_app",
         "database_url": "sqlite+aiosqlite:///shop.db",
         "models": "shop.models:Model",
         "session": "shop.database:Session",
     }
-    assert "shop.main:create_app (app factory at shop/main.py:" in outcome.stdout
+    assert (
+        "app           shop.main:create_app (app factory at shop/main.py:20): "
+        "called once per run to build the app"
+    ) in outcome.stdout
     conftest = (project / "tests" / "conftest.py").read_text()
-    assert "from shop.main import create_app" in conftest
-    assert "return create_app()" in conftest
-    ran = aksara("test", cwd=project)
-    assert ran.code == 0, ran.stdout + ran.stderr
-    assert passed(ran) == 2
+    assert "def app(" not in conftest
+    assert outcome.stdout.rstrip().endswith("next: aksara test")
 
 
 def test_url_from_a_required_env_var_is_given_to_the_app_through_env(tmp_path: Path) -> None:
@@ -299,6 +300,227 @@ def test_url_from_a_required_env_var_is_given_to_the_app_through_env(tmp_path: P
     assert moved.code == 0, moved.stdout + moved.stderr
     assert passed(moved) == 2
     assert not (project / "notes.db").exists() and not (project / "moved.db").exists()
+
+
+# -- a real project's layout: testpaths, a .env file, an app factory ---------------------------
+
+# Tests under app/tests (testpaths), the URL in .env read by pydantic-settings
+# (with a prefix), and the app built by create_app(): no module-level app.
+SHOP = {
+    "pyproject.toml": """
+        [project]
+        name = "shop"
+        version = "0.1.0"
+
+        [tool.pytest.ini_options]
+        testpaths = ["app/tests"]
+    """,
+    ".env": """
+        # local development
+        SHOP_DATABASE_URL=sqlite+aiosqlite:///./shop.db
+    """,
+    "app/__init__.py": "",
+    "app/config.py": """
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+        class Settings(BaseSettings):
+            model_config = SettingsConfigDict(env_file=".env", env_prefix="SHOP_", extra="ignore")
+            database_url: str
+
+
+        settings = Settings()
+    """,
+    "app/db.py": """
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        from app.config import settings
+
+        engine = create_async_engine(settings.database_url)
+        Session = async_sessionmaker(engine, expire_on_commit=False)
+    """,
+    "app/models.py": """
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        class Item(Base):
+            __tablename__ = "items"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[str]
+    """,
+    "app/main.py": """
+        from fastapi import FastAPI
+        from sqlalchemy import select
+
+        from app.db import Session
+        from app.models import Item
+
+
+        def create_app() -> FastAPI:
+            application = FastAPI()
+
+            @application.post("/items", status_code=201)
+            async def add(name: str) -> dict[str, str]:
+                async with Session() as session:
+                    session.add(Item(name=name))
+                    await session.commit()
+                return {"name": name}
+
+            @application.get("/items")
+            async def names() -> list[str]:
+                async with Session() as session:
+                    return list(await session.scalars(select(Item.name).order_by(Item.name)))
+
+            return application
+    """,
+    "app/tests/__init__.py": "",
+    "app/tests/test_items.py": """
+        async def test_an_added_item_is_listed(client):
+            assert (await client.post("/items", params={"name": "pen"})).status_code == 201
+            assert (await client.get("/items")).json() == ["pen"]
+
+
+        async def test_the_previous_tests_item_is_gone(client):
+            assert (await client.get("/items")).json() == []
+    """,
+}
+SECRET = "s3cr3t-Pw"  # must not reach what init prints or writes
+
+
+def test_testpaths_a_dotenv_url_and_a_factory_then_aksara_test_passes(tmp_path: Path) -> None:
+    project = make(tmp_path, SHOP)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project) == {
+        "app": "app.main:create_app",
+        "database_url": "sqlite+aiosqlite:///./shop.db",
+        "models": "app.models:Base",
+        "session": "app.db:Session",
+        "env": {"SHOP_DATABASE_URL": "{database_url}"},
+    }
+    assert (
+        "database_url  sqlite+aiosqlite:///./shop.db "
+        "(SHOP_DATABASE_URL in .env, read by Settings.database_url at app/config.py:6)"
+    ) in outcome.stdout
+    assert "app           app.main:create_app (app factory at app/main.py:8)" in outcome.stdout
+    assert "wrote app/tests/conftest.py (testpaths in pyproject.toml: app/tests)" in outcome.stdout
+    assert (project / "app" / "tests" / "conftest.py").is_file()
+    assert not (project / "tests").exists()
+    assert outcome.stdout.rstrip().endswith("next: aksara test")
+    ran = aksara("test", cwd=project)
+    assert ran.code == 0, ran.stdout + ran.stderr
+    assert passed(ran) == 2
+    assert not (project / "shop.db").exists()
+
+
+def test_a_postgres_url_in_dotenv_is_written_without_its_password(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://shop:{SECRET}@localhost:5432/shop"
+    project = make(tmp_path, SHOP | {".env": f'SHOP_DATABASE_URL="{url}"\n'})
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project)["database_url"] == "postgresql+asyncpg://shop@localhost:5432/shop"
+    assert table(project)["env"] == {"SHOP_DATABASE_URL": "{database_url}"}
+    assert (
+        "the password in .env is not copied into pyproject.toml: give it to aksara test "
+        "as PGPASSWORD, or the whole URL as AKSARA_DATABASE_URL"
+    ) in outcome.stdout
+    assert outcome.stdout.rstrip().endswith(
+        "next: aksara test (with the password from .env: see database_url above)"
+    )
+    assert SECRET not in outcome.stdout + outcome.stderr
+    assert SECRET not in (project / "pyproject.toml").read_text()
+
+
+def test_a_password_written_in_the_code_is_kept_but_printed_masked(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://shop:{SECRET}@localhost/shop"
+    db = SHOP["app/db.py"].replace("settings.database_url", repr(url))
+    project = make(tmp_path, SHOP | {"app/db.py": db})
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project)["database_url"] == url  # already in the project's code
+    assert "postgresql+asyncpg://shop:***@localhost/shop" in outcome.stdout
+    assert SECRET not in outcome.stdout + outcome.stderr
+
+
+PARTS_SETTINGS = """
+    from pydantic import PostgresDsn, computed_field
+    from pydantic_core import MultiHostUrl
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+        POSTGRES_SERVER: str
+        POSTGRES_PORT: int = 5432
+        POSTGRES_USER: str
+        POSTGRES_PASSWORD: str = ""
+        POSTGRES_DB: str = ""
+
+        @computed_field
+        @property
+        def SQLALCHEMY_DATABASE_URI(self) -> PostgresDsn:
+            return MultiHostUrl.build(
+                scheme="postgresql+asyncpg",
+                username=self.POSTGRES_USER,
+                password=self.POSTGRES_PASSWORD,
+                host=self.POSTGRES_SERVER,
+                port=self.POSTGRES_PORT,
+                path=self.POSTGRES_DB,
+            )
+
+
+    settings = Settings()
+"""
+PARTS_DB = SHOP["app/db.py"].replace(
+    "settings.database_url", "str(settings.SQLALCHEMY_DATABASE_URI)"
+)
+
+
+def test_a_url_built_from_parts_in_dotenv(tmp_path: Path) -> None:
+    env = f"POSTGRES_SERVER=db\nPOSTGRES_USER=shop\nPOSTGRES_PASSWORD={SECRET}\nPOSTGRES_DB=shop\n"
+    files = {"app/config.py": PARTS_SETTINGS, "app/db.py": PARTS_DB, ".env": env}
+    project = make(tmp_path, SHOP | files)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project)["database_url"] == "postgresql+asyncpg://shop@db:5432/shop"
+    assert "env" not in table(project)
+    assert (
+        "(built by Settings.SQLALCHEMY_DATABASE_URI from POSTGRES_USER, POSTGRES_PASSWORD, "
+        "POSTGRES_SERVER, POSTGRES_PORT, POSTGRES_DB in .env at app/config.py:16)"
+    ) in outcome.stdout
+    assert "env           none: the app builds its URL from parts in .env" in outcome.stdout
+    assert SECRET not in outcome.stdout + outcome.stderr
+    assert SECRET not in (project / "pyproject.toml").read_text()
+
+
+def test_parts_missing_from_dotenv_are_named_and_the_url_is_a_guess(tmp_path: Path) -> None:
+    files = {"app/config.py": PARTS_SETTINGS, "app/db.py": PARTS_DB, ".env": "POSTGRES_USER=me\n"}
+    project = make(tmp_path, SHOP | files)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    # A PostgreSQL guess: the app's scheme is PostgreSQL's, and its types may refuse SQLite.
+    assert table(project)["database_url"] == "postgresql+asyncpg://localhost/app"
+    assert (
+        "postgresql+asyncpg://localhost/app is a guess (built by Settings.SQLALCHEMY_DATABASE_URI "
+        "from "
+        "POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_SERVER, POSTGRES_PORT, POSTGRES_DB in .env "
+        "at app/config.py:16; no value for POSTGRES_SERVER, POSTGRES_DB in .env or the code): "
+        "set your development database URL"
+    ) in outcome.stdout
 
 
 # -- an existing table -----------------------------------------------------------------------
@@ -389,7 +611,7 @@ def test_two_apps_without_a_terminal_choose_none_and_list_both(tmp_path: Path) -
     candidates = "pkg.internal:app, pkg.public:app"
     assert f"2 candidates, none chosen: {candidates}" in outcome.stdout
     assert f"# app: choose one of {candidates}" in (project / "pyproject.toml").read_text()
-    assert "next: set app in [tool.aksara] (see the candidates above)" in outcome.stdout
+    assert "next: set app in [tool.aksara] (see above), then aksara test" in outcome.stdout
 
 
 def test_two_apps_on_a_terminal_ask_which(tmp_path: Path) -> None:
@@ -433,30 +655,63 @@ def test_alembic_ini_becomes_the_migrations_setting(tmp_path: Path) -> None:
 # -- what it leaves alone, and errors ---------------------------------------------------------
 
 
+# The same app, built by a factory that needs its settings.
+NEEDS_SETTINGS = FACTORY_APP | {
+    "shop/main.py": FACTORY_APP["shop/main.py"].replace(
+        "def create_app() -> Starlette:", "def create_app(settings, *, debug=False) -> Starlette:"
+    )
+}
+
+
 def test_an_existing_conftest_is_left_as_it_is(tmp_path: Path) -> None:
     conftest = "import pytest\n# mine\n"
-    project = make(tmp_path, FACTORY_APP | {"tests/conftest.py": conftest})
+    project = make(tmp_path, NEEDS_SETTINGS | {"tests/conftest.py": conftest})
 
     outcome = aksara("init", cwd=project)
 
     assert outcome.code == 0, outcome.stderr
     assert (project / "tests" / "conftest.py").read_text() == conftest
     assert "tests/conftest.py exists: left as it is" in outcome.stdout
-    assert "add an app fixture to it that returns create_app() from shop.main" in outcome.stdout
+    assert "add an app fixture to it that returns create_app(...) from shop.main" in outcome.stdout
 
 
-def test_a_factory_that_needs_arguments_is_left_to_an_app_fixture(tmp_path: Path) -> None:
-    factory = "from fastapi import FastAPI\n\ndef create_app(config) -> FastAPI:\n    ...\n"
-    project = make(tmp_path, {"web.py": factory})
+def test_a_factory_that_needs_arguments_gets_an_app_fixture_to_complete(tmp_path: Path) -> None:
+    project = make(tmp_path, NEEDS_SETTINGS)
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert "app" not in table(project)
+    assert (
+        "app           shop.main:create_app (app factory at shop/main.py:20) needs settings: "
+        "the app fixture in tests/conftest.py must call it"
+    ) in outcome.stdout
+    assert "# app: built by shop.main:create_app(settings) in the app fixture in tests/" in (
+        (project / "pyproject.toml").read_text()
+    )
+    assert "next: set the app fixture in tests/conftest.py (it needs settings)" in outcome.stdout
+    assert "def app(" in (project / "tests" / "conftest.py").read_text()
+    # Until it is completed, a test using the client fails with one line saying so.
+    ran = aksara("test", cwd=project)
+    assert ran.code == 1, ran.stdout + ran.stderr
+    assert (
+        "\nthe app fixture in tests/conftest.py must build the app: "
+        "call create_app(settings) there with the values the tests need\n"
+    ) in ran.stdout
+
+
+def test_two_factories_that_need_arguments_are_listed(tmp_path: Path) -> None:
+    factories = "from fastapi import FastAPI\n\ndef create_app(config) -> FastAPI: ...\n"
+    factories += "\ndef create_admin(config) -> FastAPI: ...\n"
+    project = make(tmp_path, {"web.py": factories})
 
     outcome = aksara("init", cwd=project)
 
     assert outcome.code == 0, outcome.stderr
     assert table(project) == {}
-    assert "# app: override the app fixture in conftest.py with one of web:create_app" in (
+    assert "# app: write an app fixture in tests/conftest.py that calls one of web:create_app" in (
         (project / "pyproject.toml").read_text()
     )
-    assert "next: set an app fixture in conftest.py" in outcome.stdout
     assert "def app(" not in (project / "tests" / "conftest.py").read_text()
 
 
@@ -467,8 +722,8 @@ def test_a_test_folder_named_test_gets_the_conftest(tmp_path: Path) -> None:
     outcome = aksara("init", cwd=project)
 
     assert outcome.code == 0, outcome.stderr
-    assert "wrote test/conftest.py" in outcome.stdout
-    assert "return create_app()" in (project / "test" / "conftest.py").read_text()
+    assert "wrote test/conftest.py (no testpaths set; tests in test)" in outcome.stdout
+    assert (project / "test" / "conftest.py").is_file()
     assert not (project / "tests").exists()
 
 

@@ -221,7 +221,7 @@ def test_database_url_source(
     assert (found.url.url, found.url.env_var) == expected
 
 
-def test_an_f_string_url_gives_no_source(tmp_path: Path) -> None:
+def test_an_f_string_of_unknown_names_gives_no_source(tmp_path: Path) -> None:
     found = project(
         tmp_path,
         {
@@ -231,3 +231,351 @@ def test_an_f_string_url_gives_no_source(tmp_path: Path) -> None:
     )
 
     assert found.url is None
+
+
+# -- the .env file the app reads, and URLs built from parts ------------------------------------
+
+PYDANTIC_SETTINGS = """
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_file=".env", env_prefix="shop_")
+        database_url: str = "sqlite+aiosqlite:///./fallback.db"
+
+
+    settings = Settings()
+"""
+ENGINE = """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from shop.settings import settings
+
+    engine = create_async_engine(str(settings.{attr}))
+"""
+SECRET = "s3cr3t-pw"  # must never reach what init prints or writes
+
+
+def shop(root: Path, settings: str, env: str, attr: str = "database_url") -> Scan:
+    return project(
+        root,
+        {
+            "shop/__init__.py": "",
+            "shop/settings.py": settings,
+            "shop/db.py": ENGINE.format(attr=attr),
+            ".env": env,
+        },
+    )
+
+
+def test_the_env_file_value_wins_over_the_default_and_its_password_is_left_out(
+    tmp_path: Path,
+) -> None:
+    env = f"# local\nSHOP_DATABASE_URL='postgresql+asyncpg://shop:{SECRET}@localhost:5432/shop'\n"
+
+    found = shop(tmp_path, PYDANTIC_SETTINGS, env)
+
+    assert found.url is not None
+    assert found.url.url == "postgresql+asyncpg://shop@localhost:5432/shop"
+    assert found.url.env_var == "SHOP_DATABASE_URL"
+    assert (found.url.env_file, found.url.password_left_out) == (".env", True)
+    assert found.url.what == "SHOP_DATABASE_URL in .env, read by Settings.database_url"
+
+
+def test_a_class_config_env_file_and_a_required_field(tmp_path: Path) -> None:
+    settings = """
+        from pydantic import BaseSettings
+
+
+        class Settings(BaseSettings):
+            DATABASE_URL: str
+
+            class Config:
+                env_file = "config/dev.env"
+
+
+        settings = Settings()
+    """
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "dev.env").write_text("export DATABASE_URL=sqlite:///./dev.db  # dev\n")
+
+    found = shop(tmp_path, settings, "DATABASE_URL=sqlite:///./not-read.db\n", "DATABASE_URL")
+
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == ("sqlite:///./dev.db", "DATABASE_URL")
+    assert found.url.env_file == "config/dev.env"
+    assert not found.url.password_left_out
+
+
+def test_a_base_settings_class_of_the_project_passes_on_env_file_and_prefix(
+    tmp_path: Path,
+) -> None:
+    settings = """
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+        class Base(BaseSettings):
+            model_config = SettingsConfigDict(env_file=".env", env_prefix="APP_")
+
+
+        class Settings(Base):
+            db_url: str = ""
+
+
+        settings = Settings()
+    """
+    found = shop(tmp_path, settings, "APP_DB_URL=postgresql://localhost/app\n", attr="db_url")
+
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == ("postgresql://localhost/app", "APP_DB_URL")
+
+
+def test_without_env_file_the_default_is_kept_and_dotenv_is_only_a_fallback(
+    tmp_path: Path,
+) -> None:
+    settings = PYDANTIC_SETTINGS.replace('env_file=".env", ', "")
+    env = "SHOP_DATABASE_URL=postgresql://localhost/other\n"
+
+    found = shop(tmp_path, settings, env)
+
+    assert found.url is not None
+    assert found.url.url == "sqlite+aiosqlite:///./fallback.db"
+
+
+def test_load_dotenv_makes_the_env_file_win_over_os_getenv_defaults(tmp_path: Path) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                import os
+
+                from dotenv import load_dotenv
+                from sqlalchemy.ext.asyncio import create_async_engine
+
+                load_dotenv()
+                engine = create_async_engine(os.getenv("DB_URL", "sqlite:///default.db"))
+            """,
+            ".env": 'DB_URL="postgresql+asyncpg://me:${DB_PASSWORD}@db/app"\n',
+        },
+    )
+
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == ("postgresql+asyncpg://me@db/app", "DB_URL")
+
+
+TEMPLATE_SETTINGS = """
+    from pydantic import PostgresDsn, computed_field
+    from pydantic_core import MultiHostUrl
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True)
+        POSTGRES_SERVER: str
+        POSTGRES_PORT: int = 5432
+        POSTGRES_USER: str
+        POSTGRES_PASSWORD: str = ""
+        POSTGRES_DB: str = ""
+
+        @computed_field
+        @property
+        def SQLALCHEMY_DATABASE_URI(self) -> PostgresDsn:
+            return MultiHostUrl.build(
+                scheme="postgresql+psycopg",
+                username=self.POSTGRES_USER,
+                password=self.POSTGRES_PASSWORD,
+                host=self.POSTGRES_SERVER,
+                port=self.POSTGRES_PORT,
+                path=self.POSTGRES_DB,
+            )
+
+
+    settings = Settings()
+"""
+VALIDATOR_SETTINGS = """
+    from typing import Any, Optional
+
+    from pydantic import BaseSettings, PostgresDsn, validator
+
+
+    class Settings(BaseSettings):
+        POSTGRES_SERVER: str
+        POSTGRES_USER: str
+        POSTGRES_PASSWORD: str
+        POSTGRES_DB: str
+        SQLALCHEMY_DATABASE_URI: Optional[PostgresDsn] = None
+
+        @validator("SQLALCHEMY_DATABASE_URI", pre=True)
+        def assemble_db_connection(cls, v: Optional[str], values: dict[str, Any]) -> Any:
+            if isinstance(v, str):
+                return v
+            return PostgresDsn.build(
+                scheme="postgresql+asyncpg",
+                user=values.get("POSTGRES_USER"),
+                password=values.get("POSTGRES_PASSWORD"),
+                host=values.get("POSTGRES_SERVER"),
+                path=f"/{values.get('POSTGRES_DB') or ''}",
+            )
+
+        class Config:
+            case_sensitive = True
+            env_file = ".env"
+
+
+    settings = Settings()
+"""
+F_STRING_SETTINGS = """
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_file=".env")
+        db_host: str = "localhost"
+        db_port: int = 5432
+        db_user: str
+        db_pass: str
+        db_name: str
+
+        @property
+        def database_url(self) -> str:
+            user = self.db_user
+            return f"postgresql+asyncpg://{user}:{self.db_pass}@{self.db_host}:{self.db_port}/{self.db_name}"
+
+
+    settings = Settings()
+"""
+PARTS = f"POSTGRES_SERVER=db\nPOSTGRES_USER=app\nPOSTGRES_PASSWORD={SECRET}\nPOSTGRES_DB=shop\n"
+
+
+@pytest.mark.parametrize(
+    ("settings", "env", "attr", "expected"),
+    [
+        (
+            TEMPLATE_SETTINGS,
+            PARTS,
+            "SQLALCHEMY_DATABASE_URI",
+            "postgresql+psycopg://app@db:5432/shop",
+        ),
+        (VALIDATOR_SETTINGS, PARTS, "SQLALCHEMY_DATABASE_URI", "postgresql+asyncpg://app@db/shop"),
+        (
+            F_STRING_SETTINGS,
+            f"DB_USER=app\nDB_PASS={SECRET}\nDB_NAME=shop\n",
+            "database_url",
+            "postgresql+asyncpg://app@localhost:5432/shop",
+        ),
+    ],
+    ids=["computed-field-build", "validator-build", "property-f-string"],
+)
+def test_a_url_built_from_parts_in_the_env_file(
+    tmp_path: Path, settings: str, env: str, attr: str, expected: str
+) -> None:
+    found = shop(tmp_path, settings, env, attr=attr)
+
+    assert found.url is not None
+    assert found.url.url == expected
+    assert found.url.env_var is None  # no one variable to point at the test database
+    assert (found.url.env_file, found.url.password_left_out, found.url.missing) == (
+        ".env",
+        True,
+        (),
+    )
+    assert found.url.what.startswith(f"built by Settings.{attr} from ")
+
+
+def test_parts_with_no_value_are_named(tmp_path: Path) -> None:
+    found = shop(tmp_path, TEMPLATE_SETTINGS, "POSTGRES_USER=app\n", "SQLALCHEMY_DATABASE_URI")
+
+    assert found.url is not None
+    assert found.url.url is None
+    assert found.url.missing == ("POSTGRES_SERVER", "POSTGRES_DB")  # the password is not needed
+
+
+def test_an_f_string_in_the_engine_call_reads_settings_fields(tmp_path: Path) -> None:
+    settings = dedent(F_STRING_SETTINGS).split("    @property")[0] + "settings = Settings()\n"
+    found = project(
+        tmp_path,
+        {
+            "settings.py": settings,
+            "db.py": """
+                from sqlalchemy.ext.asyncio import create_async_engine
+
+                from settings import settings
+
+                engine = create_async_engine(
+                    f"postgresql+asyncpg://{settings.db_user}@{settings.db_host}/{settings.db_name}"
+                )
+            """,
+            ".env": "DB_USER=app\nDB_NAME=shop\n",
+        },
+    )
+
+    assert found.url is not None
+    assert found.url.url == "postgresql+asyncpg://app@localhost/shop"
+
+
+def test_a_driver_swapped_in_with_replace(tmp_path: Path) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                import os
+
+                from sqlalchemy.ext.asyncio import create_async_engine
+
+                url = os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+asyncpg://")
+                engine = create_async_engine(url)
+            """,
+            ".env": "DATABASE_URL=postgresql://app@db/app\n",
+        },
+    )
+
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == ("postgresql+asyncpg://app@db/app", "DATABASE_URL")
+
+
+def test_a_postgres_dsn_field_takes_only_a_postgresql_url(tmp_path: Path) -> None:
+    settings = """
+        from pydantic import PostgresDsn
+        from pydantic_settings import BaseSettings
+
+
+        class Settings(BaseSettings):
+            database_url: PostgresDsn
+
+
+        settings = Settings()
+    """
+    found = shop(tmp_path, settings, "")
+
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == (None, "DATABASE_URL")
+    assert found.url.postgres_only
+
+
+def test_sqlmodel_and_a_settings_name_that_only_contains_a_hint(tmp_path: Path) -> None:
+    sqlmodel = project(
+        tmp_path / "a",
+        {
+            "shop/__init__.py": "",
+            "shop/settings.py": TEMPLATE_SETTINGS,
+            "shop/db.py": "from sqlmodel import create_engine\n\nfrom shop.settings import settings"
+            "\n\nengine = create_engine(str(settings.SQLALCHEMY_DATABASE_URI))\n",
+            ".env": PARTS,
+        },
+    )
+    flask_style = project(
+        tmp_path / "b",
+        {
+            "config.py": """
+                import os
+
+
+                class Config:
+                    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///dev.db")
+            """
+        },
+    )
+
+    assert sqlmodel.url is not None and flask_style.url is not None
+    assert sqlmodel.url.url == "postgresql+psycopg://app@db:5432/shop"
+    assert (flask_style.url.url, flask_style.url.env_var) == ("sqlite:///dev.db", "DATABASE_URL")
