@@ -95,6 +95,7 @@ class _Doctor:
             ("session", self.check_session),
             ("auth", self.check_auth),
             ("test database", self.check_test_database),
+            ("env", self.check_env),
             ("extras", self.check_extras),
             ("server", self.check_server),
             ("migrations", self.check_migrations),
@@ -242,6 +243,31 @@ class _Doctor:
         if url.get_backend_name() == "sqlite":
             shown = unquote(shown)  # the <tmp> placeholder, not %3Ctmp%3E
         return "ok", f"{shown} (from {key}, {settings.source(key)}): allowed, a test_ database"
+
+    def check_env(self) -> tuple[Status, str]:
+        """``env`` values holding a database URL must name the database_url database."""
+        from aksara_testing._guard import endpoint_of_url, same_database
+        from aksara_testing._settings import FOLLOW, mask_url
+
+        settings = self.settings
+        assert settings is not None
+        urls = {
+            name: endpoint
+            for name, value in settings.env.items()
+            if (endpoint := endpoint_of_url(value, settings.root)) is not None
+        }
+        if not urls:
+            return "skip", "env sets no database URL"
+        app = endpoint_of_url(settings.database_url or "", settings.root)
+        for name, endpoint in urls.items():
+            if app is None or not same_database(endpoint, app):
+                raise CheckFailed(
+                    f"env {name} = {mask_url(settings.env[name])!r} (from "
+                    f"{settings.source('env')}) is not the database_url database, so the app "
+                    f"would use another database than the one tests guard; write {name} = "
+                    f'"{FOLLOW}" in [tool.aksara] env so that it follows database_url'
+                )
+        return "ok", f"{', '.join(urls)} follow database_url"
 
     def check_extras(self) -> tuple[Status, str]:
         if self.url is None:

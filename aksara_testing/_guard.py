@@ -44,6 +44,7 @@ __all__ = [
     "RefusedConnection",
     "endpoint_of_url",
     "redirect_app_database",
+    "same_database",
 ]
 
 ADMIN_APPLICATION = "aksara admin"  # application_name of our own server connections
@@ -193,6 +194,11 @@ def endpoint_of_url(url: str, root: Path) -> Endpoint | None:
 def _allowed_entry(entry: str, root: Path) -> Endpoint:
     endpoint = endpoint_of_url(entry, root) if "://" in entry else None
     return endpoint or Endpoint("postgresql", entry, host=None)  # a bare name: on any server
+
+
+def same_database(endpoint: Endpoint, other: Endpoint) -> bool:
+    """True when both name one database (host spellings, symlinks and drivers aside)."""
+    return _matches(endpoint, other) or (endpoint.is_memory and other.is_memory)
 
 
 def _matches(endpoint: Endpoint, other: Endpoint) -> bool:

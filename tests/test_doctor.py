@@ -22,6 +22,7 @@ CHECKS = [
     "session",
     "auth",
     "test database",
+    "env",
     "extras",
     "server",
     "migrations",
@@ -36,6 +37,7 @@ SETTINGS = """
     session = "db:SessionLocal"
     auth = "auth:token"
     migrations = "db/alembic.ini"
+    env = { APP_DATABASE_URL = "{database_url}" }
 """
 REVISION = """
     revision = "{rev}"
@@ -143,7 +145,8 @@ def test_the_example_app_passes_every_check(tmp_path: Path) -> None:
 
     assert outcome.code == 0, outcome.stdout + outcome.stderr
     found = lines(outcome)
-    assert {name for name, (status, _) in found.items() if status != "ok"} == set()
+    assert {name for name, (status, _) in found.items() if status != "ok"} == {"env"}
+    assert found["env"] == ("skip", "env sets no database URL")
     assert found["migrations"][1].endswith("one head 0003, 3 revisions")
     assert found["settings"][1] == (
         "pyproject.toml: app, database_url, models, migrations, session, auth, env "
@@ -151,7 +154,7 @@ def test_the_example_app_passes_every_check(tmp_path: Path) -> None:
     )
     assert found["app"][1] == "blog.app:app (from pyproject.toml) imports: FastAPI"
     assert found["test database"][1].startswith("sqlite+aiosqlite:///<tmp>/test_blog.db ")
-    assert outcome.stdout.rstrip().endswith("aksara doctor: all checks passed (0 skipped)")
+    assert outcome.stdout.rstrip().endswith("aksara doctor: all checks passed (1 skipped)")
     assert list(tmp_path.iterdir()) == [], "doctor must not create the test database"
     assert not (BLOG / "blog.db").exists()
 
@@ -177,6 +180,14 @@ def setting(line: str) -> dict[str, str]:
 
 
 FAILURES = {
+    "env-stale": (
+        setting('env = { APP_DATABASE_URL = "sqlite+aiosqlite:///old.db" }'),
+        "env",
+        "env APP_DATABASE_URL = 'sqlite+aiosqlite:///old.db' (from pyproject.toml) is not the "
+        "database_url database, so the app would use another database than the one tests "
+        'guard; write APP_DATABASE_URL = "{database_url}" in [tool.aksara] env so that it '
+        "follows database_url",
+    ),
     "unknown-key": (setting('databse_url = "x"'), "settings", "did you mean 'database_url'?"),
     "no-settings": ({"pyproject.toml": ""}, "settings", "run aksara init"),
     "app-missing": (setting('app = "nomodule:app"'), "app", "cannot be imported: No module"),
@@ -253,7 +264,7 @@ def test_a_failing_check_is_one_line_and_exit_1(
     assert failed == [check], outcome.stdout
     assert message in found[check][1]
     assert "secret" not in outcome.stdout
-    assert outcome.stdout.rstrip().endswith("aksara doctor: 1 of 9 checks failed")
+    assert outcome.stdout.rstrip().endswith("aksara doctor: 1 of 10 checks failed")
     assert outcome.stderr == ""
 
 
