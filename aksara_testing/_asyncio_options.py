@@ -46,6 +46,11 @@ class AsyncioDefaults:
     follows: str | None = None  # the project's scope option that the other one copied
     anyio_auto: bool = False  # asyncio_mode left strict for anyio's auto mode
 
+    @property
+    def auto_mode_is_ours(self) -> bool:
+        """True when pytest-asyncio's auto mode is on because aksara filled it in."""
+        return self.filled.get(MODE) == "auto"
+
     def header(self) -> str | None:
         """``aksara: asyncio_mode=auto, loop scopes session (set by aksara; ...)``, or None."""
         values = [f"{MODE}={self.filled[MODE]}"] if MODE in self.filled else []

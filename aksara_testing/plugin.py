@@ -21,12 +21,13 @@ from . import fixtures
 from ._asyncio_options import AsyncioDefaults, fill_unset
 from ._environment import export_env, restore_env
 from ._guard import RefusedConnection
+from ._loops import run_by_anyio
 from ._markers import MARKERS, apply_run_markers
 from ._mock_ai import _net as ai_net
 from ._runtime import Runtime
 from ._settings import Settings, load_settings, mask_url
 from .errors import ConfigurationError
-from .fixtures import RUNTIME_KEY, SESSION_FIXTURE
+from .fixtures import ANYIO_CHECK_FIXTURE, RUNTIME_KEY, SESSION_FIXTURE
 
 __all__ = ["SEED_KEY", "SETTINGS_KEY"]
 
@@ -329,6 +330,13 @@ def _refusal(exc: BaseException | None) -> RefusedConnection | None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None]:
+    defaults = item.config.stash.get(_ASYNCIO_KEY, None)
+    with run_by_anyio(item, defaults is not None and defaults.auto_mode_is_ours):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
     try:
         return (yield)
@@ -370,13 +378,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # Fixtures whose use means the run needs the aksara session set-up.
 _NEEDS_SESSION = frozenset({"db_session", "test_settings"})
+# Fixtures whose use means the test talks to the test database (on the session loop).
+_USES_DATABASE = frozenset({"db_session", "db_sessionmaker", "db_connection", "client"})
 
 
 def _use_session_fixture(settings: Settings, items: list[pytest.Item]) -> None:
     """Put ``_aksara_session`` first in every test of a configured project.
 
     It is not autouse: a project without ``[tool.aksara]`` whose tests use no
-    aksara fixture should not pay for it on every test.
+    aksara fixture should not pay for it on every test. An anyio test that uses
+    the database checks its backend first (trio cannot reach the session loop).
     """
     for item in items:
         names = getattr(item, "fixturenames", None)
@@ -386,3 +397,9 @@ def _use_session_fixture(settings: Settings, items: list[pytest.Item]) -> None:
             settings.configured or not _NEEDS_SESSION.isdisjoint(names)
         ):
             names.insert(0, SESSION_FIXTURE)
+        if (
+            "anyio_backend" in names
+            and ANYIO_CHECK_FIXTURE not in names
+            and not _USES_DATABASE.isdisjoint(names)
+        ):
+            names.insert(0, ANYIO_CHECK_FIXTURE)

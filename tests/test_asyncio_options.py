@@ -136,3 +136,19 @@ def test_scopes_given_with_o_count_as_set(pytester: pytest.Pytester) -> None:
 
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*asyncio_default_test_loop_scope=function (set by aksara*"])
+
+
+def test_anyio_auto_mode_keeps_pytest_asyncio_strict(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        '[tool.aksara]\n\n[tool.pytest.ini_options]\nanyio_mode = "auto"\n'
+        'filterwarnings = ["error"]\n'
+    )
+    pytester.makepyfile("async def test_runs_on_anyio():\n    pass\n")
+
+    result = pytester.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)
+    assert aksara_lines(result) == [
+        "aksara: loop scopes session (set by aksara; the project left them unset); "
+        "asyncio_mode left strict: anyio_mode = auto runs the async tests"
+    ]
