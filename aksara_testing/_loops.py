@@ -15,6 +15,10 @@ error or as anyio running on its own loop, never as a crash at start-up):
   (pytest-asyncio 1.0 and later);
 - anyio's ``anyio.pytest_plugin.get_runner(backend_name, backend_options)``,
   a context manager its hooks look up at every call (anyio 4).
+
+Public, but by design rather than documented: pytest-asyncio's items subclass
+``pytest.Function``, so ``pytest.Function.runtest`` runs one as plain pytest
+would (see :func:`run_by_anyio`).
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ class SessionLoop:
     def close(self) -> None:
         """Give anyio its own runners back and end the task that ran its tests."""
         plugin = self._anyio_plugin
-        if plugin is not None and getattr(plugin, "get_runner", None) == self._get_runner:
+        if plugin is not None and getattr(plugin, _GET_RUNNER, None) == self._get_runner:
             setattr(plugin, _GET_RUNNER, self._original)
         self.anyio_runner.close()
 
@@ -238,7 +242,13 @@ def check_anyio_backend(item: pytest.Item, backend: Any) -> None:
     ``asyncio`` variant runs the test); a test whose only backend is another
     one fails, as does one whose asyncio backend asks for a loop of its own.
     """
-    name, options = (backend, {}) if isinstance(backend, str) else backend
+    options: Any
+    if isinstance(backend, str):
+        name, options = backend, {}
+    elif isinstance(backend, tuple) and len(backend) == 2:
+        name, options = backend
+    else:
+        return  # anyio rejects a malformed anyio_backend itself
     if name == "asyncio" and not options:
         return
     if name == "asyncio":
