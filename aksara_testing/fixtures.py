@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
+from ._loops import SessionLoop, check_anyio_backend
 from ._runtime import Runtime
 from ._tasks import CapturedTasks, capture_tasks
 from .errors import ConfigurationError
@@ -31,6 +32,7 @@ __all__ = [
 
 RUNTIME_KEY = pytest.StashKey[Runtime]()
 SESSION_FIXTURE = "_aksara_session"  # requested first by the plugin (see plugin.py)
+ANYIO_CHECK_FIXTURE = "_aksara_anyio_backend"  # requested by anyio tests using the database
 
 
 def runtime_of(config: pytest.Config) -> Runtime:
@@ -47,19 +49,36 @@ def test_settings(request: pytest.FixtureRequest) -> Mapping[str, Any]:
     return types.MappingProxyType(runtime_of(request.config).settings.as_dict())
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def _aksara_session(
+@pytest.fixture(scope="session")
+def _aksara_session(
     request: pytest.FixtureRequest, test_settings: Mapping[str, Any]
-) -> AsyncIterator[Runtime]:
+) -> Iterator[Runtime]:
+    # Synchronous, so that anyio never takes it over: its work runs on the session loop.
     runtime = runtime_of(request.config)
     try:
-        runtime.start(test_settings, request.session)
+        loop = SessionLoop.open(request)
     except ConfigurationError as exc:
         pytest.exit(str(exc), returncode=4)
     try:
-        yield runtime
+        try:
+            loop.run(_start(runtime, test_settings, request.session))
+        except ConfigurationError as exc:
+            pytest.exit(str(exc), returncode=4)
+        try:
+            yield runtime
+        finally:
+            loop.run(runtime.aclose())
     finally:
-        await runtime.aclose()
+        loop.close()
+
+
+async def _start(runtime: Runtime, overrides: Mapping[str, Any], session: pytest.Session) -> None:
+    runtime.start(overrides, session)  # on the session loop: it keeps that loop
+
+
+@pytest.fixture
+def _aksara_anyio_backend(request: pytest.FixtureRequest, anyio_backend: Any) -> None:
+    check_anyio_backend(request.node, anyio_backend)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """The pytest plugin (entry point ``aksara``): options, settings and hooks.
 
 Fixtures live in :mod:`aksara_testing.fixtures`; this module only wires them in.
-Nothing heavy is imported here: a project without ``[tool.aksara]`` pays for a
-TOML read and a few hooks.
+Nothing heavy is imported here. A project without aksara settings (no
+``[tool.aksara]``, ``AKSARA_*`` variable or ``--aksara-app``/``--aksara-database-url``)
+pays for a TOML read and a few hooks, and sees no change: no pytest-asyncio
+defaults, markers, safety net or header line. Its tests can still use the fixtures.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from typing import Any
 
 import pytest
 
-from . import _secrets
+from . import _secrets, fixtures
+from ._asyncio_options import AsyncioDefaults, fill_unset
 from ._environment import export_env, restore_env
 from ._guard import RefusedConnection
+from ._loops import run_by_anyio
 from ._markers import MARKERS, apply_run_markers
 from ._mock_ai import _net as ai_net
 from ._runtime import Runtime
 from ._settings import Settings, load_settings, mask_url
 from .errors import ConfigurationError
-from .fixtures import RUNTIME_KEY, SESSION_FIXTURE
+from .fixtures import ANYIO_CHECK_FIXTURE, RUNTIME_KEY, SESSION_FIXTURE
 
 __all__ = ["SEED_KEY", "SETTINGS_KEY"]
 
@@ -31,20 +35,14 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 SEED_KEY = pytest.StashKey[int]()
 _ENV_BACKUP_KEY = pytest.StashKey[dict[str, str | None]]()
 _AI_NET_KEY = pytest.StashKey[tuple[bool, str]]()
-
-# pytest-asyncio defaults we change: every async test and fixture shares one
-# session-wide loop, so session-scoped engines and connections work. Values a
-# project sets in its own ini/pyproject still win.
-_ASYNCIO_DEFAULTS = {
-    "asyncio_mode": "auto",
-    "asyncio_default_fixture_loop_scope": "session",
-    "asyncio_default_test_loop_scope": "session",
-}
-
-pytest_plugins = ["aksara_testing.fixtures"]
+_ASYNCIO_KEY = pytest.StashKey[AsyncioDefaults]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # The module object itself, not its name in pytest_plugins: importing it by name
+    # would have pytest's assertion rewriter warn that it is already imported.
+    if not pluginmanager.is_registered(fixtures):
+        pluginmanager.register(fixtures, fixtures.__name__)
     group = parser.getgroup("aksara", "aksara-testing")
     group.addoption(
         "--aksara-settings",
@@ -95,9 +93,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
-    for name, default in _ASYNCIO_DEFAULTS.items():
-        # Re-registering an ini key only replaces its default.
-        parser.addini(name, f"{name} (aksara-testing default: {default})", default=default)
     options = early_config.known_args_namespace
     settings_file = options.aksara_settings
     try:
@@ -110,14 +105,20 @@ def pytest_load_initial_conftests(
         raise pytest.UsageError(str(exc)) from None
     early_config.stash[SETTINGS_KEY] = settings
     _secrets.install(early_config, settings)
+    if settings.configured:  # before pytest-asyncio reads its options
+        early_config.stash[_ASYNCIO_KEY] = fill_unset(early_config, parser)
     early_config.stash[_ENV_BACKUP_KEY] = export_env(settings.env)
     if settings.file is not None and str(settings.root) not in sys.path:
         sys.path.insert(0, str(settings.root))
 
 
+def _configured(config: pytest.Config) -> bool:
+    """True when the project asked for aksara (see :attr:`Settings.configured`)."""
+    settings = config.stash.get(SETTINGS_KEY, None)
+    return settings is not None and settings.configured
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    for line in MARKERS:
-        config.addinivalue_line("markers", line)
     seed = config.getoption("aksara_seed")
     if seed is None:  # an xdist worker uses the controller's seed
         seed = getattr(config, "workerinput", {}).get("aksara_seed")
@@ -127,7 +128,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUNTIME_KEY] = runtime
     _secrets.follow(config, lambda: runtime.settings)
     runtime.install()
-    ai_net.install(config.stash[SETTINGS_KEY].ai_hosts)
+    if _configured(config):
+        for line in MARKERS:
+            config.addinivalue_line("markers", line)
+        ai_net.install(config.stash[SETTINGS_KEY].ai_hosts)
     if config.getoption("aksara_migrations"):
         _register_migration_checks(config, runtime)
 
@@ -187,7 +191,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if RUNTIME_KEY in config.stash:
+    if RUNTIME_KEY in config.stash and _configured(config):
         ai_net.uninstall()
     runtime = config.stash.get(RUNTIME_KEY, None)
     if runtime is not None:
@@ -198,12 +202,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not _configured(config):
+        return []
     runtime = config.stash[RUNTIME_KEY]
     line = header_line(runtime.settings, config.stash[SEED_KEY], config.rootpath, runtime)
     workers = getattr(config.option, "numprocesses", None)
     if workers and getattr(config.option, "dist", "no") != "no":
         line += f", workers {workers}"
     lines = [line]
+    asyncio_line = config.stash[_ASYNCIO_KEY].header()
+    if asyncio_line is not None:
+        lines.append(asyncio_line)
     if config.pluginmanager.has_plugin("django"):
         # Its fixtures register after ours and win: `client` is Django's test client.
         lines.append(
@@ -282,6 +291,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
     if runtime.responses:
         runtime.responses.clear()
     settings = item.config.stash[SETTINGS_KEY]
+    if not settings.configured:
+        return (yield)
     allowed = settings.allow_ai_calls or item.get_closest_marker(ai_net.MARKER) is not None
     item.stash[_AI_NET_KEY] = ai_net.enter_test(item.nodeid, allowed)
     try:
@@ -341,11 +352,20 @@ def _refusal(exc: BaseException | None) -> RefusedConnection | None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None]:
+    defaults = item.config.stash.get(_ASYNCIO_KEY, None)
+    with run_by_anyio(item, defaults is not None and defaults.auto_mode_is_ours):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
     try:
         return (yield)
     finally:
-        ai_net.leave_test(item.stash.get(_AI_NET_KEY, (False, "")))
+        previous = item.stash.get(_AI_NET_KEY, None)
+        if previous is not None:
+            ai_net.leave_test(previous)
         item.config.stash[RUNTIME_KEY].after_item(item, nextitem)
 
 
@@ -369,7 +389,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    apply_run_markers(config, items)
+    if _configured(config):
+        apply_run_markers(config, items)
     runtime = config.stash[RUNTIME_KEY]
     _check_targets(config, runtime, items)
     runtime.transactional_items = {
@@ -399,18 +420,28 @@ def _check_targets(config: pytest.Config, runtime: Runtime, items: list[pytest.I
 
 # Fixtures whose use means the run needs the aksara session set-up.
 _NEEDS_SESSION = frozenset({"db_session", "test_settings"})
+# Fixtures whose use means the test talks to the test database (on the session loop).
+_USES_DATABASE = frozenset({"db_session", "db_sessionmaker", "db_connection", "client"})
 
 
 def _use_session_fixture(settings: Settings, items: list[pytest.Item]) -> None:
     """Put ``_aksara_session`` first in every test of a configured project.
 
     It is not autouse: a project without ``[tool.aksara]`` whose tests use no
-    aksara fixture should not pay for it on every test.
+    aksara fixture should not pay for it on every test. An anyio test that uses
+    the database checks its backend first (trio cannot reach the session loop).
     """
-    configured = settings.file is not None or bool(settings.sources)
     for item in items:
         names = getattr(item, "fixturenames", None)
-        if names is None or SESSION_FIXTURE in names:
+        if names is None:
             continue
-        if configured or not _NEEDS_SESSION.isdisjoint(names):
+        if SESSION_FIXTURE not in names and (
+            settings.configured or not _NEEDS_SESSION.isdisjoint(names)
+        ):
             names.insert(0, SESSION_FIXTURE)
+        if (
+            "anyio_backend" in names
+            and ANYIO_CHECK_FIXTURE not in names
+            and not _USES_DATABASE.isdisjoint(names)
+        ):
+            names.insert(0, ANYIO_CHECK_FIXTURE)

@@ -458,15 +458,19 @@ def test_a_similar_table_of_another_tool_is_left_alone(pytester: pytest.Pytester
     assert result.code == 0, result.output
 
 
-def test_the_header_says_where_it_looked_for_settings(pytester: pytest.Pytester) -> None:
+def test_the_header_says_where_it_looked_for_settings(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Configured by the environment alone: the header names the file it did not find.
+    monkeypatch.setenv("AKSARA_DATABASE_URL", "sqlite:///app.db")
     pytester.makepyfile("def test_ok(): pass")
     without_file = run_in_process(pytester)
     pytester.makepyprojecttoml('[project]\nname = "plain"\nversion = "1"\n')
     without_table = run_in_process(pytester)
 
-    assert f"aksara: settings none (no pyproject.toml in {pytester.path}), seed " in (
+    assert f"aksara: settings none (no pyproject.toml in {pytester.path}), " in (
         without_file.output
     )
     assert (
-        f"aksara: settings none (no [tool.aksara] in {pytester.path / 'pyproject.toml'}), seed "
+        f"aksara: settings none (no [tool.aksara] in {pytester.path / 'pyproject.toml'}), "
     ) in without_table.output

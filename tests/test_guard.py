@@ -541,7 +541,10 @@ def test_a_project_without_aksara_settings_is_not_guarded(pytester: pytest.Pytes
                 connection.execute(text("CREATE TABLE t (id int)"))
         """
     )
-    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+    result = pytester.runpytest(
+        "-p", "no:randomly", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
+    result.assert_outcomes(passed=1)
 
 
 def test_the_drivers_are_put_back_after_a_configured_run(sqlite_project: Project) -> None:

@@ -321,15 +321,20 @@ models = "no_such_module:Base"
 
 
 def test_database_without_any_aksara_setup_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    # No aksara settings: pytest-asyncio keeps its own defaults (strict mode).
     pytester.makepyfile(
         test_it="""
+        import pytest
         from aksara_testing import setup_test_database
 
+        @pytest.mark.asyncio
         async def test_it():
             await setup_test_database({"DATABASE_URL": "sqlite:///app.db"})
         """
     )
-    result = pytester.runpytest("-p", "no:randomly")
+    result = pytester.runpytest(
+        "-p", "no:randomly", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*requested before aksara's session set-up ran*"])
 

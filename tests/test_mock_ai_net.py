@@ -27,6 +27,12 @@ def loopback() -> Iterator[Loopback]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def configured_project(pytester: pytest.Pytester) -> None:
+    """The net guards projects configured for aksara; others are left alone (test_inert.py)."""
+    pytester.makepyprojecttoml("[tool.aksara]\n")
+
+
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
 

@@ -34,28 +34,46 @@ def error_lines(result: pytest.RunResult) -> list[str]:
 # --- loading and the header ----------------------------------------------------------------------
 
 
-def test_plugin_loads_in_a_project_without_any_pyproject(pytester: pytest.Pytester) -> None:
+def configure(pytester: pytest.Pytester, table: str = "") -> None:
+    """Give the project a ``[tool.aksara]`` table: without one the plugin changes nothing."""
+    pytester.makepyprojecttoml(f"[tool.aksara]\n{table}")
+
+
+def test_plugin_loads_silently_in_a_project_without_any_pyproject(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile("def test_ok(): pass")
 
-    result = run(pytester)
+    # In a fresh interpreter: pytest-asyncio's own warning about its unset fixture loop
+    # scope would otherwise land in this run's warnings.
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        [f"aksara: settings none (no pyproject.toml in {pytester.path}), *"]
-    )
+    assert not [line for line in result.outlines if line.startswith("aksara:")]
 
 
-def test_plugin_loads_in_a_project_whose_pyproject_has_no_aksara_table(
+def test_plugin_loads_silently_in_a_project_whose_pyproject_has_no_aksara_table(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyprojecttoml('[project]\nname = "plain"\nversion = "1"\n')
     pytester.makepyfile("def test_ok(): pass")
 
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)
+    assert not [line for line in result.outlines if line.startswith("aksara:")]
+
+
+def test_an_empty_aksara_table_is_enough_to_configure_the_plugin(
+    pytester: pytest.Pytester,
+) -> None:
+    configure(pytester)
+    pytester.makepyfile("def test_ok(): pass")
+
     result = run(pytester)
 
     result.assert_outcomes(passed=1)
-    looked = pytester.path / "pyproject.toml"
-    result.stdout.fnmatch_lines([f"aksara: settings none (no [[]tool.aksara] in {looked}), *"])
+    result.stdout.fnmatch_lines(["aksara: settings pyproject.toml, seed *"])
 
 
 def test_project_without_settings_imports_no_database_or_http_library(
@@ -92,7 +110,7 @@ def test_header_names_settings_file_app_database_and_seed_with_their_sources(
 
     result = run(pytester, "--aksara-seed", "99")
 
-    header = [line for line in result.outlines if line.startswith("aksara:")]
+    header = [line for line in result.outlines if line.startswith("aksara: settings")]
     assert header == [
         "aksara: settings pyproject.toml, app myapp.main:app (pyproject.toml), "
         "test database postgresql+asyncpg://alice:***@db.example/test_app (pyproject.toml), "
@@ -163,7 +181,7 @@ SHARED_LOOP_TESTS = """
 def test_async_tests_and_fixtures_of_every_scope_share_one_loop(
     pytester: pytest.Pytester, ini: str
 ) -> None:
-    pytester.makepyprojecttoml(f"[tool.pytest.ini_options]\n{ini}\n")
+    configure(pytester, f"\n[tool.pytest.ini_options]\n{ini}\n")
     pytester.makepyfile(test_loop_a=SHARED_LOOP_TESTS, test_loop_b=SHARED_LOOP_TESTS)
 
     result = run(pytester, "-W", "error")
@@ -177,6 +195,7 @@ def test_async_tests_and_fixtures_of_every_scope_share_one_loop(
 def test_slow_and_ci_only_markers_need_no_declaration_under_strict_markers(
     pytester: pytest.Pytester,
 ) -> None:
+    configure(pytester)
     pytester.makepyfile(MARKED_TESTS)
 
     # In a subprocess: in-process runs share pytest's cache of known marker names.
@@ -188,6 +207,8 @@ def test_slow_and_ci_only_markers_need_no_declaration_under_strict_markers(
 
 
 def test_markers_are_listed_with_how_to_run_them(pytester: pytest.Pytester) -> None:
+    configure(pytester)
+
     result = run(pytester, "--markers")
 
     result.stdout.fnmatch_lines(["@pytest.mark.slow: *--slow*", "@pytest.mark.ci_only: *--ci*"])
@@ -196,6 +217,7 @@ def test_markers_are_listed_with_how_to_run_them(pytester: pytest.Pytester) -> N
 def test_slow_tests_are_skipped_by_default_with_a_reason_naming_the_flag(
     pytester: pytest.Pytester,
 ) -> None:
+    configure(pytester)
     pytester.makepyfile(MARKED_TESTS)
 
     result = run(pytester, "-rs")
@@ -216,6 +238,7 @@ def test_slow_tests_are_skipped_by_default_with_a_reason_naming_the_flag(
 def test_slow_tests_run_when_asked_for(
     pytester: pytest.Pytester, args: list[str], outcomes: dict[str, int]
 ) -> None:
+    configure(pytester)
     pytester.makepyfile(MARKED_TESTS)
 
     result = run(pytester, "-rs", *args)
@@ -227,6 +250,7 @@ def test_slow_tests_run_when_asked_for(
 def test_ci_only_tests_are_skipped_outside_ci_with_a_reason_saying_how_to_run_them(
     pytester: pytest.Pytester,
 ) -> None:
+    configure(pytester)
     pytester.makepyfile(MARKED_TESTS)
 
     result = run(pytester, "-rs", "--aksara-slow")
@@ -236,6 +260,7 @@ def test_ci_only_tests_are_skipped_outside_ci_with_a_reason_saying_how_to_run_th
 
 
 def test_ci_only_tests_run_with_the_ci_flag(pytester: pytest.Pytester) -> None:
+    configure(pytester)
     pytester.makepyfile(MARKED_TESTS)
 
     result = run(pytester, "-rs", "--aksara-ci")
@@ -248,6 +273,7 @@ def test_ci_only_tests_run_with_the_ci_flag(pytester: pytest.Pytester) -> None:
 def test_ci_only_tests_run_when_the_ci_variable_is_true(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
+    configure(pytester)
     pytester.makepyfile(MARKED_TESTS)
     monkeypatch.setenv("CI", value)
 
@@ -261,6 +287,7 @@ def test_ci_only_tests_run_when_the_ci_variable_is_true(
 def test_ci_only_tests_stay_skipped_when_the_ci_variable_is_false(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
+    configure(pytester)
     pytester.makepyfile(MARKED_TESTS)
     monkeypatch.setenv("CI", value)
 
@@ -270,6 +297,7 @@ def test_ci_only_tests_stay_skipped_when_the_ci_variable_is_false(
 
 
 def test_class_level_slow_marker_skips_every_method(pytester: pytest.Pytester) -> None:
+    configure(pytester)
     pytester.makepyfile(
         """
         import pytest
