@@ -146,7 +146,12 @@ async def write_comment(url: URL, comment: str) -> None:
 
 
 async def _clone_on(
-    connection: Any, template: URL, url: URL, comment: str | None, attempts: int = 20
+    connection: Any,
+    template: URL,
+    url: URL,
+    comment: str | None,
+    attempts: int = 20,
+    wait: float | None = None,
 ) -> None:
     """Replace the database at ``url`` by a copy of ``template`` on ``connection`` (autocommit).
 
@@ -164,7 +169,8 @@ async def _clone_on(
     sql = f"CREATE DATABASE {name} TEMPLATE {source}"
     # The server itself waits up to 5 s for other sessions to leave the template on
     # each attempt: a deadline, not a number of attempts, bounds the whole wait.
-    deadline = time.monotonic() + CLONE_WAIT_SECONDS
+    wait = CLONE_WAIT_SECONDS if wait is None else wait
+    deadline = time.monotonic() + wait
     while True:
         try:
             await connection.execute(text(sql))
@@ -177,7 +183,7 @@ async def _clone_on(
                 raise ConfigurationError(
                     f"could not clone {template.database} into {url.database}: another "
                     f"connection keeps using {template.database} ({holders}) after "
-                    f"{CLONE_WAIT_SECONDS:g} s; close it (an engine the project's env.py "
+                    f"{wait:g} s; close it (an engine the project's env.py "
                     "leaves open: dispose it), or wait for the other run and run again"
                 ) from None
             await asyncio.sleep(0.05)
@@ -186,7 +192,7 @@ async def _clone_on(
         await connection.execute(text(f"COMMENT ON DATABASE {name} IS '{literal}'"))
 
 
-CLONE_WAIT_SECONDS = 8.0
+CLONE_WAIT_SECONDS = 5.0  # and the server waits up to 5 s within the last attempt
 
 
 async def _holders(connection: Any, name: str) -> str:

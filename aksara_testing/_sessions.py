@@ -15,7 +15,7 @@ engine, as SQLAlchemy's own sessions would show their engine.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -92,20 +92,16 @@ class RoutingAsyncSession(AsyncSession):
 _SA_BIND = AsyncSession.__dict__.get("bind")
 
 
-def _routing_class(original: type[Session]) -> type[Session]:
-    if issubclass(original, RoutingSession):
-        return original
-    if original is Session:
-        return RoutingSession
-    return type(f"Aksara{original.__name__}", (RoutingSession, original), {})
+_Class = TypeVar("_Class", bound=type)
 
 
-def _routing_async_class(original: type[AsyncSession]) -> type[AsyncSession]:
-    if issubclass(original, RoutingAsyncSession):
+def _routing(original: _Class, routing: _Class) -> _Class:
+    """``original`` with ``routing`` (its subclass that routes) mixed in, once."""
+    if issubclass(original, routing):
         return original
-    if original is AsyncSession:
-        return RoutingAsyncSession
-    return type(f"Aksara{original.__name__}", (RoutingAsyncSession, original), {})
+    if original is routing.__mro__[1]:  # Session or AsyncSession itself
+        return routing
+    return cast(_Class, type(f"Aksara{original.__name__}", (routing, original), {}))
 
 
 class SessionRebinding:
@@ -125,9 +121,9 @@ class SessionRebinding:
                 )
             original = maker.kw.get("sync_session_class") or maker.class_.sync_session_class
             self._saved.append((maker, dict(maker.kw), maker.class_))
-            maker.class_ = _routing_async_class(maker.class_)
+            maker.class_ = _routing(maker.class_, RoutingAsyncSession)
             maker.configure(
-                sync_session_class=_routing_class(original),
+                sync_session_class=_routing(original, RoutingSession),
                 join_transaction_mode="create_savepoint",
             )
 

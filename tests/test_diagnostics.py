@@ -450,7 +450,11 @@ def test_a_misspelt_table_next_to_the_real_one_is_an_error_too(tmp_path: Path) -
 
 
 def test_a_similar_table_of_another_tool_is_left_alone(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml('[tool.aksra]\ncolour = "blue"\n')
+    # Not configured for aksara: the project sets pytest-asyncio's options itself.
+    pytester.makepyprojecttoml(
+        '[tool.aksra]\ncolour = "blue"\n\n[tool.pytest.ini_options]\n'
+        'asyncio_default_fixture_loop_scope = "function"\n'
+    )
     pytester.makepyfile("def test_ok(): pass")
 
     result = run_in_process(pytester)

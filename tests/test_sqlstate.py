@@ -114,10 +114,11 @@ class AdminConnection:
         self.failing = failing
         self.statements: list[str] = []
 
-    async def execute(self, statement: Any, params: Any = None) -> None:
+    async def execute(self, statement: Any, params: Any = None) -> list[Any]:
         self.statements.append(str(statement))
         if self.errors and str(statement).startswith(self.failing):
             raise self.errors.pop(0)
+        return []  # no rows (who is in a database: nobody)
 
     async def scalar(self, statement: Any, params: Any = None) -> int:
         assert "pg_stat_activity" in str(statement)
@@ -149,7 +150,7 @@ def test_a_template_kept_in_use_in_german_is_the_one_line_clone_error() -> None:
     template = make_url("postgresql+asyncpg://u@h/test_app_template")
     url = make_url("postgresql+asyncpg://u@h/test_app_gw0")
     with pytest.raises(AksaraError, match="another connection keeps using test_app_template"):
-        asyncio.run(_postgres._clone_on(connection, template, url, None, attempts=2))
+        asyncio.run(_postgres._clone_on(connection, template, url, None, attempts=2, wait=0))
 
 
 # --- through a real server --------------------------------------------------------------------
