@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import types
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -144,6 +145,13 @@ async def client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[Aksa
     ``client.authenticate(user)`` adds the ``auth`` setting's credentials to
     every later request; ``client.logout()`` removes them.
     """
+    async with open_client(request, app) as test_client:
+        yield test_client
+
+
+@contextlib.asynccontextmanager
+async def open_client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[AksaraClient]:
+    """The ``client`` fixture's client, closed when the block ends."""
     from ._apps import AppFactory
 
     if isinstance(app, AppFactory):  # an async create_app(): built on this loop, once

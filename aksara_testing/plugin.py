@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from . import _secrets, fixtures
 from ._asyncio_options import AsyncioDefaults, fill_unset
@@ -132,8 +133,28 @@ def pytest_configure(config: pytest.Config) -> None:
         for line in MARKERS:
             config.addinivalue_line("markers", line)
         ai_net.install(config.stash[SETTINGS_KEY].ai_hosts)
+        if config.pluginmanager.has_plugin("django"):
+            _client_over_django(config)
     if config.getoption("aksara_migrations"):
         _register_migration_checks(config, runtime)
+
+
+def _client_over_django(config: pytest.Config) -> None:
+    """Register our ``client`` again after pytest-django's, so that ours is the one used.
+
+    Of two plugin fixtures with one name, the one registered later wins, and
+    pytest-django's entry point may load after ours. A project configured for
+    aksara asked for our client.
+    """
+    config.pluginmanager.register(_ClientOverDjango(), "aksara-client-over-django")
+
+
+class _ClientOverDjango:
+    @pytest_asyncio.fixture(loop_scope="session", name="client")
+    async def client(self, request: pytest.FixtureRequest, app: Any) -> AsyncIterator[Any]:
+        """aksara's client (pytest-django's ``client`` is hidden in this project)."""
+        async with fixtures.open_client(request, app) as test_client:
+            yield test_client
 
 
 def _register_migration_checks(config: pytest.Config, runtime: Runtime) -> None:
@@ -213,12 +234,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     asyncio_line = config.stash[_ASYNCIO_KEY].header()
     if asyncio_line is not None:
         lines.append(asyncio_line)
-    if config.pluginmanager.has_plugin("django"):
-        # Its fixtures register after ours and win: `client` is Django's test client.
-        lines.append(
-            "aksara: pytest-django is active and its client fixture hides aksara's; "
-            "add -p no:django to addopts in [tool.pytest.ini_options], or uninstall it"
-        )
     return lines
 
 

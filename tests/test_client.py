@@ -251,8 +251,10 @@ def test_the_app_fixture_can_be_overridden_for_an_app_factory(sqlite_project: Pr
     sqlite_project.run().assert_outcomes(passed=1)
 
 
-def test_pytest_django_hiding_our_client_is_named_in_the_header(sqlite_project: Project) -> None:
-    """pytest-django's ``client`` registers after ours and wins; the header says what to do."""
+def test_pytest_django_no_longer_hides_our_client_in_a_configured_project(
+    sqlite_project: Project,
+) -> None:
+    """pytest-django's ``client`` may register after ours: in a configured project ours wins."""
     sqlite_project.pytester.makeconftest(
         """
         import pytest
@@ -262,16 +264,28 @@ def test_pytest_django_hiding_our_client_is_named_in_the_header(sqlite_project: 
             def client(self):
                 pytest.skip("no Django settings")
 
-        def pytest_configure(config):
+        def pytest_configure(config):  # before ours: conftests register after entry points
             config.pluginmanager.register(Django(), "django")
         """
     )
-    sqlite_project.pytester.makepyfile(test_it="def test_it():\n    pass\n")
-    result = sqlite_project.run()
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        ["aksara: pytest-django is active and its client fixture hides aksara's; add -p no:django*"]
-    )
+    sqlite_project.pytester.makepyfile(
+        webapp="""
+        from starlette.applications import Starlette
 
-    sqlite_project.pytester.makeconftest("")
-    assert "pytest-django" not in sqlite_project.run().stdout.str()
+        app = Starlette()
+        """,
+        test_it="""
+        async def test_the_client_is_aksaras(client):
+            assert type(client).__name__ == "AksaraClient"
+            assert (await client.get("/missing")).status_code == 404
+        """,
+    )
+    sqlite_project.write_settings('app = "webapp:app"')
+
+    result = sqlite_project.run()
+
+    result.assert_outcomes(passed=1)
+    assert "pytest-django" not in result.stdout.str()
+    listed = sqlite_project.run("--fixtures")
+    assert listed.ret == 0, listed.stdout.str()
+    assert "INTERNALERROR" not in listed.stdout.str() + listed.stderr.str()
