@@ -31,7 +31,7 @@ COV_REPORT_TYPES = (
 )
 _FILE_REPORTS = frozenset(COV_REPORT_TYPES) - {"term", "term-missing"}
 # Makes --splits groups independent of the run order (pytest-randomly); see the module.
-SHARDING_PLUGIN = "aksara_cli._sharding"
+SHARDING_PLUGIN = "aksara_testing._sharding"
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,17 @@ def pytest_configure(config: pytest.Config) -> None:
         _register_migration_checks(config, runtime)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if _configured(config) and getattr(config.option, "splits", None):
+        # Plain `pytest --splits` as `aksara test --splits`: groups that do not
+        # depend on the run order (pytest-randomly), so every test runs once.
+        from . import _sharding
+
+        if not config.pluginmanager.is_registered(_sharding):
+            config.pluginmanager.register(_sharding, _sharding.__name__)
+
+
 def _client_over_django(config: pytest.Config) -> None:
     """Register our ``client`` again after pytest-django's, so that ours is the one used.
 

@@ -326,3 +326,24 @@ def test_two_shards_on_two_machines_combine_to_a_single_runs_coverage(
 
     assert all(shard != single_run_lines for shard in shards)  # neither shard alone is whole
     assert executed_lines(combined / "combined.json") == single_run_lines
+
+
+def test_plain_pytest_in_a_configured_project_shards_the_same_way(shuffled_project: Path) -> None:
+    """``pytest --splits`` behaves as ``aksara test --splits`` once the project uses aksara."""
+    (shuffled_project / "pyproject.toml").write_text("[tool.aksara]\n")
+    groups = []
+    for group, seed in ((1, 101), (2, 202), (3, 303)):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-v", "--splits", "3", "--group", str(group)],
+            cwd=shuffled_project,
+            env=clean_env(
+                PYTEST_ADDOPTS=f"-p randomly -p no:cacheprovider -p no:faker --randomly-seed={seed}"
+            ),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        groups.append([first or second for first, second in RAN.findall(done.stdout)])
+
+    assert sorted(test for group in groups for test in group) == SHUFFLED_TESTS

@@ -3,10 +3,11 @@
 pytest-split cuts a group out of the list of tests in the order it receives
 them. pytest-randomly shuffles that list first, with each machine's own seed,
 so groups computed on different CI machines overlapped and missed tests.
-``aksara test --splits`` loads this plugin (``-p aksara_cli._sharding``, which
-pytest-xdist passes on to its workers): pytest-split chooses from the tests in
-collection order, the same on every machine, and the group keeps the run
-order it had, shuffled or not.
+``aksara test --splits`` loads this plugin (``-p aksara_testing._sharding``,
+which pytest-xdist passes on to its workers), and plain ``pytest --splits`` in
+a project configured for aksara registers it at session start: pytest-split
+chooses from the tests in collection order, the same on every machine, and the
+group keeps the run order it had, shuffled or not.
 """
 
 from __future__ import annotations
