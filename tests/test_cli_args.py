@@ -73,11 +73,11 @@ def test_aksara_options_translate_to_the_plugin_options(
 def test_sharding_loads_the_plugin_that_makes_groups_independent_of_the_run_order() -> None:
     argv = pytest_args(TestOptions(splits=4, group=2))
 
-    assert argv == ["--splits=4", "--group=2", "-p", "aksara_cli._sharding"]
+    assert argv == ["--splits=4", "--group=2", "-p", "aksara_testing._sharding"]
 
 
 def test_without_splits_the_sharding_plugin_stays_out() -> None:
-    assert "aksara_cli._sharding" not in pytest_args(TestOptions(numprocesses="2"))
+    assert "aksara_testing._sharding" not in pytest_args(TestOptions(numprocesses="2"))
 
 
 def test_bare_cov_measures_the_whole_project() -> None:
