@@ -69,10 +69,9 @@ def test_the_migration_checks_run_env_py_twice_on_the_apps_engine(
 
 @pytest.mark.postgres
 def test_parallel_workers_clone_a_template_migrated_by_the_apps_engine(
-    project: Project, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if project.backend != "postgres":
-        pytest.skip("SQLite workers copy a file")
+    project = Project(pytester, "postgres", postgres_url)  # SQLite workers copy a file
     app_engine_project(project, monkeypatch)
 
     result = project.run("-n", "2")
