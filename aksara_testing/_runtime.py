@@ -359,7 +359,8 @@ class Runtime:
             self.isolation = await Isolation.start(handle.engine)
         self.handle = handle
         shown = mask_url(url.render_as_string(hide_password=False))
-        self.notes.append(f"test database {shown} {handle.note}")
+        layer = f", sync sessions on {self._sync_driver}" if self.kind == "sync" else ""
+        self.notes.append(f"test database {shown} {handle.note}{layer}")
 
     async def _start_sync_layer(self, handle: DatabaseHandle) -> Isolation:
         """A sync app's test layer: a connection with the app's own driver."""
