@@ -97,6 +97,24 @@ def test_lifespan_runs_once_per_client_and_shuts_down(project: Project) -> None:
     project.run().assert_outcomes(passed=3)
 
 
+def test_a_client_used_as_a_context_manager_shuts_the_lifespan_down(
+    sqlite_project: Project,
+) -> None:
+    make_app(sqlite_project)
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        import webapp
+        from aksara_testing import AksaraClient
+
+        async def test_it():
+            async with AksaraClient(webapp.app) as client:
+                await client.get("/state")
+            assert webapp.EVENTS == ["startup", "shutdown"]
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=1)
+
+
 def test_rows_created_through_the_app_are_visible_then_rolled_back(project: Project) -> None:
     make_app(project)
     project.pytester.makepyfile(
