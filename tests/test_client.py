@@ -296,13 +296,17 @@ def test_pytest_django_no_longer_hides_our_client_in_a_configured_project(
         async def test_the_client_is_aksaras(client):
             assert type(client).__name__ == "AksaraClient"
             assert (await client.get("/missing")).status_code == 404
+
+        def test_a_sync_test_gets_aksaras_sync_client(client):
+            assert type(client).__name__ == "AksaraSyncClient"
+            assert client.get("/missing").status_code == 404
         """,
     )
     sqlite_project.write_settings('app = "webapp:app"')
 
     result = sqlite_project.run()
 
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     assert "pytest-django" not in result.stdout.str()
     listed = sqlite_project.run("--fixtures")
     assert listed.ret == 0, listed.stdout.str()
