@@ -164,7 +164,9 @@ def test_sync_tests_reach_the_apps_async_database_and_are_rolled_back(project: P
     make_app(project)
     project.pytester.makepyfile(
         test_it="""
+        import pytest
         from helpers import count
+        from models import Author
 
         def test_post(client):
             assert client.post("/authors", json={"name": "via http"}).status_code == 201
@@ -180,9 +182,20 @@ def test_sync_tests_reach_the_apps_async_database_and_are_rolled_back(project: P
 
         def test_gone_again(client):
             assert client.get("/authors/count").json() == {"count": 0}
+
+        @pytest.fixture
+        async def author(db_session):
+            db_session.add(Author(name="from a fixture"))
+            await db_session.commit()
+
+        def test_an_async_fixtures_rows_reach_the_app(author, client):
+            assert client.get("/authors/count").json() == {"count": 1}
+
+        def test_and_are_gone_after_it(client):
+            assert client.get("/authors/count").json() == {"count": 0}
         """
     )
-    project.run().assert_outcomes(passed=4)
+    project.run().assert_outcomes(passed=6)
 
 
 def test_a_module_scoped_client_from_sync_client(project: Project) -> None:
