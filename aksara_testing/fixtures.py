@@ -172,6 +172,7 @@ def client_for(request: pytest.FixtureRequest, app: Any) -> Iterator[Any]:
 
 
 def _is_async_test(item: pytest.Item) -> bool:
+    """An ``async def`` test (seen through Hypothesis's sync wrapper); doctests are sync."""
     function = getattr(item, "obj", None)
     function = getattr(getattr(function, "hypothesis", None), "inner_test", function)
     return inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
