@@ -166,11 +166,9 @@ def new_sync_client(runtime: Runtime, app: Any) -> AksaraSyncClient:
 
     if isinstance(app, AppFactory):  # an async create_app(): built on the session loop, once
         app = run_on_session_loop(app.build())
-    auth = runtime.settings.auth
-    auth_function = runtime._import("auth", auth) if auth else None
     return AksaraSyncClient(
         app,
-        auth_function=auth_function,  # type: ignore[arg-type]
+        auth_function=runtime.auth_function(),  # type: ignore[arg-type]
         on_response=runtime.responses.append,
     )
 

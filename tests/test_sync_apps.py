@@ -756,4 +756,45 @@ def test_an_app_engine_that_is_not_routed_never_reaches_the_apps_database(
     sync_project.pytester.makepyfile(test_refused=REFUSED_TESTS)
     result = sync_project.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*refused*syncapp_*test_refused.py:7*its engine in the engine setting*"])
+    result.stdout.fnmatch_lines(
+        ["*refused*syncapp_*test_refused.py:7*its engine in the engine setting*"]
+    )
+
+
+CLIENT_TESTS = """
+import pytest
+from sqlmodel import select
+
+from aksara_testing import sync_client
+from app.models import Item
+
+
+@pytest.fixture(scope="module")
+def shared(app):
+    with sync_client(app) as client:
+        yield client
+
+
+def test_the_client_fixture_is_sync_in_sync_tests(client, db_session):
+    response = client.post("/items", params={"name": "via-client"})
+    assert response.status_code == 201, response
+    assert [i.name for i in db_session.exec(select(Item))] == ["via-client"]
+
+
+def test_a_module_scoped_client_and_a_clean_layer(shared):
+    assert shared.get("/items").json() == []
+    shared.post("/items", params={"name": "shared"})
+    assert shared.get("/count").json() == 1
+
+
+async def test_async_tests_get_the_async_client_on_the_same_layer(client, db_session):
+    response = await client.post("/items", params={"name": "async"})
+    assert response.status_code == 201
+    assert [i.name for i in db_session.exec(select(Item))] == ["async"]
+"""
+
+
+def test_sync_and_async_tests_use_our_client_on_a_sync_app(sync_project: SyncProject) -> None:
+    sync_project.write(SQLMODEL_APP, SQLMODEL_SETTINGS + 'app = "app.main:app"\n')
+    sync_project.pytester.makepyfile(test_client=CLIENT_TESTS)
+    sync_project.run("-v").assert_outcomes(passed=3)
