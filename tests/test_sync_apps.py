@@ -796,5 +796,5 @@ async def test_async_tests_get_the_async_client_on_the_same_layer(client, db_ses
 
 def test_sync_and_async_tests_use_our_client_on_a_sync_app(sync_project: SyncProject) -> None:
     sync_project.write(SQLMODEL_APP, SQLMODEL_SETTINGS + 'app = "app.main:app"\n')
-    sync_project.pytester.makepyfile(test_client=CLIENT_TESTS)
+    sync_project.pytester.makepyfile(test_our_client=CLIENT_TESTS)
     sync_project.run("-v").assert_outcomes(passed=3)
