@@ -55,14 +55,18 @@ def deliver(work: Coroutine[Any, Any, Any], name: str) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        if _other_library_running():
-            return work
-        return _run_sync(work, name)
-    if _in_greenlet():
-        from sqlalchemy.util import await_only
+        loop_running = False
+    else:
+        loop_running = True
+    if loop_running:
+        if _in_greenlet():  # sync code asyncio is waiting for: it can wait in turn
+            from sqlalchemy.util import await_only
 
-        return await_only(work)
-    return work
+            return await_only(work)
+        return work
+    if _other_library_running():
+        return work
+    return _run_sync(work, name)  # not in the except block: its errors stand alone
 
 
 async def call_user(function: Any, *args: Any, **kwargs: Any) -> Any:
