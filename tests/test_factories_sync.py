@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import subprocess
 import sys
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
+import sniffio
 from conftest import Project
+
+from aksara_testing import Factory
 
 # An async app (async_sessionmaker in `session`, models in `models`) whose suite
 # has sync tests and fixtures, as suites moving from factory_boy do.
@@ -89,6 +94,11 @@ from models import User
 async def count(session, model=User):
     return await session.scalar(select(func.count()).select_from(model))
 """
+
+
+@dataclasses.dataclass
+class Note:
+    text: str = ""
 
 
 def _project(project: Project, **files: str) -> Project:
@@ -348,6 +358,22 @@ def test_a_sync_call_where_it_cannot_wait_is_one_line(sqlite_project: Project) -
             "the end of the run; call it in a test or fixture"
         ]
     )
+
+
+def test_where_sniffio_sees_another_async_library_create_stays_awaitable() -> None:
+    """trio (or anyio on trio) runs no asyncio loop; sniffio tells its code apart."""
+
+    class NoteFactory(Factory[Note]):
+        class Meta:
+            model = Note
+
+    token = sniffio.current_async_library_cvar.set("trio")
+    try:
+        work = NoteFactory.create()
+    finally:
+        sniffio.current_async_library_cvar.reset(token)
+    assert inspect.iscoroutine(work)
+    work.close()
 
 
 # -- typing -----------------------------------------------------------------------------
