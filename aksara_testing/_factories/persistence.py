@@ -48,16 +48,19 @@ async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
 
 
 async def on_session(session: Any, function: Callable[..., T], *args: Any) -> T:
-    """``function(sync_session, *args)``: through ``run_sync`` when ``session`` is async.
+    """``function(sync_session, *args)`` in SQLAlchemy's greenlet, for either kind of session.
 
-    The layer's session is an ``AsyncSession`` in async projects and a
-    ``Session`` in sync ones; everything factories do with it is sync code.
+    The layer's session is an ``AsyncSession`` in async projects (its
+    ``run_sync`` does just this) and a ``Session`` in sync ones, whose layer
+    may need the event loop this coroutine runs on (to build the test
+    database on first use): in the greenlet it can wait for it.
     """
     from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.util import greenlet_spawn
 
     if isinstance(session, AsyncSession):
         return await session.run_sync(function, *args)
-    return function(session, *args)
+    return await greenlet_spawn(function, session, *args)
 
 
 def _save(session: Any, objects: list[Any]) -> None:

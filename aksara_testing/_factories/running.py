@@ -13,15 +13,11 @@ synchronous too, yet its thread's loop is busy: it waits through that bridge.
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-
-if TYPE_CHECKING:
-    from .._runtime import Runtime
 
 __all__ = ["Created", "CreatedBatch", "call_user", "deliver"]
 
@@ -60,6 +56,8 @@ def deliver(work: Coroutine[Any, Any, Any], name: str) -> Any:
     else:
         loop_running = True
     if loop_running:
+        from .._sessions import _in_greenlet
+
         if _in_greenlet():  # sync code asyncio is waiting for: it can wait in turn
             from sqlalchemy.util import await_only
 
@@ -96,23 +94,6 @@ def _other_library_running() -> bool:
     return True
 
 
-def _in_greenlet() -> bool:
-    return _greenlet_check()()
-
-
-@functools.cache
-def _greenlet_check() -> Callable[[], bool]:
-    """SQLAlchemy's "inside the greenlet bridge?" test, looked up once (4x the test's cost)."""
-    from sqlalchemy.util import concurrency
-
-    check = getattr(concurrency, "in_greenlet", None)
-    if check is None:  # SQLAlchemy 2.0 keeps it in a private module
-        from sqlalchemy.util import _concurrency_py3k  # type: ignore[attr-defined, unused-ignore]
-
-        check = _concurrency_py3k.in_greenlet
-    return check  # type: ignore[no-any-return]
-
-
 def _run_sync(work: Coroutine[Any, Any, Any], name: str) -> Any:
     """Run ``work`` on the session loop from synchronous code, or say why it cannot."""
     from .._runtime import current_runtime
@@ -137,13 +118,4 @@ def _run_sync(work: Coroutine[Any, Any, Any], name: str) -> Any:
             f"{name} was called without await on the thread running aksara's event loop, "
             f"which cannot wait for itself; await it there: await {name}"
         )
-    return _run_on_session_loop(runtime, work)
-
-
-def _run_on_session_loop(runtime: Runtime, work: Coroutine[Any, Any, Any]) -> Any:
-    # Stands in for the lead's ``runtime.run(work)`` until it lands: swap it in then.
-    loop = runtime.loop
-    assert loop is not None
-    if loop.is_running():  # in another thread: an async test waiting for this one
-        return asyncio.run_coroutine_threadsafe(work, loop).result()
-    return loop.run_until_complete(work)
+    return runtime.wait(work)  # on the session loop, from this thread or another
