@@ -86,14 +86,57 @@ class EditorFactory(UserFactory):
             user.reviews = await PostFactory.create_batch(extracted, author=user)
 """
 
-COUNT = """
+# Reading rows from async tests: db_session is an AsyncSession in an async
+# project and the app's sync Session in a sync one.
+READING = """
 from sqlalchemy import func, select
 from models import User
 
 
 async def count(session, model=User):
-    return await session.scalar(select(func.count()).select_from(model))
+    return {wait}session.scalar(select(func.count()).select_from(model))
+
+
+async def rows(session, statement):
+    return ({wait}session.execute(statement)).all()
 """
+WAIT = {"async": "await ", "sync": ""}
+
+# The same app with a sync sessionmaker in `session`: a sync project, whose test
+# layer is a sync connection on the app's driver.
+SYNC_APP_DB = """
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+# The app's own database: tests must never reach it.
+engine = create_engine("{url}")
+SessionLocal = sessionmaker(engine, expire_on_commit=False)
+"""
+
+APPS = [
+    pytest.param(("async", "sqlite"), id="async-sqlite"),
+    pytest.param(("async", "asyncpg"), id="async-postgres", marks=pytest.mark.postgres),
+    pytest.param(("sync", "sqlite"), id="sync-sqlite"),
+    pytest.param(("sync", "psycopg"), id="sync-psycopg", marks=pytest.mark.postgres),
+    pytest.param(("sync", "psycopg2"), id="sync-psycopg2", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=APPS)
+def project(request: pytest.FixtureRequest, pytester: pytest.Pytester) -> Project:
+    """The app as an async project and as a sync one, on SQLite and PostgreSQL."""
+    kind, driver = request.param
+    server = request.getfixturevalue("postgres_url") if driver != "sqlite" else None
+    project = Project(pytester, "sqlite" if server is None else "postgres", server)
+    project.kind = kind  # type: ignore[attr-defined]
+    if kind == "sync":
+        if server is not None:
+            project.database_url = project.database_url.replace(
+                "postgresql://", f"postgresql+{driver}://", 1
+            )
+            project.write_settings()
+        pytester.makepyfile(appdb=SYNC_APP_DB.replace("{url}", project.database_url))
+    return project
 
 
 @dataclasses.dataclass
@@ -102,7 +145,8 @@ class Note:
 
 
 def _project(project: Project, **files: str) -> Project:
-    project.pytester.makepyfile(models=MODELS, factories=FACTORIES, counting=COUNT, **files)
+    reading = READING.format(wait=WAIT[getattr(project, "kind", "async")])
+    project.pytester.makepyfile(models=MODELS, factories=FACTORIES, reading=reading, **files)
     return project
 
 
@@ -126,7 +170,7 @@ def test_sync_tests_and_fixtures_of_any_scope_create_without_await(project: Proj
             return UserFactory.create(email="ann@example.com")
         """,
         test_a="""
-        from counting import count
+        from reading import count
         from factories import PostFactory, UserFactory
         from models import Post, User
 
@@ -146,7 +190,7 @@ def test_sync_tests_and_fixtures_of_any_scope_create_without_await(project: Proj
             assert UserFactory.create().email == "user4@example.com"  # after staff's and ann's
         """,
         test_b="""
-        from counting import count
+        from reading import count
         from factories import UserFactory
 
         async def test_another_module_starts_empty(db_session):
@@ -173,6 +217,7 @@ def test_sub_factories_related_factories_traits_and_hooks_work_in_sync_code(
         from sqlalchemy import select
         from factories import AuthorFactory, EditorFactory, PostFactory, UserFactory, WriterFactory
         from models import Post
+        from reading import rows
 
         @pytest.fixture(scope="module")
         def authors():
@@ -190,8 +235,8 @@ def test_sub_factories_related_factories_traits_and_hooks_work_in_sync_code(
             assert (admin.is_admin, admin.name, plain.is_admin) == (True, "Admin", False)
 
         async def test_related_factories_of_a_sync_fixture(db_session, authors):
-            rows = (await db_session.execute(select(Post.author_id, Post.title))).all()
-            assert sorted(rows) == sorted((a.id, "Hello") for a in authors)
+            found = await rows(db_session, select(Post.author_id, Post.title))
+            assert sorted(found) == sorted((a.id, "Hello") for a in authors)
 
         def test_a_sync_hook_creates_without_await():
             writer = WriterFactory.create(drafts=2, drafts__title="Draft")
@@ -205,8 +250,8 @@ def test_sub_factories_related_factories_traits_and_hooks_work_in_sync_code(
         async def test_a_sync_hook_in_an_async_test(db_session):
             writer = await WriterFactory.create(drafts=3)
             assert len({p.id for p in writer.drafts}) == 3
-            rows = (await db_session.scalars(select(Post.author_id))).all()
-            assert rows.count(writer.id) == 3
+            found = await rows(db_session, select(Post.author_id))
+            assert found.count((writer.id,)) == 3
         """,
     )
     project.run().assert_outcomes(passed=6)
@@ -218,7 +263,7 @@ def test_sync_and_async_tests_in_one_module_each_start_from_an_empty_layer(
     _project(
         project,
         test_it="""
-        from counting import count
+        from reading import count
         from factories import PostFactory, UserFactory
 
         def test_sync_writes():
@@ -271,7 +316,7 @@ def test_a_sync_function_an_async_test_runs_in_a_thread_creates(project: Project
         project,
         test_it="""
         import asyncio
-        from counting import count
+        from reading import count
         from factories import UserFactory
 
         async def test_to_thread(db_session):
@@ -281,6 +326,113 @@ def test_a_sync_function_an_async_test_runs_in_a_thread_creates(project: Project
         """,
     )
     project.run().assert_outcomes(passed=1)
+
+
+SQLMODEL_APP = {
+    "app/__init__.py": "",
+    "app/db.py": """
+        from sqlmodel import Session, create_engine
+
+        engine = create_engine("{url}")
+
+
+        def get_db():
+            with Session(engine) as session:
+                yield session
+        """,
+    "app/models.py": """
+        from sqlmodel import Field, Relationship, SQLModel
+
+
+        class Team(SQLModel, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+            name: str = Field(unique=True)
+            heroes: list["Hero"] = Relationship(back_populates="team")
+
+
+        class Hero(SQLModel, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+            name: str
+            team_id: int | None = Field(default=None, foreign_key="team.id")
+            team: Team | None = Relationship(back_populates="heroes")
+        """,
+    "test_heroes.py": """
+        import pytest
+        from sqlmodel import Session, func, select
+
+        from aksara_testing import Factory, Faker
+        from app.db import engine
+        from app.models import Hero, Team
+
+
+        class TeamFactory(Factory):
+            class Meta:
+                model = Team
+
+            name = Factory.Sequence(lambda n: f"team{n}")
+
+
+        class HeroFactory(Factory):
+            class Meta:
+                model = Hero
+
+            name = Faker("first_name")
+            team = Factory.SubFactory(TeamFactory)
+
+
+        def count(model):
+            with Session(engine) as session:  # the app's way: straight from its engine
+                return session.exec(select(func.count()).select_from(model)).one()
+
+
+        @pytest.fixture(scope="module")
+        def heroes():
+            return HeroFactory.create_batch(3)
+
+
+        def test_the_app_sees_the_rows(heroes, db_session):
+            team = TeamFactory.create()
+            pair = HeroFactory.create_batch(2, team=team)
+            assert (count(Hero), count(Team)) == (5, 4)
+            assert db_session.exec(select(Hero.name).where(Hero.id == pair[0].id)).one() == (
+                pair[0].name
+            )
+            db_session.expire(team)
+            assert sorted(h.id for h in team.heroes) == sorted(h.id for h in pair)  # lazy load
+
+
+        def test_only_the_module_rows_are_left(heroes):
+            assert (count(Hero), count(Team)) == (3, 3)
+        """,
+}
+
+
+@pytest.mark.parametrize("driver", ["sqlite", pytest.param("psycopg", marks=pytest.mark.postgres)])
+def test_a_sqlmodel_app_making_sessions_from_its_engine(
+    pytester: pytest.Pytester, request: pytest.FixtureRequest, driver: str
+) -> None:
+    """The commonest sync shape: `Session(engine)` in the app, no sessionmaker."""
+    name = f"heroes_{id(request) % 100000}"
+    url = f"sqlite:///{name}.db"
+    if driver != "sqlite":
+        server: str = request.getfixturevalue("postgres_url")
+        url = server.rsplit("/", 1)[0].replace("postgresql://", f"postgresql+{driver}://")
+        url += f"/{name}"
+    for path, text in SQLMODEL_APP.items():
+        target = pytester.path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(dedent(text).replace("{url}", url))
+    pytester.makepyprojecttoml(
+        f"""
+        [tool.aksara]
+        database_url = "{url}"
+        models = "app.models:SQLModel"
+        engine = "app.db:engine"
+        session = "sqlmodel:Session"
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
 
 
 # -- errors ---------------------------------------------------------------------------
