@@ -552,14 +552,14 @@ def test_hand_written_rollback_still_works(session):
 
 def test_a_sync_project_that_did_not_opt_in_is_left_alone(pytester: pytest.Pytester) -> None:
     """The plugin installed, no [tool.aksara]: the suite's own savepoint fixture runs as before."""
-    project = SyncProject(pytester, "sqlite", None)
     for path, text in SQLMODEL_APP.items():
         target = pytester.path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(textwrap.dedent(text).replace("{URL}", "sqlite:///app.db"))
     pytester.makeconftest(UNCONFIGURED_CONFTEST)
     pytester.makepyfile(test_own=UNCONFIGURED_TESTS)
-    result = project.run("-v")
+    # In a process of its own: pytest-asyncio warns there about its own unset option.
+    result = pytester.runpytest_subprocess("-v", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
     assert "aksara" not in result.stdout.str().split("rootdir")[0]
 
