@@ -1,4 +1,4 @@
-"""The bundled example app and the user guide's examples, run for real."""
+"""The bundled example apps and the user guide's examples, run for real."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ import pytest
 from app_process import clean_env
 from conftest import Project
 
-BLOG = Path(__file__).resolve().parents[1] / "examples" / "blog"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+BLOG = EXAMPLES / "blog"
+TODO_SYNC = EXAMPLES / "todo-sync"  # a sync FastAPI + SQLModel app, TestClient-style tests
 AKSARA = str(Path(sys.executable).with_name("aksara"))
 
 
-def _aksara_test(*args: str) -> subprocess.CompletedProcess[str]:
+def _aksara_test(*args: str, folder: Path = BLOG, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [AKSARA, "test", "-q", *args, "--", "-p", "no:randomly", "-p", "no:cacheprovider"],
-        cwd=BLOG,
-        env=clean_env(),
+        cwd=folder,
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=300,
@@ -40,6 +42,25 @@ def test_example_app_suite_passes_on_postgresql(postgres_url: str) -> None:
     result = _aksara_test("--database-url", f"{server}/blog_{os.getpid()}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"test_blog_{os.getpid()} created" in result.stdout
+
+
+def test_sync_example_app_suite_passes_on_sqlite() -> None:
+    result = _aksara_test(folder=TODO_SYNC)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "skipped" not in result.stdout
+    assert "test_todo.db created" in result.stdout
+    assert not (TODO_SYNC / "todo.db").exists(), "the app's own database must never be created"
+
+
+@pytest.mark.postgres
+def test_sync_example_app_suite_passes_on_postgresql_with_psycopg(postgres_url: str) -> None:
+    # The app's engine follows database_url through env = { TODO_DATABASE_URL = ... }.
+    base = postgres_url.rsplit("/", 1)[0].split("://", 1)[1]
+    url = f"postgresql+psycopg://{base}/todo_{os.getpid()}"
+    result = _aksara_test(folder=TODO_SYNC, AKSARA_DATABASE_URL=url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "skipped" not in result.stdout
+    assert f"test_todo_{os.getpid()} created" in result.stdout
 
 
 def test_guide_test_settings_example(project: Project) -> None:

@@ -1,0 +1,1 @@
+"""A small sync FastAPI + SQLModel app: users, their todos, token auth."""
