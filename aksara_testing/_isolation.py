@@ -209,23 +209,31 @@ class Isolation:
 
     def _roll_back_foreign(self, chain: Sequence[object], current: Session | Joined | None) -> None:
         for index, sp in enumerate(self._stack):
-            wanted = chain[index] if index < len(chain) else None
-            if sp.owner is wanted:
+            beyond = index >= len(chain)  # a wider scope works now (a module fixture's first use)
+            wanted = None if beyond else chain[index]
+            if sp.owner is wanted and not beyond:
                 continue
-            if sp.owner is None:  # empty: adopt it
+            if sp.owner is None and not beyond:  # empty: adopt it
                 sp.owner, sp.used = wanted, False
                 continue
-            self.channel.discarding = True
-            try:
-                self._end_sessions(commit=False, current=current)
-                # Savepoints of sessions nobody closed (all newer than ours, by the invariant).
-                while (nested := self.sync_connection.get_nested_transaction()) is not None:
-                    nested.rollback()
-            finally:
-                self.channel.discarding = False
-            self.channel.send(self.sync_connection, f"ROLLBACK TO SAVEPOINT {sp.name}")
-            del self._stack[index + 1 :]
-            sp.owner, sp.used = wanted, False
+            if sp.owner is not None:
+                self.channel.discarding = True
+                try:
+                    self._end_sessions(commit=False, current=current)
+                    # Savepoints of sessions nobody closed (all newer than ours, by the invariant).
+                    while (nested := self.sync_connection.get_nested_transaction()) is not None:
+                        nested.rollback()
+                finally:
+                    self.channel.discarding = False
+                self.channel.send(self.sync_connection, f"ROLLBACK TO SAVEPOINT {sp.name}")
+            if beyond:
+                # Released, not kept: the wider scope's rows must not land in a savepoint
+                # that the next test takes over and rolls back.
+                self.channel.send(self.sync_connection, f"RELEASE SAVEPOINT {sp.name}")
+                del self._stack[index:]
+            else:
+                del self._stack[index + 1 :]
+                sp.owner, sp.used = wanted, False
             return
 
     def _end_sessions(

@@ -419,8 +419,9 @@ class Runtime:
             from .errors import AksaraError
 
             raise AksaraError("the test database was used after aksara's session loop closed")
+        running = _running_loop()
         if loop.is_running():
-            if asyncio._get_running_loop() is loop:
+            if running is loop:
                 work.close()
                 from .errors import AksaraError
 
@@ -429,6 +430,11 @@ class Runtime:
                     "without an await; in async tests await the async APIs"
                 )
             return asyncio.run_coroutine_threadsafe(work, loop).result()
+        if running is not None:  # another loop runs in this thread (a TestClient's portal)
+            import concurrent.futures
+
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                return pool.submit(loop.run_until_complete, work).result()
         return loop.run_until_complete(work)
 
     async def lock_names(self) -> None:
@@ -823,6 +829,13 @@ class Runtime:
             self.loop.run_until_complete(work)
         else:
             work.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _remove_dead_runs(base: Path) -> None:

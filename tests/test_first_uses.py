@@ -1,6 +1,9 @@
-"""Core bugs found while writing examples/todo-sync and docs/sync.md (not fixed here).
+"""First uses that came late or from elsewhere, found while writing examples/todo-sync.
 
-Each test is a minimal project that should pass and does not yet.
+A module fixture first used by a later test of its module keeps its rows for
+the module (they once landed in the previous test's savepoint and went with
+the next test's rollback); the run's first database use may come from async
+code in a TestClient's thread, where another event loop runs.
 """
 
 from __future__ import annotations
