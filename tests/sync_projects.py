@@ -326,7 +326,7 @@ SCOPED = {
         from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
         from sqlalchemy.orm import scoped_session, sessionmaker
 
-        engine = create_engine(os.environ.get("BOARD_DATABASE_URL", "sqlite:///board.db"))
+        engine = create_engine(os.environ["BOARD_DATABASE_URL"])
         db_session = scoped_session(sessionmaker(bind=engine))
 
 

@@ -622,7 +622,11 @@ def test_the_classic_database_module_with_session_local(tmp_path: Path) -> None:
 
 
 def test_a_scoped_session_and_a_psycopg2_url_from_the_environment(tmp_path: Path) -> None:
-    db = SCOPED["board/db.py"].replace("sqlite:///board.db", "postgresql+psycopg2://me@db/board")
+    db = SCOPED["board/db.py"].replace(
+        'os.environ["BOARD_DATABASE_URL"]',
+        'os.environ.get("BOARD_DATABASE_URL", "postgresql+psycopg2://me@db/board")',
+    )
+    assert db != SCOPED["board/db.py"]
     found = project(tmp_path, SCOPED | {"board/db.py": db})
 
     assert found.kind == "sync"
