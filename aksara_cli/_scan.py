@@ -67,6 +67,7 @@ class Scan:
     sync_sessions: list[Found] = field(default_factory=list)  # sessionmaker, scoped_session
     engines: list[Found] = field(default_factory=list)  # module-level create_engine()
     async_engines: list[Found] = field(default_factory=list)  # module-level create_async_engine()
+    async_calls: int = 0  # create_async_engine() / async_sessionmaker() calls anywhere
     session_classes: list[Found] = field(default_factory=list)  # Session(engine) calls
     auths: list[Found] = field(default_factory=list)
     migrations: list[Found] = field(default_factory=list)
@@ -78,10 +79,10 @@ class Scan:
     def kind(self) -> Literal["async", "sync"]:
         """``sync`` for an app on sync SQLAlchemy: nothing async, and a sync engine or session.
 
-        Anything async (an ``async_sessionmaker``, an ``AsyncEngine``) keeps the
-        project async, configured as before.
+        Anything async (an ``async_sessionmaker``, an ``AsyncEngine``, even one
+        built inside a function) keeps the project async, configured as before.
         """
-        if self.sessions or self.async_engines:
+        if self.sessions or self.async_engines or self.async_calls:
             return "async"
         sync_makers = [s for s in self.sync_sessions if s.what != ASYNC_CLASS_MAKER]
         return "sync" if self.engines or sync_makers or self.session_classes else "async"
@@ -383,6 +384,8 @@ class Project:
 
     def _call(self, module: SourceModule, node: ast.Call, result: Scan) -> None:
         called = self.qualname(node.func, module) or ""
+        if called in ASYNC_ENGINE_FUNCTIONS or called in SESSIONMAKERS:
+            result.async_calls += 1
         if called in ENGINE_FUNCTIONS:
             url = node.args[0] if node.args else keyword_arg(node, "url")
             if url is not None:

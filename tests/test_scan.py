@@ -689,10 +689,37 @@ def test_anything_async_keeps_the_project_async(tmp_path: Path) -> None:
     )
 
     assert found.kind == "async"
+    assert found.async_calls == 1
     assert [(s.target, s.what) for s in found.sync_sessions] == [
         ("db:Session", "sessionmaker(class_=AsyncSession)")
     ]
     assert targets(found, "async_engines") == ["db:engine"]
+    assert targets(found, "engines") == ["db:reports"]
+
+
+def test_an_async_engine_built_in_a_function_keeps_the_project_async(tmp_path: Path) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                from sqlalchemy import create_engine
+                from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+                reports = create_engine("sqlite:///reports.db")
+
+
+                def get_engine():
+                    return create_async_engine("sqlite+aiosqlite:///app.db")
+
+
+                async def get_session():
+                    async with AsyncSession(get_engine()) as session:
+                        yield session
+            """,
+        },
+    )
+
+    assert found.kind == "async"
     assert targets(found, "engines") == ["db:reports"]
 
 
