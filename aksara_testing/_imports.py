@@ -22,7 +22,13 @@ from .errors import ConfigurationError
 
 __all__ = ["first_missing_module", "import_target", "missing_module"]
 
-_TARGET_KEYS = ("app", "models", "session", "auth")  # the settings that name a module:attr
+_TARGET_KEYS = (
+    "app",
+    "models",
+    "session",
+    "engine",
+    "auth",
+)  # the settings that name a module:attr
 
 
 def import_target(settings: Settings, key: str, spec: str) -> object:

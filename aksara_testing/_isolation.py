@@ -17,12 +17,13 @@ and before rolling a layer back they are closed.
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,19 @@ from ._leftovers import LeftoverWatch
 if TYPE_CHECKING:
     from ._savepoints import SavepointChannel
 
-__all__ = ["Isolation"]
+__all__ = ["Isolation", "Joined"]
+
+T = TypeVar("T")
+
+
+class Joined(Protocol):
+    """Work that joined the layer outside a Session (an app engine's connection, see _layers)."""
+
+    def in_transaction(self) -> bool: ...
+
+    def commit(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -44,12 +57,21 @@ class _Savepoint:
 class Isolation:
     """The connection every test shares, and its stack of savepoints."""
 
-    def __init__(self, connection: AsyncConnection, channel: SavepointChannel) -> None:
+    def __init__(self, connection: AsyncConnection | Connection, channel: SavepointChannel) -> None:
         self.connection = connection
         self.channel = channel
-        self.sync_connection: Connection = connection.sync_connection  # type: ignore[assignment]
+        self.is_async = isinstance(connection, AsyncConnection)
+        self.sync_connection: Connection = (
+            connection.sync_connection  # type: ignore[assignment]
+            if isinstance(connection, AsyncConnection)
+            else connection
+        )
+        # Sync apps: the app may run in another thread (a TestClient's thread pool).
+        self.lock = threading.RLock()
         self._stack: list[_Savepoint] = []
-        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+        self._sessions: weakref.WeakSet[Session | Joined] = weakref.WeakSet()
+        # The depth each session last worked at (sync runs close those of ended scopes).
+        self._depths: weakref.WeakKeyDictionary[Session | Joined, int] = weakref.WeakKeyDictionary()
         self._aligning = False
         self.outer_dirty = False  # a session-scoped fixture wrote through the connection
         self.suspended = False  # a transactional test runs: the connection holds nothing
@@ -68,28 +90,72 @@ class Isolation:
         isolation.watch.install()
         return isolation
 
+    @classmethod
+    def start_sync(cls, engine: Engine) -> Isolation:
+        """The same, on a sync engine (the test layer of a sync app)."""
+        from ._savepoints import SavepointChannel
+
+        channel = SavepointChannel(engine)
+        connection = engine.connect()
+        connection.begin()
+        connection.exec_driver_sql("SELECT 1")
+        isolation = cls(connection, channel)
+        isolation.watch.install()
+        return isolation
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (which uses the connection synchronously) the way its driver needs."""
+        if isinstance(self.connection, AsyncConnection):
+            return await self.connection.run_sync(lambda _: work())
+        return work()
+
     def is_aligned(self, chain: Sequence[object]) -> bool:
         stack = self._stack
         if len(stack) != len(chain):
             return False
         return all(sp.owner is node for sp, node in zip(stack, chain, strict=True))
 
-    def bind(self, session: Session | None, chain: Sequence[object]) -> Connection:
+    def bind(self, session: Session | Joined | None, chain: Sequence[object]) -> Connection:
         """The connection ``session`` should use, with the layers matching ``chain``.
 
         ``session`` None: the connection itself is handed out (``db_connection``).
         """
-        if not self._aligning and not self.is_aligned(chain):
-            self.align(chain, current=session)
-        if not chain:
-            self.outer_dirty = True
-        elif len(self._stack) == len(chain):
-            self._stack[-1].used = True
-        if session is not None:
-            self._sessions.add(session)
+        with self.lock:
+            if not self._aligning and not self.is_aligned(chain):
+                self.align(chain, current=session)
+            if not chain:
+                self.outer_dirty = True
+            elif len(self._stack) == len(chain):
+                self._stack[-1].used = True
+            if session is not None:
+                self._sessions.add(session)
+                self._depths[session] = len(chain)
         return self.sync_connection
 
-    def forget(self, session: Session) -> None:
+    def close_ended(self, live_depth: int) -> None:
+        """Close the sessions still in a transaction begun by a scope that ended.
+
+        A thread-local ``scoped_session`` the app never removes keeps its
+        transaction into the next test, whose layer change would pull it from
+        under the session. No statement is sent: the ended scope's savepoint
+        is rolled back on the next database use anyway.
+        """
+        stale = [
+            s
+            for s, depth in list(self._depths.items())
+            if depth > live_depth and s.in_transaction()
+        ]
+        if not stale:
+            return
+        with self.lock:
+            self.channel.discarding = True
+            try:
+                for session in stale:
+                    session.close()
+            finally:
+                self.channel.discarding = False
+
+    def forget(self, session: Session | Joined) -> None:
         """Stop tracking ``session``: it belongs to a scope that ended and is never used again."""
         self._sessions.discard(session)
 
@@ -120,7 +186,7 @@ class Isolation:
             self.sync_connection.begin()
             self.sync_connection.exec_driver_sql("SELECT 1")
 
-    def align(self, chain: Sequence[object], current: Session | None = None) -> None:
+    def align(self, chain: Sequence[object], current: Session | Joined | None = None) -> None:
         """Make the savepoint stack match ``chain`` (one owner per depth).
 
         Runs synchronously on the connection, so call it from inside SQLAlchemy's
@@ -141,10 +207,7 @@ class Isolation:
         finally:
             self._aligning = False
 
-    async def align_async(self, chain: Sequence[object]) -> None:
-        await self.connection.run_sync(lambda _: self.align(chain))
-
-    def _roll_back_foreign(self, chain: Sequence[object], current: Session | None) -> None:
+    def _roll_back_foreign(self, chain: Sequence[object], current: Session | Joined | None) -> None:
         for index, sp in enumerate(self._stack):
             wanted = chain[index] if index < len(chain) else None
             if sp.owner is wanted:
@@ -166,7 +229,7 @@ class Isolation:
             return
 
     def _end_sessions(
-        self, *, commit: bool, current: Session | None, deeper: object = None
+        self, *, commit: bool, current: Session | Joined | None, deeper: object = None
     ) -> None:
         """Close the open sessions (but ``current``); with ``commit``, commit them first.
 
@@ -209,10 +272,16 @@ class Isolation:
     async def close(self) -> None:
         """Roll everything back and give the connection up."""
         self.watch.uninstall()
-        await self.connection.run_sync(lambda _: self.suspend())
-        if self.connection.in_transaction():
-            await self.connection.rollback()
-        await self.connection.close()
+        await self.run(self.suspend)
+        connection = self.connection
+        if isinstance(connection, AsyncConnection):
+            if connection.in_transaction():
+                await connection.rollback()
+            await connection.close()
+        else:
+            if connection.in_transaction():
+                connection.rollback()
+            connection.close()
 
 
 def _scope(node: object) -> str:

@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import pytest
 
@@ -22,14 +22,16 @@ from ._settings import Settings, mask_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
     from sqlalchemy.orm import Session
 
     from ._client import AksaraClient
     from ._database import DatabaseHandle
+    from ._engines import EngineRouting
     from ._factories.state import FactoryState
     from ._guard import ConnectionGuard
-    from ._isolation import Isolation
+    from ._isolation import Isolation, Joined
+    from ._kinds import Kind, Named
     from ._postgres import RunLock
     from ._sessions import SessionRebinding
 
@@ -38,6 +40,10 @@ __all__ = ["STOPPED", "Runtime", "current_runtime", "setup_test_database"]
 _CURRENT: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
     "aksara_runtime", default=None
 )
+# Threads the app starts (a TestClient's portal and thread pool) may not inherit the
+# ContextVar: they see the runtime installed last in this process.
+_INSTALLED: list[Runtime] = []
+T = TypeVar("T")
 _LAYER_TYPES = (pytest.Package, pytest.Module, pytest.Class, pytest.Item)
 # A worker's shouldstop reason when it stopped the run; the controller prints the line itself.
 STOPPED = "aksara stopped the run (see the line above)"
@@ -45,7 +51,10 @@ STOPPED = "aksara stopped the run (see the line above)"
 
 def current_runtime() -> Runtime | None:
     """The runtime of the pytest run in progress, if any."""
-    return _CURRENT.get()
+    runtime = _CURRENT.get()
+    if runtime is None and _INSTALLED:
+        return _INSTALLED[-1]
+    return runtime
 
 
 class Runtime:
@@ -62,18 +71,24 @@ class Runtime:
         self.isolation: Isolation | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.routing = False
+        self.kind: Kind = "async"  # "sync": the app's sessions are sync (see _kinds.py)
+        self.session_class: type[Session] | None = None  # a sync app's, for db_session
+        self._named: list[Named] = []
+        self._sync_driver: str | None = None
+        self.sync_engine: Engine | None = None  # a sync app's test layer engine
+        self._engine_routing: EngineRouting | None = None
         self.internal = False
         self.session_node: object = None
         self.item: pytest.Item | None = None
         self.fixture_node: object = None
-        self.layer_sessions: dict[object, AsyncSession] = {}
+        self.layer_sessions: dict[object, Any] = {}  # AsyncSession, or a sync run's Session
         self.transactional_items: set[pytest.Item] = set()
         self._suspended_by: str | None = None  # the transactional test whose rows are kept
         self.left_open: list[str] = []  # what the test that just ended left open
         self.responses: list[Any] = []  # the current test's client responses, for failures
         self.seed = 0
         self._factory_state: FactoryState | None = None
-        self._layer_session_getter: Callable[[], AsyncSession] | None = None
+        self._layer_session_getter: Callable[[], Any] | None = None
         self.notes: list[str] = []
         self._chains: dict[object, tuple[object, ...]] = {}
         self._lock = asyncio.Lock()
@@ -100,6 +115,7 @@ class Runtime:
 
     def install(self) -> None:
         self._token = _CURRENT.set(self)
+        _INSTALLED.append(self)
         if self.settings.configured:  # a project that did not ask for us is left alone
             from ._guard import ConnectionGuard
 
@@ -107,6 +123,8 @@ class Runtime:
             self.guard.install()
 
     def uninstall(self) -> None:
+        if self in _INSTALLED:
+            _INSTALLED.remove(self)
         if self.guard is not None:
             self.guard.uninstall()
             self.guard = None
@@ -144,11 +162,36 @@ class Runtime:
         self._env_backup = export_env(extras)
         if self.guard is not None:
             self.guard.update(self.settings)
-        if self.settings.session:
-            from ._sessions import SessionRebinding
+        if self.settings.session or self.settings.engine:
+            self._route_app()
 
-            self._rebinding = SessionRebinding()
-            self._rebinding.apply(self.settings)
+    def _route_app(self) -> None:
+        """Reroute what ``session`` and ``engine`` name to the test layers."""
+        from ._engines import EngineRouting, sync_driver
+        from ._kinds import kind_of_run, named_targets
+        from ._sessions import SessionRebinding, library_session_without_engine, session_class
+        from .errors import ConfigurationError
+
+        self._named = named_targets(self.settings)
+        self.kind = kind_of_run(self._named)
+        if self.kind == "sync":
+            bare = library_session_without_engine(self._named)
+            if bare is not None:
+                raise ConfigurationError(
+                    f"setting session = {bare.spec!r} (from {self.settings.source('session')}) "
+                    f"is {bare.target.__module__.split('.')[0]}'s own Session class, whose "
+                    "sessions use the engine they are given; also set engine = 'module:attr' "
+                    "naming the app's engine"
+                )
+            self.session_class = session_class(self._named)
+            from sqlalchemy.engine import make_url
+
+            url = self.settings.test_database_url or self.settings.database_url or "sqlite://"
+            self._sync_driver = sync_driver(self._named, make_url(url))
+        self._rebinding = SessionRebinding()
+        self._rebinding.apply(self._named)
+        self._engine_routing = EngineRouting(self)
+        self._engine_routing.apply(self._named)
 
     def stop(self, message: str) -> NoReturn:
         """End the run now: ``message`` is its one line, the exit code 4.
@@ -171,6 +214,9 @@ class Runtime:
         if self._rebinding is not None:
             self._rebinding.restore()
             self._rebinding = None
+        if self._engine_routing is not None:
+            self._engine_routing.restore()
+            self._engine_routing = None
         restore_env(self._env_backup)
         self._env_backup = {}
 
@@ -183,6 +229,9 @@ class Runtime:
                 await self._empty_tables()
             await self.isolation.close()
             self.isolation = None
+        if self.sync_engine is not None:
+            self.sync_engine.dispose()
+            self.sync_engine = None
         if self._early_engine is not None:
             await self._early_engine.dispose()
             self._early_engine = None
@@ -304,10 +353,82 @@ class Runtime:
         url = handle.url
         if self.reuse and self.recreate:
             handle.note = "rebuilt (--create-db)"
-        self.isolation = await Isolation.start(handle.engine)
+        if self.kind == "sync":
+            self.isolation = await self._start_sync_layer(handle)
+        else:
+            self.isolation = await Isolation.start(handle.engine)
         self.handle = handle
         shown = mask_url(url.render_as_string(hide_password=False))
         self.notes.append(f"test database {shown} {handle.note}")
+
+    async def _start_sync_layer(self, handle: DatabaseHandle) -> Isolation:
+        """A sync app's test layer: a connection with the app's own driver."""
+        from ._engines import create_sync_test_engine
+        from ._isolation import Isolation
+        from ._urls import is_memory
+
+        assert self._sync_driver is not None
+        shared = None
+        if is_memory(handle.url):  # the one connection holding the database
+            async with handle.engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                shared = raw.driver_connection.sqlite3_connection  # type: ignore[union-attr]
+        self.sync_engine = create_sync_test_engine(handle.url, self._sync_driver, shared)
+        return Isolation.start_sync(self.sync_engine)
+
+    def is_layer_dbapi(self, dbapi_connection: Any) -> bool:
+        """True when ``dbapi_connection`` is the test layer's (see _engines.py)."""
+        isolation = self.isolation
+        if isolation is None:
+            return False
+        return dbapi_connection is isolation.sync_connection.connection.dbapi_connection
+
+    def routed_dbapi_connection(self) -> Any:
+        """A DBAPI connection for a routed app engine: the layer's, or a new one (transactional)."""
+        if self.isolation is None:
+            self.wait(self.activate())
+        isolation = self.isolation
+        assert isolation is not None
+        item = self.item
+        if item is not None and item in self.transactional_items and self.current_node() is item:
+            if not isolation.suspended:
+                self._suspend_for(item, isolation)
+            engine = self.sync_engine or self.handle.engine.sync_engine  # type: ignore[union-attr]
+            own = engine.raw_connection()
+            raw = own.dbapi_connection
+            own.detach()  # closed by the app engine's pool, as its own would be
+            return raw
+        return isolation.sync_connection.connection.dbapi_connection
+
+    def wait(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` to its end from synchronous code: a sync test, a fixture, another thread.
+
+        Inside SQLAlchemy's greenlet it is awaited there; else it runs on the
+        session loop (handed to it when that loop is busy in another thread).
+        """
+        from ._sessions import _in_greenlet
+
+        if _in_greenlet():
+            from sqlalchemy.util import await_only
+
+            return await_only(work)
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            work.close()
+            from .errors import AksaraError
+
+            raise AksaraError("the test database was used after aksara's session loop closed")
+        if loop.is_running():
+            if asyncio._get_running_loop() is loop:
+                work.close()
+                from .errors import AksaraError
+
+                raise AksaraError(
+                    "the sync test database was used from async code on the session loop "
+                    "without an await; in async tests await the async APIs"
+                )
+            return asyncio.run_coroutine_threadsafe(work, loop).result()
+        return loop.run_until_complete(work)
 
     async def lock_names(self) -> None:
         """Hold the run lock on this run's test database name (and so on its derived names)."""
@@ -470,7 +591,7 @@ class Runtime:
             )
         return self._factory_state
 
-    def layer_session(self) -> AsyncSession:
+    def layer_session(self) -> Any:
         """The session of the current layer (what ``db_session`` is right now)."""
         from ._sessions import layer_session_factory
 
@@ -544,31 +665,32 @@ class Runtime:
         """
         await self.activate()
         assert self.isolation is not None and self.handle is not None
-        connection = self.isolation.connection
-        bound = await connection.run_sync(lambda _: self.bind(None))
-        return connection if bound is connection.sync_connection else None
+        isolation = self.isolation
+        bound = await isolation.run(lambda: self.bind(None))
+        if bound is not isolation.sync_connection:
+            return None
+        return isolation.connection  # type: ignore[return-value]
 
-    def bind(self, session: Session | None) -> Connection | Engine:
-        """Called by sessions from inside SQLAlchemy's greenlet: the connection to use."""
+    def bind(self, session: Session | Joined | None) -> Connection | Engine:
+        """Called by sessions (async ones from inside SQLAlchemy's greenlet): the connection."""
         if self.isolation is None:
-            from sqlalchemy.util import await_only
-
-            await_only(self.activate())
+            self.wait(self.activate())
         isolation = self.isolation
         assert isolation is not None and self.handle is not None
         node = self.current_node()
         transactional = node is self.item and node in self.transactional_items
         if isolation.suspended and not transactional:
-            from sqlalchemy.util import await_only
-
             culprit = self._suspended_by  # left over: the loop was busy after that test
-            self._report_left_open(await_only(self._empty_tables()), culprit)
+            self._report_left_open(self.wait(self._empty_tables()), culprit)
         if transactional and self.item is not None:
             if not isolation.suspended:
                 self._suspend_for(self.item, isolation)
-            if session is not None:
+            from sqlalchemy.orm import Session
+
+            if isinstance(session, Session):
                 isolation.watch.sessions.add(session)  # closed, and named, if left open
-            return self.handle.engine.sync_engine  # real transactions, real commits
+            # Real transactions, real commits.
+            return self.sync_engine or self.handle.engine.sync_engine
         return isolation.bind(session, self.chain(node))
 
     def _suspend_for(self, item: pytest.Item, isolation: Isolation) -> None:
@@ -583,13 +705,11 @@ class Runtime:
         isolation.suspend()
         self._suspended_by = item.nodeid
         if self.reuse:
-            from sqlalchemy.util import await_only
-
             from ._database import mark_dirty
 
             # Killed before the tables are emptied? The next run must rebuild.
             assert self.handle is not None
-            await_only(mark_dirty(self.handle.url))
+            self.wait(mark_dirty(self.handle.url))
 
     async def _empty_tables(self) -> list[str]:
         """After a transactional test: close what it left open, delete every row it committed.
@@ -606,15 +726,17 @@ class Runtime:
         try:
             for session in list(self.layer_sessions.values()):
                 if session.in_transaction():  # e.g. a read after the last commit: it holds locks
-                    await session.close()
-            ours = {s.sync_session for s in self.layer_sessions.values()}
+                    closing = session.close()
+                    if closing is not None:  # an AsyncSession's
+                        await closing
+            ours = {getattr(s, "sync_session", s) for s in self.layer_sessions.values()}
             found = await close_leftovers(
                 self.isolation.watch, self.settings, self.handle.engine, ours=ours, sweep=True
             )
             await empty_tables(check_safe(self.handle.url, self.settings), self.handle.engine)
             if self.reuse:
                 await mark_clean(self.handle.url, self.handle.fingerprint)
-            await self.isolation.connection.run_sync(lambda _: self._resume())
+            await self.isolation.run(self._resume)
         finally:
             self.internal = False
         return found
@@ -637,7 +759,7 @@ class Runtime:
         isolation = self.isolation
         assert isolation is not None
         if not isolation.suspended:  # no session ran, yet other connections may have committed
-            await isolation.connection.run_sync(lambda _: isolation.suspend())
+            await isolation.run(isolation.suspend)
         self.left_open = await self._empty_tables()
 
     def _report_left_open(self, found: list[str], nodeid: str | None = None) -> None:
@@ -665,13 +787,26 @@ class Runtime:
         if isolation.suspended or (transactional and not isolation.holds_data(self.chain(item))):
             self._run(self._after_transactional())
         else:
+            if self.kind == "sync":
+                ended = self.chain(item)
+                upcoming = self.chain(nextitem) if nextitem is not None else ()
+                live = next(
+                    (
+                        i
+                        for i, (a, b) in enumerate(zip(ended, upcoming, strict=False))
+                        if a is not b
+                    ),
+                    min(len(ended), len(upcoming)),
+                )
+                isolation.close_ended(live)
             self._chains.pop(item, None)
             if self.layer_sessions:
                 upcoming = self.chain(nextitem) if nextitem is not None else ()
                 alive = {*upcoming, self.session_node}
                 for node in [n for n in self.layer_sessions if n not in alive]:
                     # Its savepoint is about to be rolled back: no need to close it first.
-                    isolation.forget(self.layer_sessions.pop(node).sync_session)
+                    session = self.layer_sessions.pop(node)
+                    isolation.forget(getattr(session, "sync_session", session))
             if isolation.watch.open_connections():
                 self._run(self._close_left_open())
             isolation.watch.forget()

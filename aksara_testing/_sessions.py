@@ -17,22 +17,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
-
-from ._imports import import_target
-from ._settings import Settings
-from .errors import ConfigurationError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_scoped_session,
+    async_sessionmaker,
+)
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 if TYPE_CHECKING:
+    from ._kinds import Named
     from ._runtime import Runtime
 
 __all__ = [
     "LayerSession",
     "RoutingAsyncSession",
     "RoutingSession",
+    "RoutingSyncSession",
     "SessionRebinding",
+    "SyncLayerSession",
     "layer_sessionmaker",
+    "session_class",
 ]
 
 
@@ -65,6 +70,27 @@ def _in_greenlet() -> bool:
 
         check = _concurrency_py3k.in_greenlet
     return bool(check())
+
+
+def _routed_get_bind(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Session.get_bind`` that hands out the test layer while a sync run routes sessions."""
+
+    def get_bind(self: Session, mapper: Any = None, **kw: Any) -> Any:
+        runtime = _routing_runtime()
+        if runtime is None or runtime.kind != "sync":
+            return original(self, mapper, **kw)
+        # Commits and rollbacks stay inside the layer, whoever made the session.
+        self.join_transaction_mode = "create_savepoint"
+        return runtime.bind(self)
+
+    get_bind.__aksara_routed__ = True  # type: ignore[attr-defined]
+    return get_bind
+
+
+class RoutingSyncSession(Session):
+    """A sync app's Session whose connection is the current test layer's."""
+
+    get_bind = _routed_get_bind(Session.get_bind)
 
 
 class RoutingAsyncSession(AsyncSession):
@@ -105,27 +131,54 @@ def _routing(original: _Class, routing: _Class) -> _Class:
 
 
 class SessionRebinding:
-    """The app's sessionmakers, rerouted to the test layers for one run."""
+    """The app's sessionmakers (and Session subclasses), rerouted to the test layers for one run."""
 
     def __init__(self) -> None:
-        self._saved: list[tuple[async_sessionmaker[Any], dict[str, Any], type[Any]]] = []
+        self._saved: list[tuple[Any, dict[str, Any], type[Any]]] = []
+        self._patched: list[tuple[type[Session], Any]] = []  # (class, its own get_bind or None)
 
-    def apply(self, settings: Settings) -> None:
-        for spec in settings.session:
-            maker = import_target(settings, "session", spec)
-            if not isinstance(maker, async_sessionmaker):
-                raise ConfigurationError(
-                    f"setting session = {spec!r} (from {settings.source('session')}) is a "
-                    f"{type(maker).__name__}, not an async_sessionmaker; point it at the "
-                    "async_sessionmaker your app uses"
-                )
-            original = maker.kw.get("sync_session_class") or maker.class_.sync_session_class
-            self._saved.append((maker, dict(maker.kw), maker.class_))
-            maker.class_ = _routing(maker.class_, RoutingAsyncSession)
-            maker.configure(
-                sync_session_class=_routing(original, RoutingSession),
-                join_transaction_mode="create_savepoint",
-            )
+    def apply(self, named: list[Named]) -> None:
+        for entry in named:
+            if entry.key != "session":
+                continue
+            target = entry.target
+            if isinstance(target, async_scoped_session | scoped_session):
+                if entry.kind == "sync" and target.registry.has():
+                    target.remove()  # made before the run: it would keep the app's engine
+                target = target.session_factory
+            if isinstance(target, type):
+                self._patch_class(target, entry)
+            elif entry.kind == "async":
+                self._reroute_async(target)
+            else:
+                self._reroute_sync(target)
+
+    def _reroute_async(self, maker: Any) -> None:
+        original = maker.kw.get("sync_session_class") or maker.class_.sync_session_class
+        self._saved.append((maker, dict(maker.kw), maker.class_))
+        maker.class_ = _routing(maker.class_, RoutingAsyncSession)
+        maker.configure(
+            sync_session_class=_routing(original, RoutingSession),
+            join_transaction_mode="create_savepoint",
+        )
+
+    def _reroute_sync(self, maker: sessionmaker[Any]) -> None:
+        self._saved.append((maker, dict(maker.kw), maker.class_))
+        maker.class_ = _routing(maker.class_, RoutingSyncSession)
+        maker.configure(join_transaction_mode="create_savepoint")
+
+    def _patch_class(self, cls: type[Any], entry: Named) -> None:
+        """A Session subclass of the app's own: its ``get_bind`` routes, whoever makes one.
+
+        SQLAlchemy's and SQLModel's own classes are left alone: sessions made
+        with ``Session(engine)`` reach the layer through the ``engine`` setting.
+        """
+        if entry.kind == "async" or _is_library_class(cls):
+            return
+        if getattr(cls.get_bind, "__aksara_routed__", False):
+            return
+        self._patched.append((cls, cls.__dict__.get("get_bind")))
+        cls.get_bind = _routed_get_bind(cls.get_bind)
 
     def restore(self) -> None:
         for maker, kw, class_ in reversed(self._saved):
@@ -133,6 +186,46 @@ class SessionRebinding:
             maker.kw.update(kw)
             maker.class_ = class_
         self._saved.clear()
+        for cls, own in reversed(self._patched):
+            if own is None:
+                del cls.get_bind
+            else:
+                cls.get_bind = own
+        self._patched.clear()
+
+
+def _is_library_class(cls: type) -> bool:
+    return cls.__module__.split(".")[0] in ("sqlalchemy", "sqlmodel")
+
+
+def session_class(named: list[Named]) -> type[Session]:
+    """The class of a sync app's sessions, for ``db_session`` (SQLModel's when the app uses it)."""
+    import sys
+
+    for entry in named:
+        target = entry.target
+        if entry.key != "session" or entry.kind != "sync":
+            continue
+        if isinstance(target, scoped_session):
+            target = target.session_factory
+        if isinstance(target, sessionmaker):
+            target = target.class_
+        if isinstance(target, type) and issubclass(target, Session):
+            return target
+    sqlmodel = sys.modules.get("sqlmodel")
+    found: type[Session] = getattr(sqlmodel, "Session", Session)
+    return found
+
+
+def library_session_without_engine(named: list[Named]) -> Named | None:
+    """A ``session`` entry naming SQLAlchemy's or SQLModel's Session class when no engine is set."""
+    if any(entry.key == "engine" for entry in named):
+        return None
+    for entry in named:
+        target = entry.target
+        if entry.key == "session" and isinstance(target, type) and _is_library_class(target):
+            return entry
+    return None
 
 
 def _new_layer_session() -> AsyncSession:
@@ -198,14 +291,66 @@ class LayerSession(AsyncSession):
         return f"<db_session on {self._current().sync_session!r}>"
 
 
-def layer_session_factory(runtime: Runtime) -> Callable[[], AsyncSession]:
-    """``runtime``'s per-layer session getter, creating sessions on first use."""
+def layer_session_factory(runtime: Runtime) -> Callable[[], Any]:
+    """``runtime``'s per-layer session getter, creating sessions on first use.
 
-    def current() -> AsyncSession:
+    The sessions are AsyncSessions, or, in a sync run, sync sessions of the app's class.
+    """
+    new: Callable[[], Any] = _new_layer_session
+    if runtime.kind == "sync":
+        new = sync_layer_sessionmaker(runtime.session_class or Session)
+
+    def current() -> Any:
         node = runtime.current_node()
         session = runtime.layer_sessions.get(node)
         if session is None:
-            session = runtime.layer_sessions[node] = _new_layer_session()
+            session = runtime.layer_sessions[node] = new()
         return session
 
     return current
+
+
+def sync_layer_sessionmaker(cls: type[Session]) -> sessionmaker[Session]:
+    """A ``sessionmaker`` of ``cls`` sessions on the current test layer (sync runs)."""
+    return sessionmaker(
+        class_=_routing(cls, RoutingSyncSession),
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+class SyncLayerSession:
+    """``db_session`` of a sync run: the current layer's Session of the app's class.
+
+    Every attribute is the current layer's session's, so it works from a
+    module-scoped fixture and in each test alike, and ``isinstance`` sees the
+    app's class (SQLModel's ``db_session.exec(...)`` works).
+    """
+
+    def __init__(self, current: Callable[[], Session]) -> None:
+        object.__setattr__(self, "_current", current)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance(db_session, Session) holds
+        return type(self._current())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._current(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._current(), name, value)
+
+    def __contains__(self, instance: object) -> bool:
+        return instance in self._current()
+
+    def __iter__(self) -> Any:
+        return iter(self._current())
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._current().close()
+
+    def __repr__(self) -> str:
+        return f"<db_session on {self._current()!r}>"

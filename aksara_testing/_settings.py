@@ -55,7 +55,18 @@ SETTINGS: tuple[SettingDef, ...] = (
         "test_database_url", "str", "An explicit test database URL (name must start with test_)."
     ),
     SettingDef("models", "target", "`module:attr` of a DeclarativeBase subclass or a MetaData."),
-    SettingDef("session", "targets", "`module:attr` (or a list) of the app's async_sessionmaker."),
+    SettingDef(
+        "session",
+        "targets",
+        "`module:attr` (or a list) of what the app makes sessions with: an async_sessionmaker, "
+        "a sessionmaker, a scoped_session or a Session class.",
+    ),
+    SettingDef(
+        "engine",
+        "targets",
+        "`module:attr` (or a list) of the app's module-level Engine or AsyncEngine; every "
+        "connection taken from it runs on the test layer.",
+    ),
     SettingDef("migrations", "path", "Path to alembic.ini or an Alembic script directory."),
     SettingDef("auth", "target", "`module:attr` of callable(user) -> token or headers."),
     SettingDef("env", "table", "Environment variables set before test modules are collected."),
@@ -87,6 +98,7 @@ class Settings:
     test_database_url: str | None = None
     models: str | None = None
     session: tuple[str, ...] = ()
+    engine: tuple[str, ...] = ()
     migrations: Path | None = None
     auth: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)

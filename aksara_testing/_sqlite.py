@@ -22,7 +22,7 @@ from sqlalchemy import event, pool
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_sqlite_engine", "inline_aiosqlite"]
+__all__ = ["configure_connection", "create_sqlite_engine", "emit_begin", "inline_aiosqlite"]
 
 
 class _InlineQueue:
@@ -79,16 +79,16 @@ def create_sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
         # One connection, shared: every new connection would be a new empty database.
         kwargs.setdefault("poolclass", pool.StaticPool)
     engine = create_async_engine(url, async_creator=creator, **kwargs)
-    event.listen(engine.sync_engine, "begin", _emit_begin)
-    event.listen(engine.sync_engine, "connect", _configure_connection)
+    event.listen(engine.sync_engine, "begin", emit_begin)
+    event.listen(engine.sync_engine, "connect", configure_connection)
     return engine
 
 
-def _emit_begin(connection: Connection) -> None:
+def emit_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
+def configure_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     # Readers never block writers: transactional tests write from other connections.

@@ -26,6 +26,16 @@ __all__ = [
 ]
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+# Sync drivers in database_url: aksara builds and manages the test database with the async one
+# (a sync app's test layer then uses the app's own driver, see _layers.py).
+_BUILT_WITH = {
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg2cffi": "postgresql+asyncpg",
+    "postgresql+pg8000": "postgresql+asyncpg",
+    **_ASYNC_DRIVERS,
+}
 _SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
 PREFIX = "test_"
 _PG_NAME_LIMIT = 63
@@ -43,8 +53,8 @@ def parse(url: str, key: str, settings: Settings) -> URL:
 
 
 def upgrade_driver(url: URL) -> URL:
-    """Driverless ``sqlite://`` and ``postgresql://`` become aiosqlite and asyncpg."""
-    return url.set(drivername=_ASYNC_DRIVERS.get(url.drivername, url.drivername))
+    """Driverless and sync ``sqlite`` and ``postgresql`` URLs become aiosqlite and asyncpg."""
+    return url.set(drivername=_BUILT_WITH.get(url.drivername, url.drivername))
 
 
 def backend_of(url: URL) -> str:

@@ -87,11 +87,15 @@ def db_session(request: pytest.FixtureRequest) -> AsyncSession:
     """An AsyncSession on the current test layer, for fixtures of any scope and tests.
 
     Everything written through it (or by the app) is rolled back when the
-    scope that wrote it ends, even after ``commit()``.
+    scope that wrote it ends, even after ``commit()``. In a sync app's run
+    (``session``/``engine`` name sync ones) it is a sync Session of the app's class.
     """
-    from ._sessions import LayerSession, layer_session_factory
+    from ._sessions import LayerSession, SyncLayerSession, layer_session_factory
 
-    return LayerSession(layer_session_factory(runtime_of(request.config)))
+    runtime = runtime_of(request.config)
+    if runtime.kind == "sync":
+        return SyncLayerSession(layer_session_factory(runtime))  # type: ignore[return-value]
+    return LayerSession(layer_session_factory(runtime))
 
 
 @pytest.fixture(scope="session")
@@ -102,9 +106,13 @@ def db_sessionmaker(request: pytest.FixtureRequest) -> async_sessionmaker[AsyncS
     DI container or a dependency override): hand it to the app. ``commit()``
     stays inside the test; usable from fixtures of any scope.
     """
-    from ._sessions import layer_sessionmaker
+    from ._sessions import layer_sessionmaker, sync_layer_sessionmaker
 
-    runtime_of(request.config)  # a run with the plugin
+    runtime = runtime_of(request.config)
+    if runtime.kind == "sync":  # a sessionmaker of the app's Session class
+        from sqlalchemy.orm import Session
+
+        return sync_layer_sessionmaker(runtime.session_class or Session)  # type: ignore[return-value]
     return layer_sessionmaker()
 
 
@@ -122,6 +130,10 @@ async def db_connection(request: pytest.FixtureRequest) -> AsyncIterator[AsyncCo
         yield connection
         return
     assert runtime.handle is not None
+    if runtime.sync_engine is not None:  # a sync app's run: a sync Connection
+        with runtime.sync_engine.connect() as sync_own:
+            yield sync_own  # type: ignore[misc]
+        return
     async with runtime.handle.engine.connect() as own:
         yield own
 

@@ -15,7 +15,12 @@ import sqlalchemy.ext.asyncio
 
 with contextlib.suppress(ImportError):
     import asyncpg  # noqa: F401
-    import sqlalchemy.dialects.postgresql.asyncpg  # noqa: F401
+    import sqlalchemy.dialects.postgresql.asyncpg
+with contextlib.suppress(ImportError):  # sync apps' drivers
+    import psycopg  # noqa: F401
+    import psycopg2  # noqa: F401
+    import sqlalchemy.dialects.postgresql.psycopg
+    import sqlalchemy.dialects.postgresql.psycopg2  # noqa: F401
 
 # Alembic's `op` and `context` are module-level proxies. Revision modules that the
 # product keeps parsed between runs hold the first `op` they saw: were alembic first
