@@ -9,17 +9,6 @@ import pytest
 from sync_projects import CLASSIC, SCOPED, TEMPLATE, TEMPLATE_POSTGRES_CONFIG, TEMPLATE_TESTS
 from test_init import aksara, make, passed, table
 
-from aksara_testing._settings import SETTINGS
-
-# TODO(lead, issue 20): the engine setting and sync isolation are being built on main
-# (aksara_testing/_engines.py, _kinds.py). Until they are merged into this branch, init
-# cannot write `engine` (load_settings rejects the key) and `aksara test` cannot isolate a
-# sync app. Remove this marker when main is merged.
-needs_sync_core = pytest.mark.skipif(
-    "engine" not in {s.key for s in SETTINGS},
-    reason="TODO(lead, issue 20): needs the engine setting and sync isolation from main",
-)
-
 
 def sqlite_template(root: Path) -> Path:
     return make(root, TEMPLATE | TEMPLATE_TESTS)
@@ -28,7 +17,6 @@ def sqlite_template(root: Path) -> Path:
 # -- the three shapes, each run afterwards ----------------------------------------------------
 
 
-@needs_sync_core
 def test_the_fastapi_starter_gets_its_engine_the_session_class_and_sqlmodel(
     tmp_path: Path,
 ) -> None:
@@ -62,7 +50,6 @@ def test_the_fastapi_starter_gets_its_engine_the_session_class_and_sqlmodel(
     assert not (project / "app.db").exists()
 
 
-@needs_sync_core
 def test_the_classic_database_module_gets_session_local_and_the_models_module(
     tmp_path: Path,
 ) -> None:
@@ -88,7 +75,6 @@ def test_the_classic_database_module_gets_session_local_and_the_models_module(
     assert not (project / "sql_app.db").exists()
 
 
-@needs_sync_core
 def test_a_scoped_session_app_with_a_required_url_gets_a_sync_sqlite_guess(
     tmp_path: Path,
 ) -> None:
@@ -106,7 +92,7 @@ def test_a_scoped_session_app_with_a_required_url_gets_a_sync_sqlite_guess(
         "engine": "board.db:engine",
         "env": {"BOARD_DATABASE_URL": "{database_url}"},
     }
-    assert "session       board.db:db_session (scoped_session at board/db.py:7)" in outcome.stdout
+    assert "session       board.db:db_session (scoped_session at board/db.py:8)" in outcome.stdout
     assert "sqlite:///board.db is a guess (env BOARD_DATABASE_URL, no default" in outcome.stdout
     ran = aksara("test", cwd=project)
     assert ran.code == 0, ran.stdout + ran.stderr
@@ -114,7 +100,6 @@ def test_a_scoped_session_app_with_a_required_url_gets_a_sync_sqlite_guess(
     assert not (project / "board.db").exists()
 
 
-@needs_sync_core
 @pytest.mark.postgres
 def test_the_fastapi_starter_on_postgresql_with_psycopg(tmp_path: Path, postgres_url: str) -> None:
     server = urlsplit(postgres_url)
@@ -137,16 +122,35 @@ def test_the_fastapi_starter_on_postgresql_with_psycopg(tmp_path: Path, postgres
     url = f"postgresql+psycopg://{server.username}@{server.hostname}:{server.port or 5432}/starter"
     assert table(project)["database_url"] == url
     assert "env" not in table(project)  # the app builds its URL from parts itself
-    assert str(server.password) not in (project / "pyproject.toml").read_text()
+    assert f":{server.password}@" not in (project / "pyproject.toml").read_text()
     ran = aksara("test", cwd=project, env={"PGPASSWORD": str(server.password)})
     assert ran.code == 0, ran.stdout + ran.stderr
     assert passed(ran) == 3
 
 
+@pytest.mark.postgres
+def test_the_classic_layout_on_postgresql_with_psycopg2(tmp_path: Path, postgres_url: str) -> None:
+    server = urlsplit(postgres_url)
+    url = f"postgresql+psycopg2://{server.netloc}/sql_app"
+    database = CLASSIC["sql_app/database.py"].replace("sqlite:///./sql_app.db", url)
+    database = database.replace(', connect_args={"check_same_thread": False}', "")
+    assert "psycopg2" in database and "check_same_thread" not in database
+    project = make(tmp_path, CLASSIC | {"sql_app/database.py": database})
+
+    outcome = aksara("init", cwd=project)
+
+    assert outcome.code == 0, outcome.stderr
+    assert table(project)["database_url"] == url  # a password in the code is kept
+    assert table(project)["engine"] == "sql_app.database:engine"
+    ran = aksara("test", cwd=project)
+    assert ran.code == 0, ran.stdout + ran.stderr
+    assert passed(ran) == 2
+    assert "test_sql_app" in ran.stdout
+
+
 # -- what is written, without running it -----------------------------------------------------
 
 
-@needs_sync_core
 def test_a_postgres_only_sync_app_without_its_parts_gets_a_guess_with_its_driver(
     tmp_path: Path,
 ) -> None:
@@ -164,7 +168,6 @@ def test_a_postgres_only_sync_app_without_its_parts_gets_a_guess_with_its_driver
     assert "postgresql+psycopg://localhost/app is a guess" in outcome.stdout
 
 
-@needs_sync_core
 def test_sessions_built_from_an_engine_made_in_a_function_are_reported(tmp_path: Path) -> None:
     project = make(
         tmp_path,
@@ -202,7 +205,6 @@ def test_sessions_built_from_an_engine_made_in_a_function_are_reported(tmp_path:
     ) in outcome.stdout
 
 
-@needs_sync_core
 def test_engine_and_session_options_are_written_as_given(tmp_path: Path) -> None:
     project = make(tmp_path, CLASSIC)
 
