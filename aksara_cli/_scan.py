@@ -67,7 +67,8 @@ class Scan:
     sync_sessions: list[Found] = field(default_factory=list)  # sessionmaker, scoped_session
     engines: list[Found] = field(default_factory=list)  # module-level create_engine()
     async_engines: list[Found] = field(default_factory=list)  # module-level create_async_engine()
-    async_calls: int = 0  # create_async_engine() / async_sessionmaker() calls anywhere
+    async_calls: int = 0  # create_async_engine(), async_sessionmaker()... calls anywhere
+    sync_calls: int = 0  # create_engine(), sessionmaker() calls anywhere
     session_classes: list[Found] = field(default_factory=list)  # Session(engine) calls
     auths: list[Found] = field(default_factory=list)
     migrations: list[Found] = field(default_factory=list)
@@ -85,7 +86,8 @@ class Scan:
         if self.sessions or self.async_engines or self.async_calls:
             return "async"
         sync_makers = [s for s in self.sync_sessions if s.what != ASYNC_CLASS_MAKER]
-        return "sync" if self.engines or sync_makers or self.session_classes else "async"
+        sync = self.engines or sync_makers or self.session_classes or self.sync_calls
+        return "sync" if sync else "async"
 
 
 @dataclass
@@ -384,8 +386,16 @@ class Project:
 
     def _call(self, module: SourceModule, node: ast.Call, result: Scan) -> None:
         called = self.qualname(node.func, module) or ""
-        if called in ASYNC_ENGINE_FUNCTIONS or called in SESSIONMAKERS:
+        if called in SYNC_SESSIONMAKERS:
+            is_async = is_below(self, self._class_arg(node, module), ASYNC_SESSION_CLASSES)
+            if is_async:
+                result.async_calls += 1
+            else:
+                result.sync_calls += 1
+        elif called in ASYNC_ENGINE_FUNCTIONS or called in SESSIONMAKERS:
             result.async_calls += 1
+        elif called in SYNC_ENGINE_FUNCTIONS:
+            result.sync_calls += 1
         if called in ENGINE_FUNCTIONS:
             url = node.args[0] if node.args else keyword_arg(node, "url")
             if url is not None:

@@ -642,6 +642,30 @@ def test_a_scoped_session_and_a_psycopg2_url_from_the_environment(tmp_path: Path
     )
 
 
+def test_an_engine_and_sessionmaker_made_in_functions_still_make_a_sync_app(
+    tmp_path: Path,
+) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                from functools import cache
+
+                from sqlalchemy import create_engine
+                from sqlalchemy.orm import sessionmaker
+
+
+                @cache
+                def session_factory():
+                    return sessionmaker(bind=create_engine("sqlite:///app.db"))
+            """,
+        },
+    )
+
+    assert (found.engines, found.sync_sessions, found.sync_calls) == ([], [], 2)
+    assert found.kind == "sync"
+
+
 def test_session_subclasses_and_bind_keywords_are_session_classes(tmp_path: Path) -> None:
     found = project(
         tmp_path,
@@ -689,7 +713,7 @@ def test_anything_async_keeps_the_project_async(tmp_path: Path) -> None:
     )
 
     assert found.kind == "async"
-    assert found.async_calls == 1
+    assert (found.async_calls, found.sync_calls) == (2, 1)
     assert [(s.target, s.what) for s in found.sync_sessions] == [
         ("db:Session", "sessionmaker(class_=AsyncSession)")
     ]
