@@ -188,21 +188,26 @@ class _Doctor:
         return "ok", f"{self._named('models')} imports: {len(metadata.tables)} tables"
 
     def check_session(self) -> tuple[Status, str]:
-        from sqlalchemy.ext.asyncio import async_sessionmaker
+        from aksara_testing._kinds import classify, kind_of_run
+        from aksara_testing.errors import ConfigurationError
 
         assert self.settings is not None
-        if not self.settings.session:
+        if not self.settings.session and not self.settings.engine:
             return "skip", "session not set: only db_session uses the test transaction"
-        for spec in self.settings.session:
-            maker = self._import("session", spec)
-            if not isinstance(maker, async_sessionmaker):
-                raise CheckFailed(
-                    f"setting session = {spec!r} (from {self.settings.source('session')}) is a "
-                    f"{type(maker).__name__}, not an async_sessionmaker; point it at the "
-                    "async_sessionmaker your app uses"
-                )
-        names = ", ".join(self.settings.session)
-        return "ok", f"{names} (from {self.settings.source('session')}) import: async_sessionmaker"
+        named = []
+        for key in ("session", "engine"):
+            for spec in getattr(self.settings, key):
+                target = self._import(key, spec)
+                try:
+                    named.append(classify(key, spec, target, self.settings.source(key)))
+                except ConfigurationError as exc:
+                    raise CheckFailed(str(exc)) from None
+        try:
+            kind = kind_of_run(named)
+        except ConfigurationError as exc:
+            raise CheckFailed(str(exc)) from None
+        shown = ", ".join(f"{n.spec} ({n.what})" for n in named)
+        return "ok", f"{shown} import: a {kind} app"
 
     def check_auth(self) -> tuple[Status, str]:
         assert self.settings is not None

@@ -22,14 +22,17 @@ from .fixtures import app, client, db_session, test_settings
 if TYPE_CHECKING:
     from ._client import AksaraClient, AksaraResponse
     from ._mock_ai import AICall, MockAI, mock_ai
+    from ._sync_client import AksaraSyncClient, sync_client
 
 # Imported on first use: httpx costs ~70 ms, too much for projects that never use the client.
 _LAZY = {
     "AICall": "._mock_ai",
     "AksaraClient": "._client",
     "AksaraResponse": "._client",
+    "AksaraSyncClient": "._sync_client",
     "MockAI": "._mock_ai",
     "mock_ai": "._mock_ai",
+    "sync_client": "._sync_client",
 }
 
 
@@ -46,6 +49,7 @@ __all__ = [
     "AksaraClient",
     "AksaraError",
     "AksaraResponse",
+    "AksaraSyncClient",
     "AksaraTestCase",
     "CapturedTask",
     "CapturedTasks",
@@ -70,5 +74,6 @@ __all__ = [
     "mock_ai",
     "register_task_backend",
     "setup_test_database",
+    "sync_client",
     "test_settings",
 ]

@@ -176,6 +176,12 @@ def sync_driver(named: list[Named], database_url: URL) -> str:
         if isinstance(target, sessionmaker):
             target = target.kw.get("bind")
         if isinstance(target, Engine):
+            if target.dialect.name != database_url.get_backend_name():
+                raise ConfigurationError(
+                    f"setting {entry.key} = {entry.spec!r} uses a {target.dialect.name} engine "
+                    f"but the test database is {database_url.get_backend_name()} (from "
+                    "database_url); point database_url at the kind of database the app uses"
+                )
             found.setdefault(target.dialect.driver, entry.spec)
     if len(found) > 1:
         (one, spec_one), (two, spec_two) = list(found.items())[:2]

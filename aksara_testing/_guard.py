@@ -141,9 +141,9 @@ def _known_urls(settings: Settings, environ: Mapping[str, str]) -> Iterator[_Kno
             yield _Known(
                 endpoint,
                 f"database_url (from {settings.source('database_url')})",
-                "name the app's async_sessionmaker in the session setting so its sessions "
-                "use the test transaction, or list the database in allow_databases if this "
-                "connection is deliberate",
+                "name the app's sessionmaker in the session setting, or its engine in the "
+                "engine setting, so its work uses the test transaction, or list the database "
+                "in allow_databases if this connection is deliberate",
                 app_owned=True,
             )
     where = f"[tool.aksara] env ({settings.source('env')})"

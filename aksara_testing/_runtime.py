@@ -359,7 +359,8 @@ class Runtime:
             self.isolation = await Isolation.start(handle.engine)
         self.handle = handle
         shown = mask_url(url.render_as_string(hide_password=False))
-        self.notes.append(f"test database {shown} {handle.note}")
+        layer = f", sync sessions on {self._sync_driver}" if self.kind == "sync" else ""
+        self.notes.append(f"test database {shown} {handle.note}{layer}")
 
     async def _start_sync_layer(self, handle: DatabaseHandle) -> Isolation:
         """A sync app's test layer: a connection with the app's own driver."""
@@ -605,13 +606,16 @@ class Runtime:
         """A client for ``app`` that authenticates with the ``auth`` setting."""
         from ._client import AksaraClient
 
-        auth = self.settings.auth
-        auth_function = self._import("auth", auth) if auth else None
         return AksaraClient(
             app,
-            auth_function=auth_function,  # type: ignore[arg-type]
+            auth_function=self.auth_function(),  # type: ignore[arg-type]
             on_response=self.responses.append,
         )
+
+    def auth_function(self) -> object:
+        """The function the ``auth`` setting names (None when unset); stops the run if it cannot."""
+        auth = self.settings.auth
+        return self._import("auth", auth) if auth else None
 
     def load_app(self) -> Any:
         """The app the ``app`` setting names (a factory's result; an async one still to await)."""

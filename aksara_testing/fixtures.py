@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import types
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from ._client import AksaraClient
     from ._mock_ai import MockAI
+    from ._sync_client import AksaraSyncClient
 
 __all__ = [
     "app",
@@ -34,6 +36,7 @@ __all__ = [
 RUNTIME_KEY = pytest.StashKey[Runtime]()
 SESSION_FIXTURE = "_aksara_session"  # requested first by the plugin (see plugin.py)
 ANYIO_CHECK_FIXTURE = "_aksara_anyio_backend"  # requested by anyio tests using the database
+ASYNC_CLIENT_FIXTURE = "_aksara_async_client"  # what client gives an async test
 
 
 def runtime_of(config: pytest.Config) -> Runtime:
@@ -150,20 +153,52 @@ def app(request: pytest.FixtureRequest) -> Any:
         pytest.fail(str(exc), pytrace=False)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[AksaraClient]:
-    """An ``httpx.AsyncClient`` over the app (``http://testserver``), lifespan included.
+@pytest.fixture
+def client(request: pytest.FixtureRequest, app: Any) -> Iterator[AksaraClient | AksaraSyncClient]:
+    """An httpx client over the app (``http://testserver``), lifespan included.
 
+    In ``async def`` tests an ``httpx.AsyncClient`` (``await client.get(...)``),
+    in plain ``def`` tests an ``httpx.Client`` (``client.get(...)``).
     ``client.authenticate(user)`` adds the ``auth`` setting's credentials to
     every later request; ``client.logout()`` removes them.
     """
+    yield from client_for(request, app)
+
+
+def client_for(request: pytest.FixtureRequest, app: Any) -> Iterator[Any]:
+    """The ``client`` fixture's body: the async client in async tests, else the sync one."""
+    if _is_async_test(request.node):
+        yield request.getfixturevalue(ASYNC_CLIENT_FIXTURE)
+        return
+    runtime = runtime_of(request.config)
+    if runtime.loop is None:  # a project without [tool.aksara]: start the session loop
+        request.getfixturevalue(SESSION_FIXTURE)
+    from ._sync_client import new_sync_client
+
+    try:
+        test_client = new_sync_client(runtime, app)
+    except ConfigurationError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with test_client:
+        yield test_client
+
+
+def _is_async_test(item: pytest.Item) -> bool:
+    """An ``async def`` test (seen through Hypothesis's sync wrapper); doctests are sync."""
+    function = getattr(item, "obj", None)
+    function = getattr(getattr(function, "hypothesis", None), "inner_test", function)
+    return inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+
+
+@pytest_asyncio.fixture(loop_scope="session", name=ASYNC_CLIENT_FIXTURE)
+async def _async_client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[AksaraClient]:
     async with open_client(request, app) as test_client:
         yield test_client
 
 
 @contextlib.asynccontextmanager
 async def open_client(request: pytest.FixtureRequest, app: Any) -> AsyncIterator[AksaraClient]:
-    """The ``client`` fixture's client, closed when the block ends."""
+    """The ``client`` fixture's async client, closed when the block ends."""
     from ._apps import AppFactory
 
     if isinstance(app, AppFactory):  # an async create_app(): built on this loop, once

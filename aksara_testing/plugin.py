@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import AsyncIterator, Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from . import _secrets, fixtures
 from ._asyncio_options import AsyncioDefaults, fill_unset
@@ -161,11 +160,10 @@ def _client_over_django(config: pytest.Config) -> None:
 
 
 class _ClientOverDjango:
-    @pytest_asyncio.fixture(loop_scope="session", name="client")
-    async def client(self, request: pytest.FixtureRequest, app: Any) -> AsyncIterator[Any]:
+    @pytest.fixture(name="client")
+    def client(self, request: pytest.FixtureRequest, app: Any) -> Iterator[Any]:
         """aksara's client (pytest-django's ``client`` is hidden in this project)."""
-        async with fixtures.open_client(request, app) as test_client:
-            yield test_client
+        yield from fixtures.client_for(request, app)
 
 
 def _register_migration_checks(config: pytest.Config, runtime: Runtime) -> None:

@@ -42,7 +42,7 @@ _LISTS = frozenset({"targets", "hosts"})  # given in one environment variable, c
 API_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Test classes and decorators", ("AksaraTestCase", "async_test", "MigrationTestCase")),
     ("Fixtures", ("db_session", "client", "app", "test_settings")),
-    ("The test client", ("AksaraClient", "AksaraResponse")),
+    ("The test client", ("AksaraClient", "AksaraSyncClient", "sync_client", "AksaraResponse")),
     ("Factories", ("Factory", "Faker")),
     ("Counting queries", ("count_queries", "assert_num_queries", "QueryLog")),
     ("The test database", ("setup_test_database",)),

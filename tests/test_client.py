@@ -97,6 +97,24 @@ def test_lifespan_runs_once_per_client_and_shuts_down(project: Project) -> None:
     project.run().assert_outcomes(passed=3)
 
 
+def test_a_client_used_as_a_context_manager_shuts_the_lifespan_down(
+    sqlite_project: Project,
+) -> None:
+    make_app(sqlite_project)
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        import webapp
+        from aksara_testing import AksaraClient
+
+        async def test_it():
+            async with AksaraClient(webapp.app) as client:
+                await client.get("/state")
+            assert webapp.EVENTS == ["startup", "shutdown"]
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=1)
+
+
 def test_rows_created_through_the_app_are_visible_then_rolled_back(project: Project) -> None:
     make_app(project)
     project.pytester.makepyfile(
@@ -278,13 +296,17 @@ def test_pytest_django_no_longer_hides_our_client_in_a_configured_project(
         async def test_the_client_is_aksaras(client):
             assert type(client).__name__ == "AksaraClient"
             assert (await client.get("/missing")).status_code == 404
+
+        def test_a_sync_test_gets_aksaras_sync_client(client):
+            assert type(client).__name__ == "AksaraSyncClient"
+            assert client.get("/missing").status_code == 404
         """,
     )
     sqlite_project.write_settings('app = "webapp:app"')
 
     result = sqlite_project.run()
 
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     assert "pytest-django" not in result.stdout.str()
     listed = sqlite_project.run("--fixtures")
     assert listed.ret == 0, listed.stdout.str()

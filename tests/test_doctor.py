@@ -172,6 +172,26 @@ def test_a_project_with_migrations_passes_from_a_sub_folder(tmp_path: Path) -> N
     assert found["models"][1].endswith("imports: 1 tables")
 
 
+SYNC_DB = """
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    engine = create_engine("postgresql+psycopg2://u@h/app")
+    SessionLocal = sessionmaker(bind=engine)
+"""
+
+
+def test_a_sync_project_passes_the_session_and_driver_checks(tmp_path: Path) -> None:
+    files = setting('session = "syncdb:SessionLocal"') | {"syncdb.py": SYNC_DB}
+    project = make(tmp_path, PROJECT | files)
+
+    outcome = doctor(cwd=project, AKSARA_DATABASE_URL="postgresql+psycopg2://u@127.0.0.1:1/app")
+
+    found = lines(outcome)
+    assert found["session"] == ("ok", "syncdb:SessionLocal (sessionmaker) import: a sync app")
+    assert found["extras"] == ("ok", "asyncpg installed for postgresql")
+
+
 def setting(line: str) -> dict[str, str]:
     """The project's settings with ``key = value`` replacing that key's line (or added)."""
     key = line.split("=")[0].strip()
@@ -204,7 +224,16 @@ FAILURES = {
     "app-not-callable": (setting('app = "auth:not_callable"'), "app", "is a int, not an ASGI app"),
     "models-wrong": (setting('models = "auth:token"'), "models", "neither a DeclarativeBase"),
     "models-empty": (setting('models = "emptymodels:Base"'), "models", "has no tables"),
-    "session-wrong": (setting('session = "auth:token"'), "session", "not an async_sessionmaker"),
+    "session-wrong": (
+        setting('session = "auth:token"'),
+        "session",
+        "not an async_sessionmaker, a sessionmaker, a scoped_session or a Session class",
+    ),
+    "engine-wrong": (
+        setting('engine = "auth:token"'),
+        "session",
+        "not an Engine or AsyncEngine made by create_engine() or create_async_engine()",
+    ),
     "auth-wrong": (setting('auth = "auth:not_callable"'), "auth", "is a int, not a function"),
     "unsafe": (
         setting('test_database_url = "sqlite:///app.db"'),
@@ -216,10 +245,10 @@ FAILURES = {
         "test database",
         "database_url is not",
     ),
-    "sync-driver": (
-        setting('database_url = "postgresql+psycopg2://u@h/app"'),
-        "extras",
-        "psycopg2 is a synchronous driver",
+    "mixed-kinds": (
+        setting('engine = "syncdb:engine"') | {"syncdb.py": SYNC_DB},
+        "session",
+        "is async (async_sessionmaker) but engine = 'syncdb:engine' is sync (Engine)",
     ),
     "server-down": (
         setting('database_url = "postgresql://u:secret@127.0.0.1:1/app"'),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from typing import Any
@@ -964,10 +963,20 @@ class _Manager:
         self.rows: list[Any] = []
 
     async def create(self, **fields: Any) -> Any:
+        return self.create_now(**fields)
+
+    def create_now(self, **fields: Any) -> Any:
         row = self.model(**fields)
         row.id = len(self.rows) + 1
         self.rows.append(row)
         return row
+
+
+class _SyncManager(_Manager):
+    """A manager whose ``create`` is a plain function."""
+
+    def create(self, **fields: Any) -> Any:  # type: ignore[override]
+        return self.create_now(**fields)
 
 
 class Person:
@@ -1004,9 +1013,11 @@ class MarkedNoteFactory(NoteFactory):
         obj.marked = True
 
 
-@pytest.fixture
-def managers(monkeypatch: pytest.MonkeyPatch) -> tuple[_Manager, _Manager]:
-    people, notes = _Manager(Person), _Manager(Note)
+@pytest.fixture(params=[_Manager, _SyncManager], ids=["async manager", "sync manager"])
+def managers(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> tuple[_Manager, _Manager]:
+    people, notes = request.param(Person), request.param(Note)
     monkeypatch.setattr(Person, "objects", people, raising=False)
     monkeypatch.setattr(Note, "objects", notes, raising=False)
     return people, notes
@@ -1025,17 +1036,17 @@ def test_create_on_a_model_that_cannot_be_saved_is_one_line_naming_the_factory(
     factory: type[Factory[Any]],
 ) -> None:
     with pytest.raises(FactoryError) as error:
-        asyncio.run(factory.create())
+        factory.create()
     message = str(error.value)
     assert message.startswith(f"{factory.__name__}.create() cannot save ")
     assert "build()" in message and "\n" not in message
 
 
-def test_a_model_with_an_async_objects_manager_is_created_through_it(
+async def test_a_model_with_an_objects_manager_is_created_through_it(
     managers: tuple[_Manager, _Manager],
 ) -> None:
     _, notes = managers
-    created = asyncio.run(NoteFactory.create_batch(2, body="text"))
+    created = await NoteFactory.create_batch(2, body="text")
     assert notes.rows == created
     assert [(n.id, n.title, n.body) for n in created] == [
         (1, "note0", "text"),
@@ -1043,18 +1054,27 @@ def test_a_model_with_an_async_objects_manager_is_created_through_it(
     ]
 
 
-def test_post_generation_hooks_see_the_object_the_manager_created(
+def test_sync_code_creates_through_the_manager_without_await(
     managers: tuple[_Manager, _Manager],
 ) -> None:
-    note = asyncio.run(MarkedNoteFactory.create())
+    _, notes = managers
+    created = NoteFactory.create_batch(2, body="text")
+    assert notes.rows == created
+    assert (NoteFactory.create().id, len(notes.rows)) == (3, 3)
+
+
+async def test_post_generation_hooks_see_the_object_the_manager_created(
+    managers: tuple[_Manager, _Manager],
+) -> None:
+    note = await MarkedNoteFactory.create()
     assert getattr(note, "marked", False)
 
 
-def test_sub_factory_parents_of_manager_models_are_created_through_their_manager(
+async def test_sub_factory_parents_of_manager_models_are_created_through_their_manager(
     managers: tuple[_Manager, _Manager],
 ) -> None:
     people, _ = managers
-    note = asyncio.run(AuthoredNoteFactory.create())
+    note = await AuthoredNoteFactory.create()
     assert people.rows == [note.person]
 
 
@@ -1086,7 +1106,7 @@ def test_an_unknown_override_is_refused_naming_fields_and_traits(strategy: str) 
     call = {
         "build": lambda: MemberFactory.build(nmae="x"),
         "build_batch": lambda: MemberFactory.build_batch(2, nmae="x"),
-        "create": lambda: asyncio.run(MemberFactory.create(nmae="x")),
+        "create": lambda: MemberFactory.create(nmae="x"),
     }[strategy]
     with pytest.raises(FactoryError) as error:
         call()

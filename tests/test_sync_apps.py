@@ -216,10 +216,36 @@ SCOPED_SETTINGS = """
     session = "database:db_session"
 """
 
+SUBCLASS_APP = {
+    "database.py": """
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import Session, declarative_base
+
+        engine = create_engine("{URL}")
+        Base = declarative_base()
+
+
+        class AppSession(Session):
+            pass  # the app's own Session class, made per request with AppSession(engine)
+
+
+        def get_db():
+            with AppSession(engine) as session:
+                yield session
+        """,
+    "models.py": CLASSIC_APP["models.py"],
+    "main.py": CLASSIC_APP["main.py"],
+}
+SUBCLASS_SETTINGS = """
+    models = "models:Base"
+    session = "database:AppSession"
+"""
+
 SHAPES = {
-    "sqlmodel": (SQLMODEL_APP, SQLMODEL_SETTINGS, "app.main", "app.models"),
-    "classic": (CLASSIC_APP, CLASSIC_SETTINGS, "main", "models"),
-    "scoped": (SCOPED_APP, SCOPED_SETTINGS, "main", "models"),
+    "subclass": (SUBCLASS_APP, SUBCLASS_SETTINGS, "main", "models", "AppSession"),
+    "sqlmodel": (SQLMODEL_APP, SQLMODEL_SETTINGS, "app.main", "app.models", "Session"),
+    "classic": (CLASSIC_APP, CLASSIC_SETTINGS, "main", "models", "Session"),
+    "scoped": (SCOPED_APP, SCOPED_SETTINGS, "main", "models", "Session"),
 }
 
 TESTS = """
@@ -272,6 +298,7 @@ def test_db_session_is_the_apps_session_class(db_session):
     from sqlalchemy.orm import Session
 
     assert isinstance(db_session, Session)
+    assert "{session_class}" in {{c.__name__ for c in db_session.__class__.__mro__}}
 """
 
 AFTER = """
@@ -287,10 +314,11 @@ def test_nothing_is_left_by_the_other_module(db_session):
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_sync_app_shapes_are_isolated(sync_project: SyncProject, shape: str) -> None:
-    files, settings, main, models = SHAPES[shape]
+    files, settings, main, models, session_class = SHAPES[shape]
     sync_project.write(files, settings)
     sync_project.pytester.makepyfile(
-        test_a=TESTS.format(main=main, models=models), test_b=AFTER.format(models=models)
+        test_a=TESTS.format(main=main, models=models, session_class=session_class),
+        test_b=AFTER.format(models=models),
     )
     result = sync_project.run("-v")
     result.assert_outcomes(passed=5)
@@ -384,7 +412,7 @@ def test_sync_features_work_the_async_way(sync_project: SyncProject) -> None:
 def test_sync_runs_with_workers_and_reused_databases(sync_project: SyncProject) -> None:
     sync_project.write(SQLMODEL_APP, SQLMODEL_SETTINGS)
     sync_project.pytester.makepyfile(
-        test_a=TESTS.format(main="app.main", models="app.models"),
+        test_a=TESTS.format(main="app.main", models="app.models", session_class="Session"),
         test_b=AFTER.format(models="app.models"),
     )
     aksara = str(Path(sys.executable).with_name("aksara"))
@@ -426,8 +454,19 @@ def test_sync_runs_with_workers_and_reused_databases(sync_project: SyncProject) 
             "*setting session = 'app.core.db:engine' (from pyproject.toml) is an Engine, not an "
             "async_sessionmaker, a sessionmaker, a scoped_session or a Session class*",
         ),
+        (
+            'engine = "pgdb:engine"',
+            "*setting engine = 'pgdb:engine' uses a postgresql engine but the test database is "
+            "sqlite (from database_url); point database_url at the kind of database the app uses*",
+        ),
     ],
-    ids=["mixed-kinds", "library-session-without-engine", "engine-not-an-engine", "session-engine"],
+    ids=[
+        "mixed-kinds",
+        "library-session-without-engine",
+        "engine-not-an-engine",
+        "session-engine",
+        "engine-on-another-backend",
+    ],
 )
 def test_sync_configuration_errors_are_one_line(
     pytester: pytest.Pytester, settings: str, expected: str
@@ -436,6 +475,11 @@ def test_sync_configuration_errors_are_one_line(
     project.write(
         {
             **SQLMODEL_APP,
+            "pgdb.py": """
+                from sqlalchemy import create_engine
+
+                engine = create_engine("postgresql+psycopg2://u@h/app")
+                """,
             "async_db.py": """
                 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -601,3 +645,156 @@ def test_a_sync_env_py_builds_the_test_database_and_checks_pass(
     result = sync_project.run("-v", "--aksara-migrations")
     result.assert_outcomes(passed=3 + 9)  # 9 checks
     result.stdout.fnmatch_lines(["*aksara-migrations::*PASSED*"])
+
+
+ASYNC_ENGINE_APP = """
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from models import Author
+
+engine = create_async_engine("{URL}")
+
+
+async def app_creates(name):
+    async with AsyncSession(engine) as session:  # no sessionmaker: straight from the engine
+        session.add(Author(name=name))
+        await session.commit()
+
+
+async def app_count():
+    async with engine.connect() as connection:
+        return await connection.scalar(select(func.count()).select_from(Author))
+"""
+
+ASYNC_AFTER = """
+from sqlalchemy import func, select
+
+from models import Author
+
+
+async def test_nothing_is_left_by_the_other_module(db_session):
+    assert await db_session.scalar(select(func.count()).select_from(Author)) == 0
+"""
+
+ASYNC_ENGINE_TESTS = """
+import pytest
+from sqlalchemy import func, select
+
+from appengine import app_count, app_creates
+from models import Author
+
+
+@pytest.fixture(scope="module")
+async def seeded():
+    await app_creates("module-row")
+
+
+async def test_the_apps_engine_writes_on_the_layer(seeded, db_session):
+    await app_creates("test-row")
+    assert await app_count() == 2
+    assert await db_session.scalar(select(func.count()).select_from(Author)) == 2
+
+
+async def test_and_the_test_row_is_gone(seeded):
+    assert await app_count() == 1
+
+
+async def test_a_rolled_back_app_transaction_stays_rolled_back(seeded):
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from appengine import engine
+
+    async with AsyncSession(engine) as session:
+        session.add(Author(name="dropped"))
+        await session.flush()
+        await session.rollback()
+    assert await app_count() == 1
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("asyncpg", marks=pytest.mark.postgres)])
+def test_an_async_engine_named_in_engine_is_routed_too(
+    request: pytest.FixtureRequest, pytester: pytest.Pytester, backend: str
+) -> None:
+    from conftest import MODELS
+
+    server = request.getfixturevalue("postgres_url") if backend != "sqlite" else None
+    project = SyncProject(pytester, "sqlite" if backend == "sqlite" else "psycopg", server)
+    url = project.database_url
+    project.database_url = (
+        url.replace("sqlite://", "sqlite+aiosqlite://")
+        if backend == "sqlite"
+        else url.replace("+psycopg", "+asyncpg")
+    )
+    project.write(
+        {"appengine.py": ASYNC_ENGINE_APP, "models.py": MODELS},
+        'models = "models:Base"\nengine = "appengine:engine"\n',
+    )
+    pytester.makepyfile(test_engine=ASYNC_ENGINE_TESTS, test_after=ASYNC_AFTER)
+    result = project.run("-v")
+    result.assert_outcomes(passed=4)
+
+
+REFUSED_TESTS = """
+from sqlalchemy import text
+
+from database import engine
+
+
+def test_the_apps_own_engine_is_refused_when_not_routed():
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+"""
+
+
+def test_an_app_engine_that_is_not_routed_never_reaches_the_apps_database(
+    sync_project: SyncProject,
+) -> None:
+    """Only the sessionmaker is named: the engine itself is still the app's, and refused."""
+    sync_project.write(CLASSIC_APP, CLASSIC_SETTINGS)
+    sync_project.pytester.makepyfile(test_refused=REFUSED_TESTS)
+    result = sync_project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*refused*syncapp_*test_refused.py:7*its engine in the engine setting*"]
+    )
+
+
+CLIENT_TESTS = """
+import pytest
+from sqlmodel import select
+
+from aksara_testing import sync_client
+from app.models import Item
+
+
+@pytest.fixture(scope="module")
+def shared(app):
+    with sync_client(app) as client:
+        yield client
+
+
+def test_the_client_fixture_is_sync_in_sync_tests(client, db_session):
+    response = client.post("/items", params={"name": "via-client"})
+    assert response.status_code == 201, response
+    assert [i.name for i in db_session.exec(select(Item))] == ["via-client"]
+
+
+def test_a_module_scoped_client_and_a_clean_layer(shared):
+    assert shared.get("/items").json() == []
+    shared.post("/items", params={"name": "shared"})
+    assert shared.get("/count").json() == 1
+
+
+async def test_async_tests_get_the_async_client_on_the_same_layer(client, db_session):
+    response = await client.post("/items", params={"name": "async"})
+    assert response.status_code == 201
+    assert [i.name for i in db_session.exec(select(Item))] == ["async"]
+"""
+
+
+def test_sync_and_async_tests_use_our_client_on_a_sync_app(sync_project: SyncProject) -> None:
+    sync_project.write(SQLMODEL_APP, SQLMODEL_SETTINGS + 'app = "app.main:app"\n')
+    sync_project.pytester.makepyfile(test_our_client=CLIENT_TESTS)
+    sync_project.run("-v").assert_outcomes(passed=3)

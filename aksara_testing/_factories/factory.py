@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from ..errors import AksaraError
 from . import declarations as d
 from .construct import WRITING, raw_constructor
 from .models import ModelInfo, model_info
 from .resolver import Resolver, split_overrides
+from .running import Created, CreatedBatch, call_user, deliver
 from .state import FactoryState, current_state
 
 __all__ = ["Factory", "FactoryError"]
@@ -150,7 +151,8 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         users = UserFactory.build_batch(3)            # no database
 
     Required columns you do not declare are filled in; objects are created in
-    the current test layer and rolled back with it.
+    the current test layer and rolled back with it. In sync tests and fixtures
+    ``create`` and ``create_batch`` are called without ``await``.
     """
 
     Faker = d.Faker
@@ -241,13 +243,29 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
     # -- creating ----------------------------------------------------------------
 
     @classmethod
-    async def create(cls, **overrides: Any) -> T:
-        """One object, written to the test database (rolled back with the test's scope)."""
-        return (await cls.create_batch(1, **overrides))[0]
+    def create(cls, **overrides: Any) -> Created[T]:
+        """One object, written to the test database (rolled back with the test's scope).
+
+        ``await UserFactory.create()`` in async code; ``UserFactory.create()``
+        in sync tests and fixtures, which returns the object itself.
+        """
+        return cast("Created[T]", deliver(cls._create_one(overrides), f"{cls.__name__}.create()"))
 
     @classmethod
-    async def create_batch(cls, size: int, **overrides: Any) -> list[T]:
-        """``size`` objects written together: one round of statements per table."""
+    def create_batch(cls, size: int, **overrides: Any) -> CreatedBatch[T]:
+        """``size`` objects written together: one round of statements per table.
+
+        Awaited in async code, called as is in sync code, like :meth:`create`.
+        """
+        name = f"{cls.__name__}.create_batch()"
+        return cast("CreatedBatch[T]", deliver(cls._create_batch(size, overrides), name))
+
+    @classmethod
+    async def _create_one(cls, overrides: dict[str, Any]) -> T:
+        return (await cls._create_batch(1, overrides))[0]
+
+    @classmethod
+    async def _create_batch(cls, size: int, overrides: dict[str, Any]) -> list[T]:
         from .persistence import persist
 
         state = current_state()
@@ -282,7 +300,7 @@ async def _create_managed_parents(hooks: list[Hook], top: list[Any]) -> None:
         if create is None:
             continue
         values = {k: saved.get(id(v), v) for k, v in fields_of(record.instance).items()}
-        saved[id(record.instance)] = await create(**values)
+        saved[id(record.instance)] = await call_user(create, **values)
     if saved:
         for instance in top:
             for key, value in fields_of(instance).items():
@@ -315,9 +333,9 @@ class Hook:
     async def run_created(self) -> None:
         declaration = self.declaration
         if isinstance(declaration, d.PostGeneration):
-            result = declaration.function(self.instance, True, self.extracted, **self.kwargs)
-            if inspect.isawaitable(result):
-                await result
+            await call_user(
+                declaration.function, self.instance, True, self.extracted, **self.kwargs
+            )
         else:
             factory = _load(declaration.factory)
             await factory.create(**self._related_overrides())

@@ -1,12 +1,11 @@
-"""Writing built objects: SQLAlchemy models through the test layer's session."""
+"""Writing built objects: SQLAlchemy models through the test layer's session (async or sync)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .models import model_info
 
@@ -19,8 +18,11 @@ __all__ = [
     "load_server_defaults",
     "manager_create",
     "new_instances",
+    "on_session",
     "persist",
 ]
+
+T = TypeVar("T")
 
 
 async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
@@ -29,35 +31,57 @@ async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
     They are ``objects`` themselves, except where a model's manager made new ones.
     """
     from .factory import FactoryError
+    from .running import call_user
 
     model = factory._model
     if model_info(model).mapped:
-        from .bulk import write
-        from .construct import normalize
-
-        session = _layer_session(factory)
-        if await session.run_sync(write, objects):
-            await session.commit()
-            return objects
-        normalize([i for found in new_instances(objects).values() for i in found])
-        deferred = await session.run_sync(_prepare, objects)
-        # One flush writes every table, parents first, rows batched per table;
-        # the commit keeps them for the rest of the scope (rolled back after it).
-        with _server_defaults_fetched_later(deferred):
-            await session.commit()
-        if deferred:
-            await session.run_sync(load_server_defaults, deferred)
+        session = await _layer_session(factory)
+        await on_session(session, _save, objects)
         return objects
     create = manager_create(model)
     if create is not None:
-        return [await create(**fields_of(instance)) for instance in objects]
+        return [await call_user(create, **fields_of(instance)) for instance in objects]
     raise FactoryError(
         f"{factory.__name__}.create() cannot save {model.__name__}: it is neither a "
-        "SQLAlchemy model nor has an async objects.create(); use build() instead"
+        "SQLAlchemy model nor has an objects.create(); use build() instead"
     )
 
 
-def _layer_session(factory: type[Factory[Any]]) -> Any:
+async def on_session(session: Any, function: Callable[..., T], *args: Any) -> T:
+    """``function(sync_session, *args)`` in SQLAlchemy's greenlet, for either kind of session.
+
+    The layer's session is an ``AsyncSession`` in async projects (its
+    ``run_sync`` does just this) and a ``Session`` in sync ones, whose layer
+    may need the event loop this coroutine runs on (to build the test
+    database on first use): in the greenlet it can wait for it.
+    """
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.util import greenlet_spawn
+
+    if isinstance(session, AsyncSession):
+        return await session.run_sync(function, *args)
+    return await greenlet_spawn(function, session, *args)
+
+
+def _save(session: Any, objects: list[Any]) -> None:
+    """Insert ``objects`` (and the new objects they reach) and commit, in the layer."""
+    from .bulk import write
+    from .construct import normalize
+
+    if write(session, objects):
+        session.commit()
+        return
+    normalize([i for found in new_instances(objects).values() for i in found])
+    deferred = _prepare(session, objects)
+    # One flush writes every table, parents first, rows batched per table;
+    # the commit keeps them for the rest of the scope (rolled back after it).
+    with _server_defaults_fetched_later(deferred):
+        session.commit()
+    if deferred:
+        load_server_defaults(session, deferred)
+
+
+async def _layer_session(factory: type[Factory[Any]]) -> Any:
     from .._runtime import current_runtime
     from .factory import FactoryError
 
@@ -67,13 +91,15 @@ def _layer_session(factory: type[Factory[Any]]) -> Any:
             f"{factory.__name__}.create() needs the test database: call it in a test or "
             "fixture run by pytest with aksara-testing"
         )
+    if runtime.session_node is None:
+        await runtime.activate()  # raises the run's one-line error: no session set-up yet
     return runtime.layer_session()
 
 
 def manager_create(model: type) -> Any:
-    """``model.objects.create`` when it is an async function, else None."""
+    """``model.objects.create`` (sync or async) when the model has one, else None."""
     create = getattr(getattr(model, "objects", None), "create", None)
-    return create if create is not None and inspect.iscoroutinefunction(create) else None
+    return create if callable(create) else None
 
 
 def fields_of(instance: Any) -> dict[str, Any]:
