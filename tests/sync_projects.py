@@ -382,5 +382,10 @@ SCOPED = {
         def test_posts_are_rolled_back():
             with TestClient(app) as client:
                 assert client.get("/posts/count").json() == {"count": 0}
+
+
+        def test_the_client_fixture_of_a_fresh_configuration(client, db_session):
+            assert client.post("/posts", params={"text": "yo"}).status_code == 201
+            assert db_session.scalars(select(Post.text)).all() == ["yo"]
     """,
 }

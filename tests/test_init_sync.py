@@ -96,7 +96,7 @@ def test_a_scoped_session_app_with_a_required_url_gets_a_sync_sqlite_guess(
     assert "sqlite:///board.db is a guess (env BOARD_DATABASE_URL, no default" in outcome.stdout
     ran = aksara("test", cwd=project)
     assert ran.code == 0, ran.stdout + ran.stderr
-    assert passed(ran) == 2
+    assert passed(ran) == 3
     assert not (project / "board.db").exists()
 
 
