@@ -142,14 +142,24 @@ def test_command(**options: Any) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Overwrite [tool.aksara] without asking.")
 @click.option("--app", metavar="MODULE:ATTR", help="The ASGI app (instead of detecting it).")
 @click.option("--database-url", metavar="URL", help="The app's database URL.")
-@click.option("--models", metavar="MODULE:ATTR", help="The DeclarativeBase subclass or MetaData.")
-@click.option("--session", multiple=True, metavar="MODULE:ATTR", help="An async_sessionmaker.")
+@click.option(
+    "--models", metavar="MODULE:ATTR", help="The DeclarativeBase subclass, SQLModel or MetaData."
+)
+@click.option(
+    "--session",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="What the app makes sessions with: an async_sessionmaker, sessionmaker or Session class.",
+)
+@click.option(
+    "--engine", multiple=True, metavar="MODULE:ATTR", help="A module-level engine of the app."
+)
 @click.option("--migrations", metavar="PATH", help="alembic.ini or an Alembic script folder.")
 @click.option("--auth", metavar="MODULE:ATTR", help="callable(user) -> token or headers.")
 def init_command(project: Path, **options: Any) -> None:
     """Write [tool.aksara] and tests/conftest.py for an existing project.
 
-    Finds the app, models, session factory, database URL and Alembic set-up by
+    Finds the app, models, session factory or engine, database URL and Alembic set-up by
     reading the code (nothing is imported). Options given are written as given.
     """
     from ._init import InitOptions, is_interactive, run_init

@@ -24,6 +24,7 @@ from aksara_testing._settings import FOLLOW, SETTINGS, mask_url
 from ._conftest import conftest_path, write_conftest
 from ._pyproject import PyprojectError, read_table, render_table, replace_table
 from ._scan import Found, Scan, scan
+from ._scan_names import ASYNC_CLASS_MAKER
 
 __all__ = ["InitOptions", "run_init"]
 
@@ -39,6 +40,7 @@ class InitOptions:
     database_url: str | None = None
     models: str | None = None
     session: tuple[str, ...] = ()
+    engine: tuple[str, ...] = ()
     migrations: str | None = None
     auth: str | None = None
 
@@ -149,9 +151,12 @@ def _plan(found: Scan, options: InitOptions, conftest: str) -> _Plan:
     _plan_app(plan, found, options, choose)
     _plan_database(plan, found, options)
     _plan_one(plan, "models", options.models, found.models, choose)
-    if options.session:
-        plan.values["session"] = _one_or_list(list(options.session))
-        plan.report.append(("session", "given on the command line"))
+    if found.models_note and "models" in plan.values and not options.models:
+        plan.report.append(("", found.models_note))
+    if found.kind == "sync":
+        _plan_sync(plan, found, options)
+    elif options.session:
+        _given(plan, "session", options.session)
     elif found.sessions:
         # Every async_sessionmaker is rerouted to the test transaction: no need to choose.
         plan.values["session"] = _one_or_list([s.target for s in found.sessions])
@@ -159,14 +164,55 @@ def _plan(found: Scan, options: InitOptions, conftest: str) -> _Plan:
     else:
         detail = "none found: only db_session writes to the test transaction"
         for sync in found.sync_sessions:
-            detail = f"none: {sync.target} is a sessionmaker, not an async_sessionmaker"
+            kind = sync.what.partition("(")[0]  # sessionmaker(class_=AsyncSession) too
+            detail = f"none: {sync.target} is a {kind}, not an async_sessionmaker"
         plan.report.append(("session", detail))
+    if found.kind != "sync" and options.engine:
+        _given(plan, "engine", options.engine)
     _plan_one(plan, "migrations", options.migrations, found.migrations, choose)
     _plan_one(plan, "auth", options.auth, found.auths, choose)
     if plan.url_env is not None and "database_url" in plan.values:
         # Not a copy of the URL: a copy stays behind when database_url changes later.
         plan.values["env"] = {plan.url_env: FOLLOW}
     return plan
+
+
+def _given(plan: _Plan, key: str, values: Sequence[str]) -> None:
+    plan.values[key] = _one_or_list(list(values))
+    plan.report.append((key, "given on the command line"))
+
+
+def _plan_sync(plan: _Plan, found: Scan, options: InitOptions) -> None:
+    """A sync app: its engines, and what it makes sessions with (db_session's class too).
+
+    Every module-level engine is named, so sessions the app builds from it
+    (``Session(engine)``, a sessionmaker bound to it) and its raw connections
+    all run on the test's connection. ``session`` names the app's
+    sessionmakers, or else the Session class it calls with the engine.
+    """
+    if options.session:
+        _given(plan, "session", options.session)
+    else:
+        makers = [s for s in found.sync_sessions if s.what != ASYNC_CLASS_MAKER]
+        chosen = makers or found.session_classes[:1]
+        if chosen:
+            plan.values["session"] = _one_or_list([s.target for s in chosen])
+            plan.report += [("session", _describe(s)) for s in chosen]
+        else:
+            plan.report.append(("session", "none found: the app's sessions come from its engine"))
+    if options.engine:
+        _given(plan, "engine", options.engine)
+    elif found.engines:
+        plan.values["engine"] = _one_or_list([e.target for e in found.engines])
+        plan.report += [("engine", _describe(e)) for e in found.engines]
+    else:
+        plan.report.append(
+            (
+                "engine",
+                "none at module level: only sessions made by the session setting are "
+                "isolated; set engine = 'module:attr' to the engine the app connects with",
+            )
+        )
 
 
 Chooser = Callable[[str, Sequence[Found]], "Found | None"]
@@ -214,7 +260,8 @@ def _plan_one(
 
 _NONE_FOUND = {
     "app": "none found: set app = 'module:attr' to use the client fixture",
-    "models": "none found: no DeclarativeBase subclass, so the schema comes from migrations",
+    "models": "none found: no DeclarativeBase subclass or SQLModel table, so the schema "
+    "comes from migrations",
     "migrations": "none found: the schema is built from models",
     "auth": "none found: set auth = 'module:attr' (user -> token) for client.authenticate",
 }
@@ -254,7 +301,7 @@ def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
         plan.report.append(("database_url", "given on the command line"))
         return
     source = found.url
-    uses_database = source is not None or found.models or found.sessions
+    uses_database = source is not None or found.models or found.sessions or found.kind == "sync"
     if not uses_database:
         plan.report.append(("database_url", "none found: no engine, models or session factory"))
         return
@@ -265,10 +312,7 @@ def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
             plan.password_from = source.env_file
             plan.report.append(("", _password_note(source.url, source.env_file)))
     else:
-        name = found.package or "app"
-        guess = f"sqlite+aiosqlite:///{name}.db"
-        if source is not None and source.postgres_only:  # a SQLite URL would not even import
-            guess = f"postgresql+asyncpg://localhost/{name}"
+        guess = _guess_url(found)
         plan.values["database_url"] = guess
         where = f"{source.what} at {source.where}" if source else "no URL found in the code"
         if source is not None and source.missing:
@@ -283,6 +327,27 @@ def _plan_database(plan: _Plan, found: Scan, options: InitOptions) -> None:
     elif source is not None and source.env_file:
         parts = f"parts in {source.env_file}"
         plan.report.append(("env", f"none: the app builds its URL from {parts} itself"))
+
+
+def _guess_url(found: Scan) -> str:
+    """A development URL to replace: SQLite, or PostgreSQL where the code takes nothing else.
+
+    A sync app's URL keeps a sync driver: the app's own engine is built from
+    it when the URL reaches the app through ``env`` (``{database_url}``).
+    """
+    name = found.package or "app"
+    source = found.url
+    if source is None or not source.postgres_only:
+        return f"sqlite:///{name}.db" if found.kind == "sync" else f"sqlite+aiosqlite:///{name}.db"
+    if found.kind != "sync":  # a SQLite URL would not even import
+        return f"postgresql+asyncpg://localhost/{name}"
+    scheme = source.scheme or ""
+    if not scheme.startswith("postgres") or scheme.endswith(_ASYNC_DRIVERS):
+        scheme = "postgresql+psycopg"
+    return f"{scheme}://localhost/{name}"
+
+
+_ASYNC_DRIVERS = ("+asyncpg", "+psycopg_async", "+aiosqlite")
 
 
 def _password_note(url: str, env_file: str | None) -> str:

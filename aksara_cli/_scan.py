@@ -12,46 +12,27 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from ._scan_models import base_models, is_below, sqlmodel_models
+from ._scan_names import (
+    APP_CLASSES,
+    ASYNC_CLASS_MAKER,
+    ASYNC_ENGINE_FUNCTIONS,
+    ASYNC_SESSION_CLASSES,
+    BASE_CLASSES,
+    BASE_FUNCTIONS,
+    ENGINE_FUNCTIONS,
+    SCOPED_SESSIONS,
+    SESSION_CLASSES,
+    SESSIONMAKERS,
+    SYNC_ENGINE_FUNCTIONS,
+    SYNC_SESSIONMAKERS,
+)
 from ._scan_url import UrlFinder, UrlSource, keyword_arg
 
 __all__ = ["Found", "Project", "Scan", "SourceModule", "UrlSource", "scan"]
 
-APP_CLASSES = frozenset(
-    {
-        "fastapi.FastAPI",
-        "fastapi.applications.FastAPI",
-        "starlette.applications.Starlette",
-        "litestar.Litestar",
-        "litestar.app.Litestar",
-    }
-)
-BASE_CLASSES = frozenset(
-    {
-        "sqlalchemy.orm.DeclarativeBase",
-        "sqlalchemy.orm.DeclarativeBaseNoMeta",
-        "sqlalchemy.orm.decl_api.DeclarativeBase",
-    }
-)
-BASE_FUNCTIONS = frozenset(
-    {"sqlalchemy.orm.declarative_base", "sqlalchemy.ext.declarative.declarative_base"}
-)
-SESSIONMAKERS = frozenset(
-    {
-        "sqlalchemy.ext.asyncio.async_sessionmaker",
-        "sqlalchemy.ext.asyncio.session.async_sessionmaker",
-    }
-)
-SYNC_SESSIONMAKERS = frozenset({"sqlalchemy.orm.sessionmaker"})
-ENGINE_FUNCTIONS = frozenset(
-    {
-        "sqlalchemy.ext.asyncio.create_async_engine",
-        "sqlalchemy.ext.asyncio.engine.create_async_engine",
-        "sqlalchemy.create_engine",
-        "sqlalchemy.engine.create_engine",
-        "sqlmodel.create_engine",
-    }
-)
 # Folders that never hold the app: tests, docs, virtualenvs, build output.
 SKIP_DIRS = frozenset(
     {"tests", "test", "docs", "node_modules", "build", "dist", "site-packages", "__pycache__"}
@@ -83,11 +64,30 @@ class Scan:
     factories: list[Found] = field(default_factory=list)
     models: list[Found] = field(default_factory=list)
     sessions: list[Found] = field(default_factory=list)
-    sync_sessions: list[Found] = field(default_factory=list)
+    sync_sessions: list[Found] = field(default_factory=list)  # sessionmaker, scoped_session
+    engines: list[Found] = field(default_factory=list)  # module-level create_engine()
+    async_engines: list[Found] = field(default_factory=list)  # module-level create_async_engine()
+    async_calls: int = 0  # create_async_engine(), async_sessionmaker()... calls anywhere
+    sync_calls: int = 0  # create_engine(), sessionmaker() calls anywhere
+    session_classes: list[Found] = field(default_factory=list)  # Session(engine) calls
     auths: list[Found] = field(default_factory=list)
     migrations: list[Found] = field(default_factory=list)
     url: UrlSource | None = None
     package: str | None = None  # the first top-level package, for a fallback database name
+    models_note: str | None = None  # table modules the chosen models module does not import
+
+    @property
+    def kind(self) -> Literal["async", "sync"]:
+        """``sync`` for an app on sync SQLAlchemy: nothing async, and a sync engine or session.
+
+        Anything async (an ``async_sessionmaker``, an ``AsyncEngine``, even one
+        built inside a function) keeps the project async, configured as before.
+        """
+        if self.sessions or self.async_engines or self.async_calls:
+            return "async"
+        sync_makers = [s for s in self.sync_sessions if s.what != ASYNC_CLASS_MAKER]
+        sync = self.engines or sync_makers or self.session_classes or self.sync_calls
+        return "sync" if sync else "async"
 
 
 @dataclass
@@ -100,6 +100,7 @@ class SourceModule:
     assigned: dict[str, ast.expr] = field(default_factory=dict)
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    imported_modules: set[str] = field(default_factory=set)  # what its top-level imports name
 
     def line(self, node: ast.AST) -> str:
         return f"{self.where}:{getattr(node, 'lineno', 0)}"
@@ -115,7 +116,33 @@ def scan(root: Path) -> Scan:
     result.apps = [a for a in result.apps if a.target not in project.mounted]
     result.migrations = _alembic_inis(root) or result.migrations
     result.url = UrlFinder(project, root).find(project.engine_urls)
+    result.session_classes = list({f.target: f for f in reversed(result.session_classes)}.values())
+    result.session_classes.reverse()  # one per class, where it is first called
+    _find_models(project, result)
     return result
+
+
+def _find_models(project: Project, result: Scan) -> None:
+    """SQLModel's tables; in a sync project, a Base named through the module of its tables.
+
+    An async project's Base is named where it is defined, as before.
+    """
+    if result.kind == "sync":
+        result.models = [_with_tables(project, result, found) for found in result.models]
+    choice = sqlmodel_models(project)
+    if choice is not None:
+        count = f"{choice.tables} SQLModel table{'s' if choice.tables > 1 else ''}"
+        result.models.append(Found(choice.target, choice.where, f"metadata of {count}, first"))
+        result.models_note = choice.note
+
+
+def _with_tables(project: Project, result: Scan, found: Found) -> Found:
+    choice = base_models(project, found.target)
+    if choice is None:
+        return found
+    result.models_note = choice.note
+    count = f"{choice.tables} table{'s' if choice.tables > 1 else ''}"
+    return Found(choice.target, choice.where, f"{found.what} at {found.where}, with its {count}")
 
 
 # -- reading files --------------------------------------------------------------------
@@ -187,10 +214,13 @@ def _index(module: SourceModule) -> None:
             for alias in node.names:
                 local = alias.asname or alias.name.split(".")[0]
                 module.imports[local] = alias.name if alias.asname else local
+                module.imported_modules.add(alias.name)
         elif isinstance(node, ast.ImportFrom):
             base = _absolute(node, package)
+            module.imported_modules.add(base)
             for alias in node.names:
                 module.imports[alias.asname or alias.name] = f"{base}.{alias.name}"
+                module.imported_modules.add(f"{base}.{alias.name}")  # when it is a module
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -266,7 +296,7 @@ class Project:
             self._function(module, name, function, result)
         for node in ast.walk(module.tree):
             if isinstance(node, ast.Call):
-                self._call(module, node)
+                self._call(module, node, result)
 
     def _assignment(self, module: SourceModule, name: str, value: ast.expr, result: Scan) -> None:
         if not isinstance(value, ast.Call):
@@ -281,10 +311,33 @@ class Project:
         elif called in SESSIONMAKERS:
             result.sessions.append(Found(target, module.line(value), "async_sessionmaker"))
         elif called in SYNC_SESSIONMAKERS:
-            result.sync_sessions.append(Found(target, module.line(value), "sessionmaker"))
+            is_async = is_below(self, self._class_arg(value, module), ASYNC_SESSION_CLASSES)
+            what = ASYNC_CLASS_MAKER if is_async else "sessionmaker"
+            result.sync_sessions.append(Found(target, module.line(value), what))
+        elif called in SCOPED_SESSIONS:
+            result.sync_sessions.append(Found(target, module.line(value), "scoped_session"))
+        elif called in SYNC_ENGINE_FUNCTIONS:
+            result.engines.append(Found(target, module.line(value), "create_engine()"))
+        elif called in ASYNC_ENGINE_FUNCTIONS:
+            result.async_engines.append(Found(target, module.line(value), "create_async_engine()"))
         elif called and self._is_factory(called):
             what = f"{called.rpartition('.')[2]}()"
             result.apps.append(Found(target, module.line(value), what))
+
+    def _class_arg(self, call: ast.Call, module: SourceModule) -> str | None:
+        class_ = keyword_arg(call, "class_")
+        return self.qualname(class_, module) if class_ is not None else None
+
+    def _session_class(self, called: str) -> str | None:
+        """The ``module:attr`` of the Session class ``called`` names, if it is one."""
+        if called in SESSION_CLASSES:
+            return SESSION_CLASSES[called]
+        found = self.lookup(called)
+        if found is None or found[1] not in found[0].classes:
+            return None
+        if is_below(self, called, frozenset(SESSION_CLASSES)):
+            return self.target(*found)
+        return None
 
     def _is_factory(self, qualname: str) -> bool:
         found = self.lookup(qualname)
@@ -331,12 +384,27 @@ class Project:
     def _is_app_call(self, node: ast.expr, module: SourceModule) -> bool:
         return isinstance(node, ast.Call) and self.qualname(node.func, module) in APP_CLASSES
 
-    def _call(self, module: SourceModule, node: ast.Call) -> None:
+    def _call(self, module: SourceModule, node: ast.Call, result: Scan) -> None:
         called = self.qualname(node.func, module) or ""
+        if called in SYNC_SESSIONMAKERS:
+            is_async = is_below(self, self._class_arg(node, module), ASYNC_SESSION_CLASSES)
+            if is_async:
+                result.async_calls += 1
+            else:
+                result.sync_calls += 1
+        elif called in ASYNC_ENGINE_FUNCTIONS or called in SESSIONMAKERS:
+            result.async_calls += 1
+        elif called in SYNC_ENGINE_FUNCTIONS:
+            result.sync_calls += 1
         if called in ENGINE_FUNCTIONS:
             url = node.args[0] if node.args else keyword_arg(node, "url")
             if url is not None:
                 self.engine_urls.append((module, url))
+            return
+        session_class = self._session_class(called)
+        if session_class is not None and (node.args or keyword_arg(node, "bind")):
+            what = f"{called.rpartition('.')[2]}(engine) call"
+            result.session_classes.append(Found(session_class, module.line(node), what))
             return
         # A sub-application mounted into another is not the app to test.
         if called.endswith((".mount", ".Mount", ".Host")) or called in ("Mount", "Host"):

@@ -44,6 +44,7 @@ class UrlSource:
     password_left_out: bool = False  # the env file's URL had a password, not copied
     missing: tuple[str, ...] = ()  # parts of an assembled URL nothing gives a value
     postgres_only: bool = False  # the code takes only a PostgreSQL URL (PostgresDsn, its scheme)
+    scheme: str | None = None  # the scheme of a URL built from parts, when the code names it
 
 
 class UrlFinder:
@@ -215,7 +216,11 @@ class UrlFinder:
         left_out = built.password_left_out
         postgres = built.text.startswith(("postgresql", "postgres:"))
         missing = tuple(built.missing)
-        return UrlSource(url, None, where, what, env_file, left_out, missing, postgres)
+        scheme, sep, _ = built.text.partition("://")
+        scheme_given = scheme if sep and scheme.isprintable() else None
+        return UrlSource(
+            url, None, where, what, env_file, left_out, missing, postgres, scheme_given
+        )
 
     # -- without an engine call ----------------------------------------------------------
 

@@ -172,13 +172,18 @@ def make(root: Path, files: Mapping[str, str]) -> Path:
     return root
 
 
-def aksara(*args: str, cwd: Path, terminal_input: str | None = None) -> Outcome:
+def aksara(
+    *args: str,
+    cwd: Path,
+    terminal_input: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
     """Run the installed ``aksara``; with ``terminal_input``, standard input is a terminal."""
     if terminal_input is None:
         done = subprocess.run(
             [str(AKSARA), *args],
             cwd=cwd,
-            env=clean_env(),
+            env=clean_env(**(env or {})),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

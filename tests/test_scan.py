@@ -7,6 +7,7 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from sync_projects import CLASSIC, SCOPED, TEMPLATE, TEMPLATE_POSTGRES_CONFIG
 
 from aksara_cli._scan import Scan, scan
 
@@ -579,3 +580,200 @@ def test_sqlmodel_and_a_settings_name_that_only_contains_a_hint(tmp_path: Path) 
     assert sqlmodel.url is not None and flask_style.url is not None
     assert sqlmodel.url.url == "postgresql+psycopg://app@db:5432/shop"
     assert (flask_style.url.url, flask_style.url.env_var) == ("sqlite:///dev.db", "DATABASE_URL")
+
+
+# -- sync SQLAlchemy apps ---------------------------------------------------------------------
+
+
+def test_the_fastapi_starter_is_a_sync_sqlmodel_app(tmp_path: Path) -> None:
+    backend = tmp_path / "backend"
+    (backend).mkdir()
+    (tmp_path / ".env").write_text(PARTS)  # above the backend folder, as in the starter
+    files = TEMPLATE | {"app/core/config.py": TEMPLATE_POSTGRES_CONFIG}
+    files["app/core/db.py"] = files["app/core/db.py"].replace(
+        "settings.DATABASE_URL", "settings.SQLALCHEMY_DATABASE_URI"
+    )
+    del files[".env"]
+    found = project(backend, files)
+
+    assert found.kind == "sync"
+    assert targets(found, "engines") == ["app.core.db:engine"]
+    assert targets(found, "session_classes") == ["sqlmodel:Session"]
+    assert found.session_classes[0].where == "app/api/deps.py:11"
+    assert targets(found, "models") == ["app.models:SQLModel"]
+    assert found.url is not None
+    assert found.url.url == "postgresql+psycopg://app@db:5432/shop"
+
+
+def test_the_classic_database_module_with_session_local(tmp_path: Path) -> None:
+    found = project(tmp_path, CLASSIC)
+
+    assert found.kind == "sync"
+    assert targets(found, "engines") == ["sql_app.database:engine"]
+    assert [(s.target, s.what) for s in found.sync_sessions] == [
+        ("sql_app.database:SessionLocal", "sessionmaker")
+    ]
+    assert targets(found, "session_classes") == []
+    # Named through models.py: importing database.py alone would leave the metadata empty.
+    assert targets(found, "models") == ["sql_app.models:Base"]
+    assert found.models[0].what == "declarative_base() at sql_app/database.py:12, with its 2 tables"
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == ("sqlite:///./sql_app.db", None)
+
+
+def test_a_scoped_session_and_a_psycopg2_url_from_the_environment(tmp_path: Path) -> None:
+    db = SCOPED["board/db.py"].replace(
+        'os.environ["BOARD_DATABASE_URL"]',
+        'os.environ.get("BOARD_DATABASE_URL", "postgresql+psycopg2://me@db/board")',
+    )
+    assert db != SCOPED["board/db.py"]
+    found = project(tmp_path, SCOPED | {"board/db.py": db})
+
+    assert found.kind == "sync"
+    assert [(s.target, s.what) for s in found.sync_sessions] == [
+        ("board.db:db_session", "scoped_session")
+    ]
+    assert targets(found, "engines") == ["board.db:engine"]
+    assert targets(found, "models") == ["board.db:Base"]  # its tables are in its own module
+    assert found.url is not None
+    assert (found.url.url, found.url.env_var) == (
+        "postgresql+psycopg2://me@db/board",
+        "BOARD_DATABASE_URL",
+    )
+
+
+def test_an_engine_and_sessionmaker_made_in_functions_still_make_a_sync_app(
+    tmp_path: Path,
+) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                from functools import cache
+
+                from sqlalchemy import create_engine
+                from sqlalchemy.orm import sessionmaker
+
+
+                @cache
+                def session_factory():
+                    return sessionmaker(bind=create_engine("sqlite:///app.db"))
+            """,
+        },
+    )
+
+    assert (found.engines, found.sync_sessions, found.sync_calls) == ([], [], 2)
+    assert found.kind == "sync"
+
+
+def test_session_subclasses_and_bind_keywords_are_session_classes(tmp_path: Path) -> None:
+    found = project(
+        tmp_path,
+        {
+            "shop/__init__.py": "",
+            "shop/db.py": """
+                from sqlalchemy import create_engine, orm
+
+                engine = create_engine("sqlite:///shop.db")
+
+
+                class ShopSession(orm.Session):
+                    pass
+
+
+                def get_db():
+                    with ShopSession(bind=engine) as session:
+                        yield session
+
+
+                def report():
+                    with orm.Session(engine) as session:
+                        return session
+            """,
+        },
+    )
+
+    assert targets(found, "session_classes") == ["shop.db:ShopSession", "sqlalchemy.orm:Session"]
+
+
+def test_anything_async_keeps_the_project_async(tmp_path: Path) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                from sqlalchemy import create_engine
+                from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+                from sqlalchemy.orm import sessionmaker
+
+                engine = create_async_engine("postgresql+asyncpg://me@db/app")
+                Session = sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+                reports = create_engine("postgresql+psycopg://me@db/app")
+            """,
+        },
+    )
+
+    assert found.kind == "async"
+    assert (found.async_calls, found.sync_calls) == (2, 1)
+    assert [(s.target, s.what) for s in found.sync_sessions] == [
+        ("db:Session", "sessionmaker(class_=AsyncSession)")
+    ]
+    assert targets(found, "async_engines") == ["db:engine"]
+    assert targets(found, "engines") == ["db:reports"]
+
+
+def test_an_async_engine_built_in_a_function_keeps_the_project_async(tmp_path: Path) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                from sqlalchemy import create_engine
+                from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+                reports = create_engine("sqlite:///reports.db")
+
+
+                def get_engine():
+                    return create_async_engine("sqlite+aiosqlite:///app.db")
+
+
+                async def get_session():
+                    async with AsyncSession(get_engine()) as session:
+                        yield session
+            """,
+        },
+    )
+
+    assert found.kind == "async"
+    assert targets(found, "engines") == ["db:reports"]
+
+
+def test_an_async_base_is_named_where_it_is_defined_as_before(tmp_path: Path) -> None:
+    found = project(
+        tmp_path,
+        {
+            "db.py": """
+                from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+                from sqlalchemy.orm import DeclarativeBase
+
+                engine = create_async_engine("sqlite+aiosqlite:///app.db")
+                Session = async_sessionmaker(engine)
+
+
+                class Base(DeclarativeBase):
+                    pass
+            """,
+            "models.py": """
+                from sqlalchemy.orm import Mapped, mapped_column
+
+                from db import Base
+
+
+                class Item(Base):
+                    __tablename__ = "items"
+                    id: Mapped[int] = mapped_column(primary_key=True)
+            """,
+        },
+    )
+
+    assert found.kind == "async"
+    assert targets(found, "models") == ["db:Base"]
