@@ -53,6 +53,14 @@ def main() -> int:
             "2" if options.quick else "5",
             *write,
         ],
+        [
+            str(HERE / "isolation" / "sync_run.py"),
+            "--backend",
+            "all",
+            "--repeats",
+            "2" if options.quick else "5",
+            *write,
+        ],
         [str(HERE / "reuse_db.py"), "--repeats", "2" if options.quick else "5", *write],
         [
             str(HERE / "parallel.py"),
