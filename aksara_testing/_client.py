@@ -192,7 +192,30 @@ def received(
     return response  # type: ignore[return-value]
 
 
-class AksaraClient(httpx.AsyncClient):
+class ClientAPI:
+    """What both clients add to httpx's: the app's exceptions switch, and credentials."""
+
+    _app_transport: AppTransport
+    _credentials: Credentials
+
+    @property
+    def raise_app_exceptions(self) -> bool:
+        return self._app_transport.raise_app_exceptions
+
+    @raise_app_exceptions.setter
+    def raise_app_exceptions(self, value: bool) -> None:
+        self._app_transport.raise_app_exceptions = value
+
+    def authenticate(self, user: Any) -> None:
+        """Send ``user``'s credentials (from the ``auth`` setting) with every later request."""
+        self._credentials.authenticate(self, user)  # type: ignore[arg-type]
+
+    def logout(self) -> None:
+        """Stop sending credentials."""
+        self._credentials.logout(self)  # type: ignore[arg-type]
+
+
+class AksaraClient(ClientAPI, httpx.AsyncClient):
     """An async HTTP client for the app under test (base URL ``http://testserver``).
 
     The ``client`` fixture (in ``async def`` tests) and ``AksaraTestCase.client``
@@ -221,22 +244,6 @@ class AksaraClient(httpx.AsyncClient):
         super().__init__(transport=self._app_transport, base_url=base_url, **kwargs)
         self._credentials = Credentials(auth_function)
         self._on_response = on_response
-
-    @property
-    def raise_app_exceptions(self) -> bool:
-        return self._app_transport.raise_app_exceptions
-
-    @raise_app_exceptions.setter
-    def raise_app_exceptions(self, value: bool) -> None:
-        self._app_transport.raise_app_exceptions = value
-
-    def authenticate(self, user: Any) -> None:
-        """Send ``user``'s credentials (from the ``auth`` setting) with every later request."""
-        self._credentials.authenticate(self, user)
-
-    def logout(self) -> None:
-        """Stop sending credentials."""
-        self._credentials.logout(self)
 
     async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         await prepare(self._app_transport, self._credentials, self, request)

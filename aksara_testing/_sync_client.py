@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
-from ._client import AppTransport, AuthFunction, Credentials, prepare, received
+from ._client import AppTransport, AuthFunction, ClientAPI, Credentials, prepare, received
 from .errors import AksaraError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def run_on_session_loop(coroutine: Coroutine[Any, Any, T]) -> T:
     return loop.run_until_complete(coroutine)
 
 
-class AksaraSyncClient(httpx.Client):
+class AksaraSyncClient(ClientAPI, httpx.Client):
     """A sync HTTP client for the app under test (base URL ``http://testserver``).
 
     The ``client`` fixture gives you one in plain ``def`` tests; for a client
@@ -92,22 +92,6 @@ class AksaraSyncClient(httpx.Client):
         super().__init__(transport=transport, base_url=base_url, **kwargs)
         self._credentials = Credentials(auth_function)
         self._on_response = on_response
-
-    @property
-    def raise_app_exceptions(self) -> bool:
-        return self._app_transport.raise_app_exceptions
-
-    @raise_app_exceptions.setter
-    def raise_app_exceptions(self, value: bool) -> None:
-        self._app_transport.raise_app_exceptions = value
-
-    def authenticate(self, user: Any) -> None:
-        """Send ``user``'s credentials (from the ``auth`` setting) with every later request."""
-        self._credentials.authenticate(self, user)
-
-    def logout(self) -> None:
-        """Stop sending credentials."""
-        self._credentials.logout(self)
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         self._run(prepare(self._app_transport, self._credentials, self, request))
