@@ -798,3 +798,44 @@ def test_sync_and_async_tests_use_our_client_on_a_sync_app(sync_project: SyncPro
     sync_project.write(SQLMODEL_APP, SQLMODEL_SETTINGS + 'app = "app.main:app"\n')
     sync_project.pytester.makepyfile(test_our_client=CLIENT_TESTS)
     sync_project.run("-v").assert_outcomes(passed=3)
+
+
+STRICT_TESTS = """
+import pytest
+from sqlmodel import Session, select
+
+from app.core.db import engine
+from app.models import Item
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def test_a_sync_test_writes_through_the_app(db_session):
+    with Session(engine) as session:
+        session.add(Item(name="sync"))
+        session.commit()
+    assert [i.name for i in db_session.exec(select(Item))] == ["sync"]
+
+
+@pytest.mark.anyio
+async def test_an_anyio_test_sees_a_clean_layer(db_session):
+    assert db_session.exec(select(Item)).all() == []
+
+
+@pytest.mark.asyncio
+async def test_a_strict_mode_asyncio_test_too(db_session):
+    assert db_session.exec(select(Item)).all() == []
+"""
+
+
+def test_a_sync_project_in_strict_mode_with_anyio_tests(sync_project: SyncProject) -> None:
+    """The project's own pytest-asyncio mode (strict) and anyio marks, on a sync app's layer."""
+    sync_project.write(
+        SQLMODEL_APP,
+        SQLMODEL_SETTINGS + '\n[tool.pytest.ini_options]\nasyncio_mode = "strict"\n',
+    )
+    sync_project.pytester.makepyfile(test_strict=STRICT_TESTS)
+    sync_project.run("-v").assert_outcomes(passed=3)
