@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from ._context import Run
     from ._kinds import Named
-    from ._runtime import Runtime
 
 __all__ = ["EngineRouting", "create_sync_test_engine", "sync_driver"]
 
@@ -73,7 +73,7 @@ class _Checkout:
 class EngineRouting:
     """The ``engine`` setting's engines, routed to ``runtime``'s test layer for one run."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Run) -> None:
         self._runtime = runtime
         self._saved: list[tuple[Engine, pool.Pool]] = []
 
@@ -129,7 +129,7 @@ class EngineRouting:
     def _begin(self, connection: Any) -> None:
         checkout = _Checkout(self)
         connection.info[_KEY] = checkout
-        self._runtime.bind(checkout)  # aligns the layers first
+        self._runtime.connection_for(checkout)  # aligns the layers first
         self.send(f"SAVEPOINT {checkout.name}")
 
     def _commit(self, connection: Any) -> None:

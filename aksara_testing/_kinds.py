@@ -8,16 +8,15 @@ what these settings name. With neither set the run is async, as before.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from ._context import Kind
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ._settings import Settings
 
 __all__ = ["Kind", "Named", "classify", "kind_of_run", "named_targets"]
-
-Kind = Literal["async", "sync"]
 
 
 @dataclass(frozen=True)

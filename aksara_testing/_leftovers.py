@@ -55,10 +55,10 @@ class LeftoverWatch:
             event.remove(Engine, "engine_connect", self._opened)
 
     def _opened(self, connection: Connection) -> None:
-        from ._runtime import current_runtime
+        from ._context import current_run
 
-        runtime = current_runtime()
-        if runtime is None or runtime.internal or runtime.item is None:
+        runtime = current_run()
+        if runtime is None or runtime.own_sql or runtime.item is None:
             return  # our own connections, or nobody's test
         if runtime.current_node() is not runtime.item or not self._on_test_database(connection):
             return

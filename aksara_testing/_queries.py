@@ -46,13 +46,13 @@ def count_queries() -> Iterator[QueryLog]:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    from ._runtime import current_runtime
+    from ._context import current_run
 
     log = QueryLog()
-    runtime = current_runtime()
+    runtime = current_run()
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if runtime is not None and runtime.internal:
+        if runtime is not None and runtime.own_sql:
             return  # creating the test database on first use
         if not _CONTROL.match(statement):
             log.statements.append(" ".join(statement.split()))

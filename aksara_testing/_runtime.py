@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import pytest
 
+from . import _context
+from ._context import Kind, Run
 from ._environment import export_env, restore_env
 from ._settings import Settings, mask_url
 
@@ -31,30 +33,16 @@ if TYPE_CHECKING:
     from ._factories.state import FactoryState
     from ._guard import ConnectionGuard
     from ._isolation import Isolation, Joined
-    from ._kinds import Kind, Named
+    from ._kinds import Named
     from ._postgres import RunLock
     from ._sessions import SessionRebinding
 
-__all__ = ["STOPPED", "Runtime", "current_runtime", "setup_test_database"]
+__all__ = ["STOPPED", "Runtime", "setup_test_database"]
 
-_CURRENT: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
-    "aksara_runtime", default=None
-)
-# Threads the app starts (a TestClient's portal and thread pool) may not inherit the
-# ContextVar: they see the runtime installed last in this process.
-_INSTALLED: list[Runtime] = []
 T = TypeVar("T")
 _LAYER_TYPES = (pytest.Package, pytest.Module, pytest.Class, pytest.Item)
 # A worker's shouldstop reason when it stopped the run; the controller prints the line itself.
 STOPPED = "aksara stopped the run (see the line above)"
-
-
-def current_runtime() -> Runtime | None:
-    """The runtime of the pytest run in progress, if any."""
-    runtime = _CURRENT.get()
-    if runtime is None and _INSTALLED:
-        return _INSTALLED[-1]
-    return runtime
 
 
 class Runtime:
@@ -70,14 +58,14 @@ class Runtime:
         self._run_lock: RunLock | None = None
         self.isolation: Isolation | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.routing = False
+        self.sessions_routed = False
         self.kind: Kind = "async"  # "sync": the app's sessions are sync (see _kinds.py)
         self.session_class: type[Session] | None = None  # a sync app's, for db_session
         self._named: list[Named] = []
         self._sync_driver: str | None = None
         self.sync_engine: Engine | None = None  # a sync app's test layer engine
         self._engine_routing: EngineRouting | None = None
-        self.internal = False
+        self.own_sql = False
         self.session_node: object = None
         self.item: pytest.Item | None = None
         self.fixture_node: object = None
@@ -109,13 +97,12 @@ class Runtime:
         self.template_dropped = False  # this worker (or, controller: a worker) dropped it
         self.config_error: str | None = None  # an xdist worker's exit-4 error, for the controller
         self.stopped: str | None = None  # the line stop() ended the run with
-        self._token: contextvars.Token[Runtime | None] | None = None
+        self._token: contextvars.Token[Run | None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
     def install(self) -> None:
-        self._token = _CURRENT.set(self)
-        _INSTALLED.append(self)
+        self._token = _context.install(self)
         if self.settings.configured:  # a project that did not ask for us is left alone
             from ._guard import ConnectionGuard
 
@@ -123,17 +110,11 @@ class Runtime:
             self.guard.install()
 
     def uninstall(self) -> None:
-        if self in _INSTALLED:
-            _INSTALLED.remove(self)
+        _context.uninstall(self, self._token)
+        self._token = None
         if self.guard is not None:
             self.guard.uninstall()
             self.guard = None
-        if self._token is not None:
-            try:
-                _CURRENT.reset(self._token)
-            except ValueError:  # reset from another context: just clear it
-                _CURRENT.set(None)
-            self._token = None
 
     def start(self, overrides: Mapping[str, Any], session_node: object) -> None:
         """On the session loop: merge ``test_settings``, export its extras, reroute sessions.
@@ -150,7 +131,7 @@ class Runtime:
         except ConfigurationError as exc:
             self._undo_start()  # the session fixture's teardown will not run
             self.stop(str(exc))
-        self.routing = True
+        self.sessions_routed = True
 
     def _start(self, overrides: Mapping[str, Any]) -> None:
         self.settings = self.settings.merged(overrides, "test_settings fixture")
@@ -210,7 +191,7 @@ class Runtime:
         pytest.exit(message, returncode=4)
 
     def _undo_start(self) -> None:
-        self.routing = False
+        self.sessions_routed = False
         if self._rebinding is not None:
             self._rebinding.restore()
             self._rebinding = None
@@ -285,7 +266,7 @@ class Runtime:
         async with self._lock:
             if self.handle is None:
                 try:
-                    self.internal = True  # count_queries() ignores our own statements
+                    self.own_sql = True  # count_queries() ignores our own statements
                     await self._build()
                 except ConfigurationError as exc:
                     self.stop(str(exc))
@@ -295,7 +276,7 @@ class Runtime:
                     self._stop_for_server(exc)
                     raise  # not the server's: the schema's own error, with its traceback
                 finally:
-                    self.internal = False
+                    self.own_sql = False
             if self._build_error is not None:
                 pytest.fail(self._build_error, pytrace=False)
         assert self.handle is not None
@@ -594,7 +575,9 @@ class Runtime:
             from ._factories.state import FactoryState
 
             self._factory_state = FactoryState(
-                self.seed, self.current_node, lambda node: (self.session_node, *self.chain(node))
+                self.seed,
+                self.current_node,
+                lambda node: (self.session_node, *self.scope_chain(node)),
             )
         return self._factory_state
 
@@ -656,7 +639,7 @@ class Runtime:
         """The pytest node whose scope owns database work happening now."""
         return self.fixture_node or self.item or self.session_node
 
-    def chain(self, node: object) -> tuple[object, ...]:
+    def scope_chain(self, node: object) -> tuple[object, ...]:
         """The layer owners from the outermost scope below the session down to ``node``."""
         chain = self._chains.get(node)
         if chain is None:
@@ -676,12 +659,12 @@ class Runtime:
         await self.activate()
         assert self.isolation is not None and self.handle is not None
         isolation = self.isolation
-        bound = await isolation.run(lambda: self.bind(None))
+        bound = await isolation.run(lambda: self.connection_for(None))
         if bound is not isolation.sync_connection:
             return None
         return isolation.connection  # type: ignore[return-value]
 
-    def bind(self, session: Session | Joined | None) -> Connection | Engine:
+    def connection_for(self, session: Session | Joined | None) -> Connection | Engine:
         """Called by sessions (async ones from inside SQLAlchemy's greenlet): the connection."""
         if self.isolation is None:
             self.wait(self.activate())
@@ -701,12 +684,12 @@ class Runtime:
                 isolation.watch.sessions.add(session)  # closed, and named, if left open
             # Real transactions, real commits.
             return self.sync_engine or self.handle.engine.sync_engine
-        return isolation.bind(session, self.chain(node))
+        return isolation.bind(session, self.scope_chain(node))
 
     def _suspend_for(self, item: pytest.Item, isolation: Isolation) -> None:
         from .errors import AksaraError
 
-        if isolation.holds_data(self.chain(item)):
+        if isolation.holds_data(self.scope_chain(item)):
             raise AksaraError(
                 f"{item.nodeid} is marked transactional, but data written by session-, "
                 "package-, module- or class-scoped fixtures is still in the test transaction "
@@ -732,7 +715,7 @@ class Runtime:
 
         assert self.handle is not None and self.isolation is not None
         found: list[str] = []
-        self.internal = True  # our own connections are neither counted nor leftovers
+        self.own_sql = True  # our own connections are neither counted nor leftovers
         try:
             for session in list(self.layer_sessions.values()):
                 if session.in_transaction():  # e.g. a read after the last commit: it holds locks
@@ -748,7 +731,7 @@ class Runtime:
                 await mark_clean(self.handle.url, self.handle.fingerprint)
             await self.isolation.run(self._resume)
         finally:
-            self.internal = False
+            self.own_sql = False
         return found
 
     def _resume(self) -> None:
@@ -784,7 +767,7 @@ class Runtime:
         """After a test's teardown: forget the sessions of the scopes that ended.
 
         Their savepoints are rolled back on the next database use (or at the end
-        of the run): every session asks :meth:`bind` first, so no statement can
+        of the run): every session asks :meth:`connection_for` first, so no statement can
         run before it, and a test that does not touch the database pays nothing.
         What the test left open on the test database is closed now, and fails
         the test (see :mod:`._leftovers`).
@@ -794,12 +777,14 @@ class Runtime:
         if isolation is None:
             return
         transactional = item in self.transactional_items
-        if isolation.suspended or (transactional and not isolation.holds_data(self.chain(item))):
+        if isolation.suspended or (
+            transactional and not isolation.holds_data(self.scope_chain(item))
+        ):
             self._run(self._after_transactional())
         else:
             if self.kind == "sync":
-                ended = self.chain(item)
-                upcoming = self.chain(nextitem) if nextitem is not None else ()
+                ended = self.scope_chain(item)
+                upcoming = self.scope_chain(nextitem) if nextitem is not None else ()
                 live = next(
                     (
                         i
@@ -811,7 +796,7 @@ class Runtime:
                 isolation.close_ended(live)
             self._chains.pop(item, None)
             if self.layer_sessions:
-                upcoming = self.chain(nextitem) if nextitem is not None else ()
+                upcoming = self.scope_chain(nextitem) if nextitem is not None else ()
                 alive = {*upcoming, self.session_node}
                 for node in [n for n in self.layer_sessions if n not in alive]:
                     # Its savepoint is about to be rolled back: no need to close it first.
@@ -873,7 +858,7 @@ async def setup_test_database(settings: Mapping[str, Any] | None = None) -> Data
         async def setup_database(test_settings):
             await setup_test_database(test_settings)
     """
-    runtime = current_runtime()
+    runtime = _context.current_run()
     if runtime is None:
         from .errors import AksaraError
 
@@ -882,4 +867,5 @@ async def setup_test_database(settings: Mapping[str, Any] | None = None) -> Data
             "call it from a fixture, not at import time"
         )
     overrides = None if isinstance(settings, Settings) else settings
-    return await runtime.activate(overrides)
+    handle: DatabaseHandle = await runtime.activate(overrides)
+    return handle

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 if TYPE_CHECKING:
+    from ._context import Run
     from ._kinds import Named
-    from ._runtime import Runtime
 
 __all__ = [
     "LayerSession",
@@ -41,11 +41,11 @@ __all__ = [
 ]
 
 
-def _routing_runtime() -> Runtime | None:
-    from ._runtime import current_runtime
+def _routing_runtime() -> Run | None:
+    from ._context import current_run
 
-    runtime = current_runtime()
-    return runtime if runtime is not None and runtime.routing else None
+    runtime = current_run()
+    return runtime if runtime is not None and runtime.sessions_routed else None
 
 
 class RoutingSession(Session):
@@ -57,7 +57,7 @@ class RoutingSession(Session):
             return super().get_bind(mapper, **kw)
         if not _in_greenlet():  # asked by the app's code, not to run a statement
             return runtime.test_engine().sync_engine
-        return runtime.bind(self)
+        return runtime.connection_for(self)
 
 
 def _in_greenlet() -> bool:
@@ -81,7 +81,7 @@ def _routed_get_bind(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self, mapper, **kw)
         # Commits and rollbacks stay inside the layer, whoever made the session.
         self.join_transaction_mode = "create_savepoint"
-        return runtime.bind(self)
+        return runtime.connection_for(self)
 
     get_bind.__aksara_routed__ = True  # type: ignore[attr-defined]
     return get_bind
@@ -277,9 +277,9 @@ class LayerSession(AsyncSession):
 
     @property  # type: ignore[override, unused-ignore]  # an attribute in SQLAlchemy 2.0
     def bind(self) -> AsyncEngine:
-        from ._runtime import current_runtime
+        from ._context import current_run
 
-        runtime = current_runtime()
+        runtime = current_run()
         assert runtime is not None, "db_session outlived its pytest run"
         return runtime.test_engine()
 
@@ -291,7 +291,7 @@ class LayerSession(AsyncSession):
         return f"<db_session on {self._current().sync_session!r}>"
 
 
-def layer_session_factory(runtime: Runtime) -> Callable[[], Any]:
+def layer_session_factory(runtime: Run) -> Callable[[], Any]:
     """``runtime``'s per-layer session getter, creating sessions on first use.
 
     The sessions are AsyncSessions, or, in a sync run, sync sessions of the app's class.

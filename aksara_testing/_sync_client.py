@@ -21,7 +21,7 @@ from ._client import AppTransport, AuthFunction, ClientAPI, Credentials, prepare
 from .errors import AksaraError, ConfigurationError
 
 if TYPE_CHECKING:
-    from ._runtime import Runtime
+    from ._context import Run
 
 __all__ = ["AksaraSyncClient", "new_sync_client", "run_on_session_loop", "sync_client"]
 
@@ -47,9 +47,9 @@ class Runner(Protocol):
 
 def run_on_session_loop(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` on the pytest run's session loop, idle while sync code runs."""
-    from ._runtime import current_runtime
+    from ._context import current_run
 
-    runtime = current_runtime()
+    runtime = current_run()
     loop = runtime.loop if runtime is not None else None
     if loop is None or loop.is_closed():
         coroutine.close()
@@ -144,7 +144,7 @@ class _LoopTransport(httpx.BaseTransport):
             self._run(self._app_transport.aclose())
 
 
-def new_sync_client(runtime: Runtime, app: Any) -> AksaraSyncClient:
+def new_sync_client(runtime: Run, app: Any) -> AksaraSyncClient:
     """A sync client for ``app`` (or an async factory's app), with the ``auth`` setting."""
     from ._apps import AppFactory
 
@@ -173,9 +173,9 @@ def sync_client(app: Any = None) -> Iterator[AksaraSyncClient]:
     Use it from sync tests and fixtures only: requests run on the run's
     session loop, which must be idle.
     """
-    from ._runtime import current_runtime
+    from ._context import current_run
 
-    runtime = current_runtime()
+    runtime = current_run()
     if runtime is None:
         raise AksaraError(
             "sync_client() needs a pytest run with the aksara plugin; "

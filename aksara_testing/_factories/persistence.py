@@ -82,10 +82,10 @@ def _save(session: Any, objects: list[Any]) -> None:
 
 
 async def _layer_session(factory: type[Factory[Any]]) -> Any:
-    from .._runtime import current_runtime
+    from .._context import current_run
     from .factory import FactoryError
 
-    runtime = current_runtime()
+    runtime = current_run()
     if runtime is None:
         raise FactoryError(
             f"{factory.__name__}.create() needs the test database: call it in a test or "

@@ -96,10 +96,10 @@ def _other_library_running() -> bool:
 
 def _run_sync(work: Coroutine[Any, Any, Any], name: str) -> Any:
     """Run ``work`` on the session loop from synchronous code, or say why it cannot."""
-    from .._runtime import current_runtime
+    from .._context import current_run
     from .factory import FactoryError
 
-    runtime = current_runtime()
+    runtime = current_run()
     loop = runtime.loop if runtime is not None else None
     if runtime is None or loop is None:
         # No session loop (outside pytest, or before aksara's session set-up): a loop of

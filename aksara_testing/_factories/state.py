@@ -93,11 +93,12 @@ _DEFAULT: FactoryState | None = None
 
 def current_state() -> FactoryState:
     """The state of the running pytest session, or a process-wide one outside pytest."""
-    from .._runtime import current_runtime
+    from .._context import current_run
 
-    runtime = current_runtime()
+    runtime = current_run()
     if runtime is not None:
-        return runtime.factory_state()
+        state: FactoryState = runtime.factory_state()
+        return state
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = FactoryState(seed=0)
