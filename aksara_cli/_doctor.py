@@ -22,7 +22,7 @@ import click
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
-    from aksara_testing._diagnostics import Server
+    from aksara_testing._db import Server
     from aksara_testing._settings import Settings
 
 __all__ = ["Check", "CheckFailed", "find_root", "run_doctor", "server_verdict"]
@@ -188,7 +188,7 @@ class _Doctor:
         return "ok", f"{self._named('models')} imports: {len(metadata.tables)} tables"
 
     def check_session(self) -> tuple[Status, str]:
-        from aksara_testing._kinds import classify, kind_of_run
+        from aksara_testing._db import classify, kind_of_run
         from aksara_testing.errors import ConfigurationError
 
         assert self.settings is not None
@@ -224,8 +224,8 @@ class _Doctor:
     # -- the database ------------------------------------------------------------------
 
     def check_test_database(self) -> tuple[Status, str]:
+        from aksara_testing._db import check_safe, derive_test_url
         from aksara_testing._settings import mask_url
-        from aksara_testing._urls import check_safe, derive_test_url
         from aksara_testing.errors import ConfigurationError
 
         settings = self.settings
@@ -251,7 +251,7 @@ class _Doctor:
 
     def check_env(self) -> tuple[Status, str]:
         """``env`` values holding a database URL must name the database_url database."""
-        from aksara_testing._guard import endpoint_of_url, same_database
+        from aksara_testing._db import endpoint_of_url, same_database
         from aksara_testing._settings import FOLLOW, mask_url
 
         settings = self.settings
@@ -301,7 +301,7 @@ class _Doctor:
         backend = url.get_backend_name()
         if backend == "sqlite":
             return _check_sqlite_folder(url)
-        from aksara_testing._diagnostics import Server
+        from aksara_testing._db import Server
 
         assert self.settings is not None
         return asyncio.run(_check_postgres(url, Server.of_settings(self.settings)))
@@ -367,7 +367,7 @@ async def _check_postgres(url: URL, server: Server) -> tuple[Status, str]:
     from sqlalchemy import pool, text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from aksara_testing._diagnostics import ADMIN_DATABASE, CONNECT_TIMEOUT, connect_first
+    from aksara_testing._db import ADMIN_DATABASE, CONNECT_TIMEOUT, connect_first
     from aksara_testing.errors import ConfigurationError
 
     driver = url.get_driver_name()
@@ -400,7 +400,7 @@ def server_verdict(
     server: Server, name: str, user: str, can_create: bool, exists: int
 ) -> tuple[Status, str]:
     """The server line, from what PostgreSQL said about the connected role."""
-    from aksara_testing._diagnostics import no_createdb
+    from aksara_testing._db import no_createdb
 
     if not can_create:
         raise CheckFailed(str(no_createdb(replace(server, user=user))))

@@ -28,14 +28,17 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ._client import AksaraClient
-    from ._database import DatabaseHandle
-    from ._engines import EngineRouting
+    from ._db import (
+        ConnectionGuard,
+        DatabaseHandle,
+        EngineRouting,
+        Isolation,
+        Joined,
+        Named,
+        RunLock,
+        SessionRebinding,
+    )
     from ._factories.state import FactoryState
-    from ._guard import ConnectionGuard
-    from ._isolation import Isolation, Joined
-    from ._kinds import Named
-    from ._postgres import RunLock
-    from ._sessions import SessionRebinding
 
 __all__ = ["STOPPED", "Runtime", "setup_test_database"]
 
@@ -59,7 +62,7 @@ class Runtime:
         self.isolation: Isolation | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sessions_routed = False
-        self.kind: Kind = "async"  # "sync": the app's sessions are sync (see _kinds.py)
+        self.kind: Kind = "async"  # "sync": the app's sessions are sync (see _db/kinds.py)
         self.session_class: type[Session] | None = None  # a sync app's, for db_session
         self._named: list[Named] = []
         self._sync_driver: str | None = None
@@ -104,7 +107,7 @@ class Runtime:
     def install(self) -> None:
         self._token = _context.install(self)
         if self.settings.configured:  # a project that did not ask for us is left alone
-            from ._guard import ConnectionGuard
+            from ._db import ConnectionGuard
 
             self.guard = ConnectionGuard(self.settings, self.project_dir())
             self.guard.install()
@@ -148,9 +151,15 @@ class Runtime:
 
     def _route_app(self) -> None:
         """Reroute what ``session`` and ``engine`` name to the test layers."""
-        from ._engines import EngineRouting, sync_driver
-        from ._kinds import kind_of_run, named_targets
-        from ._sessions import SessionRebinding, library_session_without_engine, session_class
+        from ._db import (
+            EngineRouting,
+            SessionRebinding,
+            kind_of_run,
+            library_session_without_engine,
+            named_targets,
+            session_class,
+            sync_driver,
+        )
         from .errors import ConfigurationError
 
         self._named = named_targets(self.settings)
@@ -219,8 +228,7 @@ class Runtime:
         if self.handle is not None:
             await self.handle.engine.dispose()
             if not self.reuse:
-                from ._database import drop_database
-                from ._urls import check_safe
+                from ._db import check_safe, drop_database
 
                 await drop_database(check_safe(self.handle.url, self.settings))
             self.handle = None
@@ -284,7 +292,7 @@ class Runtime:
 
     def _stop_for_server(self, exc: Exception) -> None:
         """Stop the run if ``exc`` says the PostgreSQL server cannot be used (lost, no CREATEDB)."""
-        from ._diagnostics import DOCTOR_HINT, Server, build_problem
+        from ._db import DOCTOR_HINT, Server, build_problem
 
         url = self.settings.test_database_url or self.settings.database_url or ""
         if not url.startswith("postgresql"):
@@ -295,7 +303,7 @@ class Runtime:
 
     def test_url(self) -> URL:
         """This process's test database URL (a worker's own one under xdist)."""
-        from ._urls import derive_test_url, is_memory
+        from ._db import derive_test_url, is_memory
 
         url = derive_test_url(self.settings, self.sqlite_dir)
         if self.worker is not None and not is_memory(url):
@@ -311,15 +319,13 @@ class Runtime:
         if self.handle is not None:
             return self.handle.engine
         if self._early_engine is None:
-            from ._database import create_engine_for
+            from ._db import create_engine_for
 
             self._early_engine = create_engine_for(self.test_url())
         return self._early_engine
 
     async def _build(self) -> None:
-        from ._database import build_database
-        from ._isolation import Isolation
-        from ._urls import check_safe, is_memory
+        from ._db import Isolation, build_database, check_safe, is_memory
 
         self.loop = asyncio.get_running_loop()
         url = self.test_url()
@@ -345,9 +351,7 @@ class Runtime:
 
     async def _start_sync_layer(self, handle: DatabaseHandle) -> Isolation:
         """A sync app's test layer: a connection with the app's own driver."""
-        from ._engines import create_sync_test_engine
-        from ._isolation import Isolation
-        from ._urls import is_memory
+        from ._db import Isolation, create_sync_test_engine, is_memory
 
         assert self._sync_driver is not None
         shared = None
@@ -359,7 +363,7 @@ class Runtime:
         return Isolation.start_sync(self.sync_engine)
 
     def is_layer_dbapi(self, dbapi_connection: Any) -> bool:
-        """True when ``dbapi_connection`` is the test layer's (see _engines.py)."""
+        """True when ``dbapi_connection`` is the test layer's (see _db/engines.py)."""
         isolation = self.isolation
         if isolation is None:
             return False
@@ -388,9 +392,9 @@ class Runtime:
         Inside SQLAlchemy's greenlet it is awaited there; else it runs on the
         session loop (handed to it when that loop is busy in another thread).
         """
-        from ._sessions import _in_greenlet
+        from ._db import in_greenlet
 
-        if _in_greenlet():
+        if in_greenlet():
             from sqlalchemy.util import await_only
 
             return await_only(work)
@@ -420,7 +424,7 @@ class Runtime:
 
     async def lock_names(self) -> None:
         """Hold the run lock on this run's test database name (and so on its derived names)."""
-        from ._urls import check_safe, derive_test_url
+        from ._db import check_safe, derive_test_url
 
         suffix = f"_{self.worker}" if self.worker else ""
         url = derive_test_url(self.settings, self.sqlite_dir, suffix=suffix)
@@ -428,19 +432,17 @@ class Runtime:
 
     async def _take_run_lock(self, url: URL) -> None:
         """PostgreSQL: no other run may use this database name until this run ends."""
-        from ._urls import backend_of
+        from ._db import backend_of
 
         if backend_of(url) == "postgresql" and self._run_lock is None:
-            from ._diagnostics import DOCTOR_HINT, Server, connect_first
-            from ._postgres import RunLock
+            from ._db import DOCTOR_HINT, RunLock, Server, connect_first
 
             # The run's first connection: a server that cannot be used is one line, at once.
             server = Server.of_settings(self.settings, DOCTOR_HINT)
             self._run_lock = await connect_first(RunLock.take(url, str(self.settings.root)), server)
 
     async def _build_clone(self) -> DatabaseHandle:
-        from ._urls import check_safe, database_name, derive_test_url
-        from ._workers import build_worker_database
+        from ._db import build_worker_database, check_safe, database_name, derive_test_url
 
         assert self.worker is not None
         url = derive_test_url(self.settings, self.sqlite_dir, suffix=f"_{self.worker}")
@@ -460,15 +462,13 @@ class Runtime:
 
     def template_url(self) -> URL:
         """The database parallel workers clone theirs from (``test_<name>_template``)."""
-        from ._urls import derive_test_url
-        from ._workers import TEMPLATE_SUFFIX
+        from ._db import TEMPLATE_SUFFIX, derive_test_url
 
         return derive_test_url(self.settings, self.sqlite_dir, suffix=TEMPLATE_SUFFIX)
 
     async def drop_template(self) -> None:
         """Controller, end of a parallel run: drop the template unless ``--reuse-db``."""
-        from ._database import drop_database
-        from ._urls import backend_of, check_safe, is_memory
+        from ._db import backend_of, check_safe, drop_database, is_memory
 
         url = self.template_url()
         if is_memory(url):
@@ -477,7 +477,7 @@ class Runtime:
         if backend_of(url) != "postgresql":
             await drop_database(target)
             return
-        from ._postgres import RunLock
+        from ._db import RunLock
 
         lock = await RunLock.take(url, "template", wait=True)  # not while another run clones
         try:
@@ -535,7 +535,7 @@ class Runtime:
     def _schema_source(self, url: URL) -> Any:
         from sqlalchemy import MetaData
 
-        from ._database import SchemaSource
+        from ._db import SchemaSource
         from ._imports import import_target
         from .errors import ConfigurationError
 
@@ -555,7 +555,7 @@ class Runtime:
         return SchemaSource(metadata=metadata)
 
     def _check_same_database(self, merged: Settings) -> None:
-        from ._urls import derive_test_url
+        from ._db import derive_test_url
         from .errors import ConfigurationError
 
         assert self.handle is not None
@@ -583,7 +583,7 @@ class Runtime:
 
     def layer_session(self) -> Any:
         """The session of the current layer (what ``db_session`` is right now)."""
-        from ._sessions import layer_session_factory
+        from ._db import layer_session_factory
 
         if self._layer_session_getter is None:
             self._layer_session_getter = layer_session_factory(self)
@@ -698,7 +698,7 @@ class Runtime:
         isolation.suspend()
         self._suspended_by = item.nodeid
         if self.reuse:
-            from ._database import mark_dirty
+            from ._db import mark_dirty
 
             # Killed before the tables are emptied? The next run must rebuild.
             assert self.handle is not None
@@ -707,11 +707,9 @@ class Runtime:
     async def _empty_tables(self) -> list[str]:
         """After a transactional test: close what it left open, delete every row it committed.
 
-        Returns what the test left open (see :mod:`._leftovers`).
+        Returns what the test left open (see :mod:`._db.leftovers`).
         """
-        from ._database import empty_tables, mark_clean
-        from ._leftovers import close_leftovers
-        from ._urls import check_safe
+        from ._db import check_safe, close_leftovers, empty_tables, mark_clean
 
         assert self.handle is not None and self.isolation is not None
         found: list[str] = []
@@ -741,7 +739,7 @@ class Runtime:
 
     async def _close_left_open(self) -> None:
         """After an ordinary test that left connections to the test database open."""
-        from ._leftovers import close_leftovers
+        from ._db import close_leftovers
 
         assert self.handle is not None and self.isolation is not None
         self.left_open = await close_leftovers(
@@ -758,7 +756,7 @@ class Runtime:
     def _report_left_open(self, found: list[str], nodeid: str | None = None) -> None:
         """Fail the test that left sessions or connections open (one line naming them)."""
         if found:
-            from ._leftovers import left_open_message
+            from ._db import left_open_message
 
             message = left_open_message(found)
             pytest.fail(f"{nodeid}: {message}" if nodeid else message, pytrace=False)
@@ -770,7 +768,7 @@ class Runtime:
         of the run): every session asks :meth:`connection_for` first, so no statement can
         run before it, and a test that does not touch the database pays nothing.
         What the test left open on the test database is closed now, and fails
-        the test (see :mod:`._leftovers`).
+        the test (see :mod:`._db.leftovers`).
         """
         self.item = None
         isolation = self.isolation

@@ -93,7 +93,7 @@ def db_session(request: pytest.FixtureRequest) -> AsyncSession:
     scope that wrote it ends, even after ``commit()``. In a sync app's run
     (``session``/``engine`` name sync ones) it is a sync Session of the app's class.
     """
-    from ._sessions import LayerSession, SyncLayerSession, layer_session_factory
+    from ._db import LayerSession, SyncLayerSession, layer_session_factory
 
     runtime = runtime_of(request.config)
     if runtime.kind == "sync":
@@ -109,7 +109,7 @@ def db_sessionmaker(request: pytest.FixtureRequest) -> async_sessionmaker[AsyncS
     DI container or a dependency override): hand it to the app. ``commit()``
     stays inside the test; usable from fixtures of any scope.
     """
-    from ._sessions import layer_sessionmaker, sync_layer_sessionmaker
+    from ._db import layer_sessionmaker, sync_layer_sessionmaker
 
     runtime = runtime_of(request.config)
     if runtime.kind == "sync":  # a sessionmaker of the app's Session class

@@ -19,8 +19,8 @@ import pytest
 
 from . import _secrets, fixtures
 from ._asyncio_options import AsyncioDefaults, fill_unset
+from ._db import RefusedConnection
 from ._environment import export_env, restore_env
-from ._guard import RefusedConnection
 from ._loops import run_by_anyio
 from ._markers import MARKERS, apply_run_markers
 from ._mock_ai import _net as ai_net
@@ -278,7 +278,7 @@ def _test_url(settings: Settings, runtime: Runtime | None) -> str | None:
     """The test database URL, derived without creating anything; None if not derivable."""
     if runtime is None:
         return None
-    from ._urls import derive_test_url
+    from ._db import derive_test_url
 
     try:
         url = derive_test_url(settings, runtime.sqlite_dir)

@@ -305,7 +305,7 @@ def worker(variant: str, root: Path, profile: Path | None) -> None:
         config = Config(str(root / "alembic.ini"))
         setup: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         if variant == INLINE_API:
-            from aksara_testing._sqlite import inline_aiosqlite
+            from aksara_testing._db.sqlite import inline_aiosqlite
 
             setup = inline_aiosqlite(str(root / "bench.db"), durable=False)
         start, cpu = time.perf_counter(), time.process_time()
@@ -390,7 +390,7 @@ def _install_probes(marks: list[tuple[str, float]]) -> None:
     import functools
     import inspect
 
-    import aksara_testing._database as database
+    import aksara_testing._db.lifecycle as database
     from aksara_testing._migrations import checks, runner
 
     def wrap(owner: Any, name: str) -> None:

@@ -501,11 +501,11 @@ class SetupTimes:
 
 
 async def _setup_round(project: Path, workers: int, how: str) -> float:
-    from aksara_testing._database import build_database, drop_database
+    from aksara_testing._db.lifecycle import build_database, drop_database
+    from aksara_testing._db.parallel import TEMPLATE_SUFFIX
+    from aksara_testing._db.urls import check_safe, derive_test_url
     from aksara_testing._migrations.schema import migrations_source
     from aksara_testing._settings import load_settings
-    from aksara_testing._urls import check_safe, derive_test_url
-    from aksara_testing._workers import TEMPLATE_SUFFIX
 
     settings = load_settings(project)
     folder = project / "databases"
@@ -542,7 +542,7 @@ def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path)
     a process with its own: its run lock first (PostgreSQL: one server connection,
     which then does all the admin work), then ``build_worker_database``.
     """
-    from aksara_testing._workers import build_worker_database
+    from aksara_testing._db.parallel import build_worker_database
 
     start = threading.Barrier(len(targets) + 1)
     ready: list[float] = []
@@ -587,11 +587,11 @@ def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path)
 
 async def run_lock(target: Any) -> Any:
     """PostgreSQL: the run lock a worker takes on its database name before anything else."""
-    from aksara_testing._urls import backend_of
+    from aksara_testing._db.urls import backend_of
 
     if backend_of(target.url) != "postgresql":
         return None
-    from aksara_testing._postgres import RunLock
+    from aksara_testing._db.postgres import RunLock
 
     return await RunLock.take(target.url, "benchmark")
 
@@ -632,10 +632,10 @@ async def _clone_strategies(project: Path, repeats: int) -> dict[str, list[float
     """PostgreSQL only: one clone of the migrated template, default strategy vs FILE_COPY."""
     import asyncpg
 
-    from aksara_testing._database import build_database, drop_database
+    from aksara_testing._db.lifecycle import build_database, drop_database
+    from aksara_testing._db.urls import check_safe, derive_test_url
     from aksara_testing._migrations.schema import migrations_source
     from aksara_testing._settings import load_settings
-    from aksara_testing._urls import check_safe, derive_test_url
 
     settings = load_settings(project)
     folder = project / "databases"

@@ -244,8 +244,8 @@ class AppProject:
         if self.backend == "postgres":
             from sqlalchemy.engine import make_url
 
-            from aksara_testing._postgres import drop
-            from aksara_testing._urls import upgrade_driver
+            from aksara_testing._db.postgres import drop
+            from aksara_testing._db.urls import upgrade_driver
 
             url = upgrade_driver(make_url(self.server)).set(database=self.test_name)
             asyncio.run(drop(url))

@@ -12,7 +12,7 @@ import pytest
 from app_process import AKSARA, Outcome, clean_env
 
 from aksara_cli._doctor import CheckFailed, server_verdict
-from aksara_testing._diagnostics import Server
+from aksara_testing._db.diagnostics import Server
 
 BLOG = Path(__file__).resolve().parents[1] / "examples" / "blog"
 CHECKS = [

@@ -15,7 +15,7 @@ import pytest
 from conftest import Project
 from sqlalchemy.engine import make_url
 
-from aksara_testing._postgres import drop
+from aksara_testing._db.postgres import drop
 
 # Generous: a healthy run takes a few seconds; a hang never ends.
 TIMEOUT = 120

@@ -20,7 +20,7 @@ from migration_project import (
 )
 from sqlalchemy.engine import make_url
 
-from aksara_testing._postgres import drop
+from aksara_testing._db.postgres import drop
 
 AKSARA = Path(sys.executable).with_name("aksara")
 INTERRUPTED = 2  # pytest's exit code for a run stopped by KeyboardInterrupt

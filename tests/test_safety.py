@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 
 import aksara_testing
 from aksara_testing import _database, _urls
+from aksara_testing._db.urls import Target
 from aksara_testing._settings import Settings
-from aksara_testing._urls import Target
 
 USES_THE_DATABASE = """
 from helpers import count

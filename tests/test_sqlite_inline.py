@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from aksara_testing._sqlite import inline_aiosqlite
+from aksara_testing._db.sqlite import inline_aiosqlite
 
 
 def use(path: Path) -> dict[str, Any]:

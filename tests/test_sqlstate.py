@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from aksara_testing import _postgres
-from aksara_testing._sqlstate import sqlstate
+from aksara_testing._db.sqlstate import sqlstate
 from aksara_testing.errors import AksaraError
 
 

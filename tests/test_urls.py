@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL, make_url
 
+from aksara_testing._db.urls import database_name, derive_test_url, is_memory
 from aksara_testing._settings import Settings, mask_url
-from aksara_testing._urls import database_name, derive_test_url, is_memory
 from aksara_testing.errors import ConfigurationError
 
 ROOT = Path("/srv/project")

@@ -56,9 +56,9 @@ def deliver(work: Coroutine[Any, Any, Any], name: str) -> Any:
     else:
         loop_running = True
     if loop_running:
-        from .._sessions import _in_greenlet
+        from .._db import in_greenlet
 
-        if _in_greenlet():  # sync code asyncio is waiting for: it can wait in turn
+        if in_greenlet():  # sync code asyncio is waiting for: it can wait in turn
             from sqlalchemy.util import await_only
 
             return await_only(work)

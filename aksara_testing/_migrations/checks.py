@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
     from sqlalchemy.engine.reflection import Inspector
 
-    from .._postgres import RunLock
+    from .._db import RunLock
     from .._runtime import Runtime
 
 __all__ = ["CheckRun", "Outcome"]
@@ -119,9 +119,7 @@ class CheckRun:
         )
 
     def _pass(self, progress: _Progress) -> None:
-        from .._database import drop_database, recreate_database
-        from .._guard import redirect_app_database
-        from .._urls import check_safe
+        from .._db import check_safe, drop_database, recreate_database, redirect_app_database
         from .runner import run_env
 
         settings = self.runtime.settings
@@ -373,10 +371,10 @@ def _columns_of(subject: Any) -> str:
 
 async def _name_lock(url: URL, owner: str) -> RunLock | None:
     """The run lock on the scratch database's name (PostgreSQL); busy: a one-line error."""
-    from .._urls import backend_of
+    from .._db import backend_of
 
     if backend_of(url) != "postgresql":
         return None  # SQLite: the scratch file is in this run's own folder
-    from .._postgres import RunLock
+    from .._db import RunLock
 
     return await RunLock.take(url, owner)

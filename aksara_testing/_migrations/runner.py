@@ -236,7 +236,7 @@ def _inline_driver(config: Config, durable: bool) -> AbstractContextManager[None
     url = make_url(config.attributes[URL_ATTRIBUTE])
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return nullcontext()
-    from .._sqlite import inline_aiosqlite
+    from .._db import inline_aiosqlite
 
     return inline_aiosqlite(url.database, durable=durable)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._database import SchemaSource
+from .._db import SchemaSource
 from ..errors import ConfigurationError
 from .config import alembic_config, migrations_fingerprint
 
@@ -19,7 +19,7 @@ __all__ = ["migrations_source"]
 
 def migrations_source(settings: Settings, url: URL) -> SchemaSource:
     """Build the test database at ``url`` by running every migration to the head(s)."""
-    from .._urls import is_memory
+    from .._db import is_memory
 
     config = alembic_config(settings, url)  # a wrong path fails here, before any database work
     if is_memory(url):
@@ -30,7 +30,7 @@ def migrations_source(settings: Settings, url: URL) -> SchemaSource:
         )
 
     async def build(engine: AsyncEngine) -> None:
-        from .._guard import redirect_app_database
+        from .._db import redirect_app_database
         from .moves import upgrade_to_heads
         from .runner import in_thread
 

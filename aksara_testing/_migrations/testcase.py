@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from .._db import Target
     from .._runtime import Runtime
-    from .._urls import Target
 
 __all__ = ["MigrationTestCase", "ScratchDatabase"]
 
@@ -24,7 +24,7 @@ class ScratchDatabase:
     """An empty database of its own for one migration test, dropped after it."""
 
     def __init__(self, runtime: Runtime) -> None:
-        from .._urls import check_safe
+        from .._db import check_safe
         from .config import alembic_config
 
         settings = runtime.settings
@@ -45,7 +45,7 @@ class ScratchDatabase:
             from sqlalchemy import pool
             from sqlalchemy.ext.asyncio import create_async_engine
 
-            from .._database import recreate_database
+            from .._db import recreate_database
 
             await self.runtime.lock_names()  # another run on this server keeps off our names
             await recreate_database(self.target)
@@ -60,7 +60,7 @@ class ScratchDatabase:
         settings, url, config = self.runtime.settings, self.target.url, self.config
 
         def move() -> None:
-            from .._guard import redirect_app_database
+            from .._db import redirect_app_database
             from .moves import migrate
 
             with redirect_app_database(settings, url):
@@ -81,7 +81,7 @@ class ScratchDatabase:
     async def drop(self) -> None:
         if self._engine is None:
             return
-        from .._database import drop_database
+        from .._db import drop_database
 
         await self._engine.dispose()
         self._engine = None
@@ -90,7 +90,7 @@ class ScratchDatabase:
 
 def _scratch_url(runtime: Runtime, purpose: str = "migrations") -> URL:
     """``test_<name>[_<worker>]_<purpose>``: never the shared test database."""
-    from .._urls import derive_test_url, is_memory
+    from .._db import derive_test_url, is_memory
 
     worker = f"_{runtime.worker}" if runtime.worker else ""
     url = derive_test_url(runtime.settings, runtime.sqlite_dir, suffix=f"{worker}_{purpose}")

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 if TYPE_CHECKING:
-    from ._context import Run
-    from ._kinds import Named
+    from .._context import Run
+    from .kinds import Named
 
 __all__ = [
     "LayerSession",
@@ -42,7 +42,7 @@ __all__ = [
 
 
 def _routing_runtime() -> Run | None:
-    from ._context import current_run
+    from .._context import current_run
 
     runtime = current_run()
     return runtime if runtime is not None and runtime.sessions_routed else None
@@ -55,12 +55,12 @@ class RoutingSession(Session):
         runtime = _routing_runtime()
         if runtime is None:
             return super().get_bind(mapper, **kw)
-        if not _in_greenlet():  # asked by the app's code, not to run a statement
+        if not in_greenlet():  # asked by the app's code, not to run a statement
             return runtime.test_engine().sync_engine
         return runtime.connection_for(self)
 
 
-def _in_greenlet() -> bool:
+def in_greenlet() -> bool:
     """True inside SQLAlchemy's greenlet bridge (where statements run)."""
     from sqlalchemy.util import concurrency
 
@@ -277,7 +277,7 @@ class LayerSession(AsyncSession):
 
     @property  # type: ignore[override, unused-ignore]  # an attribute in SQLAlchemy 2.0
     def bind(self) -> AsyncEngine:
-        from ._context import current_run
+        from .._context import current_run
 
         runtime = current_run()
         assert runtime is not None, "db_session outlived its pytest run"

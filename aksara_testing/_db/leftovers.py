@@ -23,12 +23,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
-from ._settings import mask_url
+from .._settings import mask_url
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from ._settings import Settings
+    from .._settings import Settings
 
 __all__ = ["LeftoverWatch", "close_leftovers", "left_open_message"]
 
@@ -55,7 +55,7 @@ class LeftoverWatch:
             event.remove(Engine, "engine_connect", self._opened)
 
     def _opened(self, connection: Connection) -> None:
-        from ._context import current_run
+        from .._context import current_run
 
         runtime = current_run()
         if runtime is None or runtime.own_sql or runtime.item is None:
@@ -109,7 +109,7 @@ async def close_leftovers(
         await greenlet_spawn(close_connection, connection)
     watch.forget()
     if sweep and engine.dialect.name == "postgresql":
-        from ._postgres import end_sessions_in_transaction
+        from .postgres import end_sessions_in_transaction
 
         found += await end_sessions_in_transaction(engine)
     return found
@@ -117,7 +117,7 @@ async def close_leftovers(
 
 def left_open_message(found: list[str]) -> str:
     """The one line a test fails with when it left sessions or connections open."""
-    from .errors import AksaraError
+    from ..errors import AksaraError
 
     return str(
         AksaraError(
@@ -156,7 +156,7 @@ def describe_session(session: Session, settings: Settings) -> str:
 def _makers_of(session: Session, settings: Settings) -> list[str]:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from ._imports import import_target
+    from .._imports import import_target
 
     found = []
     for spec in settings.session:

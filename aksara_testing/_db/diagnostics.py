@@ -1,7 +1,7 @@
 """Why a PostgreSQL server cannot be used, in one line: for ``aksara test`` and ``aksara doctor``.
 
 A failure is told apart by its exception type and PostgreSQL's SQLSTATE (see
-:mod:`._sqlstate`), never by the server's message: its language
+:mod:`.sqlstate`), never by the server's message: its language
 follows the server's ``lc_messages``. The line names the server as
 ``host:port``, what failed, the setting the URL came from and the fix, and
 never the password.
@@ -24,13 +24,13 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from ._sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, sqlstate
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from .sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, sqlstate
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
-    from ._settings import Settings
+    from .._settings import Settings
 
 __all__ = [
     "ADMIN_DATABASE",

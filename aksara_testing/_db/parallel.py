@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._database import (
+from .lifecycle import (
     DatabaseHandle,
     SchemaSource,
     build_database,
@@ -31,10 +31,10 @@ from ._database import (
     store_fingerprint,
     stored_fingerprint,
 )
-from ._urls import Target, backend_of
+from .urls import Target, backend_of
 
 if TYPE_CHECKING:
-    from ._postgres import RunLock
+    from .postgres import RunLock
 
 __all__ = ["TEMPLATE_SUFFIX", "WorkerDatabase", "build_worker_database", "worker_lock"]
 
@@ -135,7 +135,7 @@ async def _clone_postgres(
     only an unused template. The template's fingerprint is read from the
     catalogue, so nobody connects to it except to build it.
     """
-    from ._postgres import RunLock
+    from .postgres import RunLock
 
     own = admin is None  # then a connection of our own, holding the target's name as a run would
     server = admin or await RunLock.take(target.url, "clone", wait=True)

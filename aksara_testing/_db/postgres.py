@@ -12,8 +12,8 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ._guard import ADMIN_APPLICATION  # the guard lets these connections through
-from ._sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, OBJECT_IN_USE, sqlstate
+from .guard import ADMIN_APPLICATION  # the guard lets these connections through
+from .sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, OBJECT_IN_USE, sqlstate
 
 __all__ = [
     "RunLock",
@@ -160,7 +160,7 @@ async def _clone_on(
     other connections ("source database ... is being accessed by other users",
     e.g. autovacuum after the migrations): we wait for them to leave, and retry.
     """
-    from .errors import ConfigurationError
+    from ..errors import ConfigurationError
 
     name, source = _quote(url.database or ""), _quote(template.database or "")
     sql = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -282,7 +282,7 @@ class RunLock:
         """
         import os
 
-        from .errors import ConfigurationError
+        from ..errors import ConfigurationError
 
         name = url.database or ""
         label = f"{ADMIN_APPLICATION}: {name} pid {os.getpid()} {owner}"[:63]

@@ -31,11 +31,11 @@ from sqlalchemy import event, pool
 from sqlalchemy.engine import URL, Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from ._context import Run
-    from ._kinds import Named
+    from .._context import Run
+    from .kinds import Named
 
 __all__ = ["EngineRouting", "create_sync_test_engine", "sync_driver"]
 
@@ -218,7 +218,7 @@ def create_sync_test_engine(url: URL, driver: str, sqlite_connection: Any = None
     sync_url = url.set(drivername=f"{url.get_backend_name()}+{driver}")
     if url.get_backend_name() != "sqlite":
         return create_engine(sync_url)
-    from ._sqlite import configure_connection, emit_begin
+    from .sqlite import configure_connection, emit_begin
 
     if sqlite_connection is not None:
         engine = create_engine(

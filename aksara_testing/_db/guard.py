@@ -1,7 +1,7 @@
 """The connection guard: while tests run, only test databases can be reached.
 
 From ``pytest_configure`` to the end of the run, every connection the test
-process opens through a database driver (see :mod:`._drivers`) is checked
+process opens through a database driver (see :mod:`.drivers`) is checked
 before it opens. It may go to:
 
 - a PostgreSQL database whose name starts with ``test_`` (not the app's own),
@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from . import _drivers
-from ._drivers import Endpoint
-from ._settings import Settings
-from .errors import UnsafeDatabaseError
+from .._settings import Settings
+from ..errors import UnsafeDatabaseError
+from . import drivers
+from .drivers import Endpoint
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -86,10 +86,10 @@ class ConnectionGuard:
         self.allowed = [_allowed_entry(entry, settings.root) for entry in settings.allow_databases]
 
     def install(self) -> None:
-        _drivers.install(self.check)
+        drivers.install(self.check)
 
     def uninstall(self) -> None:
-        _drivers.uninstall()
+        drivers.uninstall()
 
     def allows(self, endpoint: Endpoint) -> bool:
         if any(_matches(endpoint, allowed) for allowed in self.allowed):
@@ -113,7 +113,7 @@ class ConnectionGuard:
         fix = known.fix if known else _UNKNOWN_FIX
         if _migrating:  # the project's env.py, run by us: it should use the URL we hand it
             fix = _ENV_PY_FIX
-        caller = _drivers.caller_outside()
+        caller = drivers.caller_outside()
         opened = f", opened at {caller}" if caller else ""
         raise RefusedConnection(
             f"refused a connection to {endpoint.where()} ({endpoint.driver or 'driver'}; "
@@ -180,8 +180,8 @@ def endpoint_of_url(url: str, root: Path) -> Endpoint | None:
     scheme, _, rest = url.partition("://")
     backend = scheme.partition("+")[0].lower()
     if backend in ("postgresql", "postgres") and rest:
-        params = _drivers.dsn_params("postgresql://" + rest)
-        return _drivers.postgres_endpoint(params, "")
+        params = drivers.dsn_params("postgresql://" + rest)
+        return drivers.postgres_endpoint(params, "")
     if backend == "sqlite":
         path = unquote(urlsplit("sqlite://" + rest).path)
         path = path[1:] if path.startswith("/") else path  # sqlite:///rel.db, sqlite:////abs.db
@@ -251,7 +251,7 @@ def redirect_app_database(settings: Settings, test_url: URL) -> Iterator[None]:
     owned = [e for e in owned if e.backend == backend and not e.is_memory]
 
     def redirect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
-        endpoint = _drivers.endpoint_of(dialect.driver, cargs, cparams)
+        endpoint = drivers.endpoint_of(dialect.driver, cargs, cparams)
         if endpoint is None or not any(_matches(endpoint, o) for o in owned):
             return
         url = test_url.set(drivername=f"{dialect.name}+{dialect.driver}")

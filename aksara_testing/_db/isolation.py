@@ -27,10 +27,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session
 
-from ._leftovers import LeftoverWatch
+from .leftovers import LeftoverWatch
 
 if TYPE_CHECKING:
-    from ._savepoints import SavepointChannel
+    from .savepoints import SavepointChannel
 
 __all__ = ["Isolation", "Joined"]
 
@@ -79,7 +79,7 @@ class Isolation:
 
     @classmethod
     async def start(cls, engine: AsyncEngine) -> Isolation:
-        from ._savepoints import SavepointChannel
+        from .savepoints import SavepointChannel
 
         channel = SavepointChannel(engine)
         connection = await engine.connect()
@@ -93,7 +93,7 @@ class Isolation:
     @classmethod
     def start_sync(cls, engine: Engine) -> Isolation:
         """The same, on a sync engine (the test layer of a sync app)."""
-        from ._savepoints import SavepointChannel
+        from .savepoints import SavepointChannel
 
         channel = SavepointChannel(engine)
         connection = engine.connect()
@@ -260,8 +260,8 @@ class Isolation:
             self._commit_failed(failures[0], deeper)
 
     def _commit_failed(self, exc: Exception, deeper: object) -> None:
-        from ._migrations.runner import one_line
-        from .errors import AksaraError
+        from .._migrations.runner import one_line
+        from ..errors import AksaraError
 
         scope = _scope(self._stack[-1].owner if self._stack else None)
         raise AksaraError(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from ._settings import Settings, mask_url
-from .errors import ConfigurationError, UnsafeDatabaseError
+from .._settings import Settings, mask_url
+from ..errors import ConfigurationError, UnsafeDatabaseError
 
 __all__ = [
     "Target",

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._context import Kind
-from .errors import ConfigurationError
+from .._context import Kind
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from ._settings import Settings
+    from .._settings import Settings
 
 __all__ = ["Kind", "Named", "classify", "kind_of_run", "named_targets"]
 
@@ -82,7 +82,7 @@ def _article(name: str) -> str:
 
 def named_targets(settings: Settings) -> list[Named]:
     """Every ``session`` and ``engine`` entry, imported (errors: ConfigurationError)."""
-    from ._imports import import_target
+    from .._imports import import_target
 
     found = []
     for key in ("session", "engine"):

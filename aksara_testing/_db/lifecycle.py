@@ -1,6 +1,6 @@
 """The test database: create it, build its schema, reuse it, drop it.
 
-Only :func:`aksara_testing._urls.check_safe` hands out the :class:`Target`
+Only :func:`aksara_testing._db.urls.check_safe` hands out the :class:`Target`
 that every destructive function here requires.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from ._urls import Target, backend_of, is_memory
+from .urls import Target, backend_of, is_memory
 
 __all__ = [
     "DatabaseHandle",
@@ -81,7 +81,7 @@ def fingerprint(metadata: MetaData, engine: AsyncEngine) -> str:
 def create_engine_for(url: URL) -> AsyncEngine:
     """The engine tests run on: SQLite on the loop thread, PostgreSQL via asyncpg."""
     if backend_of(url) == "sqlite":
-        from ._sqlite import create_sqlite_engine
+        from .sqlite import create_sqlite_engine
 
         return create_sqlite_engine(url)
     return create_async_engine(url)
@@ -167,8 +167,8 @@ async def empty_tables(target: Target, engine: AsyncEngine) -> None:
     except Exception as exc:
         if not _lock_held(exc):
             raise
-        from ._migrations.runner import one_line
-        from .errors import AksaraError
+        from .._migrations.runner import one_line
+        from ..errors import AksaraError
 
         raise AksaraError(
             f"could not empty the test database after a transactional test: {one_line(exc)}; "
@@ -180,7 +180,7 @@ async def empty_tables(target: Target, engine: AsyncEngine) -> None:
 
 def _lock_held(exc: BaseException) -> bool:
     """PostgreSQL's lock_timeout, or SQLite's busy write lock: told by code, not by text."""
-    from ._sqlstate import LOCK_NOT_AVAILABLE, sqlstate
+    from .sqlstate import LOCK_NOT_AVAILABLE, sqlstate
 
     orig = getattr(exc, "orig", None)
     if getattr(orig, "sqlite_errorname", None) == "SQLITE_BUSY":
@@ -198,7 +198,7 @@ async def drop_database(target: Target) -> None:
         for leftover in (path, _marker_path(path), *_sqlite_journals(path)):
             leftover.unlink(missing_ok=True)
         return
-    from ._postgres import drop
+    from .postgres import drop
 
     await drop(url)
 
@@ -212,7 +212,7 @@ async def recreate_database(target: Target) -> None:
         await drop_database(target)
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
         return
-    from ._postgres import recreate
+    from .postgres import recreate
 
     await recreate(url)
 
@@ -225,7 +225,7 @@ async def stored_fingerprint(url: URL, engine: AsyncEngine) -> str | None:
         if path.is_file() and marker.is_file():
             return marker.read_text().strip()
         return None
-    from ._postgres import read_own_comment
+    from .postgres import read_own_comment
 
     comment = await read_own_comment(engine)
     return comment[len(_MARK) :] if comment and comment.startswith(_MARK) else None
@@ -236,7 +236,7 @@ async def store_fingerprint(url: URL, value: str) -> None:
     if backend_of(url) == "sqlite":
         _marker_path(Path(url.database or "")).write_text(value)
         return
-    from ._postgres import write_comment
+    from .postgres import write_comment
 
     await write_comment(url, fingerprint_comment(value))
 
