@@ -7,10 +7,7 @@ through a ContextVar so sessions and ``setup_test_database`` can find it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
-import os
-import shutil
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -19,11 +16,12 @@ import pytest
 
 from . import _context
 from ._context import Kind, Run
+from ._db import TestDatabase
 from ._environment import export_env, restore_env
 from ._settings import Settings, mask_url
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, Connection, Engine
+    from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
     from sqlalchemy.orm import Session
 
@@ -35,7 +33,6 @@ if TYPE_CHECKING:
         Isolation,
         Joined,
         Named,
-        RunLock,
         SessionRebinding,
     )
     from ._factories.state import FactoryState
@@ -53,12 +50,21 @@ class Runtime:
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
-        self.settings = settings
-        self.reuse = bool(config.getoption("aksara_reuse_db", False))
-        self.recreate = bool(config.getoption("aksara_create_db", False))
-        self.handle: DatabaseHandle | None = None
+        # Under pytest-xdist: this worker's id, and the controller's folder for SQLite files.
+        workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+        self.worker: str | None = workerinput.get("workerid")
+        shared = workerinput.get("aksara_run_dir")
+        workers = workerinput.get("workercount")
+        self.database = TestDatabase(
+            settings,
+            worker=self.worker,
+            workers=int(workers) if workers else None,
+            shared_dir=Path(shared) if shared else None,
+            reuse=bool(config.getoption("aksara_reuse_db", False)),
+            recreate=bool(config.getoption("aksara_create_db", False)),
+            migrations=not config.getoption("aksara_no_migrations", False),
+        )
         self._build_error: str | None = None
-        self._run_lock: RunLock | None = None
         self.isolation: Isolation | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sessions_routed = False
@@ -85,22 +91,26 @@ class Runtime:
         self._lock = asyncio.Lock()
         self._rebinding: SessionRebinding | None = None
         self.guard: ConnectionGuard | None = None
-        self._early_engine: AsyncEngine | None = None  # test_engine() before the build
         self._env_backup: dict[str, str | None] = {}
-        self._sqlite_dir: Path | None = None
-        # Under pytest-xdist: this worker's id, and the controller's folder for SQLite files.
-        workerinput: dict[str, Any] = getattr(config, "workerinput", {})
-        self.worker: str | None = workerinput.get("workerid")
-        shared = workerinput.get("aksara_run_dir")
-        self._shared_dir: Path | None = Path(shared) if shared else None
         self.parallel = False  # the xdist controller of a run with workers
         self.worker_notes: list[str] = []
-        self.template_used = False  # a worker of this run cloned from the template
-        self.cloned = False  # this worker built its database from the template
-        self.template_dropped = False  # this worker (or, controller: a worker) dropped it
         self.config_error: str | None = None  # an xdist worker's exit-4 error, for the controller
         self.stopped: str | None = None  # the line stop() ended the run with
         self._token: contextvars.Token[Run | None] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The run's settings (``test_settings`` and ``setup_test_database()`` merge into them)."""
+        return self.database.settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self.database.settings = settings
+
+    @property
+    def handle(self) -> DatabaseHandle | None:
+        """The built test database (None until the first test that needs it)."""
+        return self.database.handle
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -109,7 +119,7 @@ class Runtime:
         if self.settings.configured:  # a project that did not ask for us is left alone
             from ._db import ConnectionGuard
 
-            self.guard = ConnectionGuard(self.settings, self.project_dir())
+            self.guard = ConnectionGuard(self.settings, self.database.project_dir())
             self.guard.install()
 
     def uninstall(self) -> None:
@@ -222,31 +232,7 @@ class Runtime:
         if self.sync_engine is not None:
             self.sync_engine.dispose()
             self.sync_engine = None
-        if self._early_engine is not None:
-            await self._early_engine.dispose()
-            self._early_engine = None
-        if self.handle is not None:
-            await self.handle.engine.dispose()
-            if not self.reuse:
-                from ._db import check_safe, drop_database
-
-                await drop_database(check_safe(self.handle.url, self.settings))
-            self.handle = None
-        if self._run_lock is not None:
-            if not await self._run_lock.settle():  # the template's drop failed
-                self.template_dropped = False  # the controller tries again at the end
-            await self._run_lock.release()
-            self._run_lock = None
-        if self._sqlite_dir is not None:  # per-run folder; --reuse-db uses a fixed one
-            self._remove_run_dir(self._sqlite_dir)
-            self._sqlite_dir = None
-
-    @staticmethod
-    def _remove_run_dir(folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)  # not _database's: SQLAlchemy costs ~0.3 s
-        for parent in (folder.parent, folder.parent.parent):
-            with contextlib.suppress(OSError):
-                parent.rmdir()  # only when no other run or reused database is there
+        await self.database.close()
 
     # -- the database --------------------------------------------------------------
 
@@ -255,7 +241,7 @@ class Runtime:
         if overrides:
             merged = self.settings.merged(overrides, "setup_test_database()")
             if self.handle is not None and merged != self.settings:
-                self._check_same_database(merged)
+                self.database.check_same_database(merged)
             self.settings = merged
         if self.handle is not None:
             return self.handle
@@ -281,7 +267,9 @@ class Runtime:
                 except MigrationError as exc:  # every test that needs the database fails so
                     self._build_error = f"building the test database: {exc}"
                 except Exception as exc:
-                    self._stop_for_server(exc)
+                    problem = self.database.server_problem(exc)
+                    if problem is not None:
+                        self.stop(problem)
                     raise  # not the server's: the schema's own error, with its traceback
                 finally:
                     self.own_sql = False
@@ -290,62 +278,25 @@ class Runtime:
         assert self.handle is not None
         return self.handle
 
-    def _stop_for_server(self, exc: Exception) -> None:
-        """Stop the run if ``exc`` says the PostgreSQL server cannot be used (lost, no CREATEDB)."""
-        from ._db import DOCTOR_HINT, Server, build_problem
-
-        url = self.settings.test_database_url or self.settings.database_url or ""
-        if not url.startswith("postgresql"):
-            return
-        problem = build_problem(exc, Server.of_settings(self.settings, DOCTOR_HINT))
-        if problem is not None:
-            self.stop(str(problem))
-
-    def test_url(self) -> URL:
-        """This process's test database URL (a worker's own one under xdist)."""
-        from ._db import derive_test_url, is_memory
-
-        url = derive_test_url(self.settings, self.sqlite_dir)
-        if self.worker is not None and not is_memory(url):
-            url = derive_test_url(self.settings, self.sqlite_dir, suffix=f"_{self.worker}")
-        return url
-
     def test_engine(self) -> AsyncEngine:
         """The test database's engine, for ``session.bind`` (no connection is opened).
 
         Before the database is built this is an engine on its URL, unused by
         the run itself: reading ``bind.dialect`` must not wait for the build.
         """
-        if self.handle is not None:
-            return self.handle.engine
-        if self._early_engine is None:
-            from ._db import create_engine_for
-
-            self._early_engine = create_engine_for(self.test_url())
-        return self._early_engine
+        engine: AsyncEngine = self.database.engine()
+        return engine
 
     async def _build(self) -> None:
-        from ._db import Isolation, build_database, check_safe, is_memory
+        from ._db import Isolation
 
         self.loop = asyncio.get_running_loop()
-        url = self.test_url()
-        await self._take_run_lock(check_safe(url, self.settings).url)
-        if self.worker is not None and not is_memory(url):
-            self.cloned = True  # past the run lock: this run owns the template too
-            handle = await self._build_clone()
-        else:
-            target = check_safe(url, self.settings)
-            source = self._schema_source(url)
-            handle = await build_database(target, source, reuse=self.reuse_allowed)
-        url = handle.url
-        if self.reuse and self.recreate:
-            handle.note = "rebuilt (--create-db)"
+        handle = await self.database.build()
         if self.kind == "sync":
             self.isolation = await self._start_sync_layer(handle)
         else:
             self.isolation = await Isolation.start(handle.engine)
-        self.handle = handle
-        shown = mask_url(url.render_as_string(hide_password=False))
+        shown = mask_url(handle.url.render_as_string(hide_password=False))
         layer = f", sync sessions on {self._sync_driver}" if self.kind == "sync" else ""
         self.notes.append(f"test database {shown} {handle.note}{layer}")
 
@@ -379,7 +330,7 @@ class Runtime:
         if item is not None and item in self.transactional_items and self.current_node() is item:
             if not isolation.suspended:
                 self._suspend_for(item, isolation)
-            engine = self.sync_engine or self.handle.engine.sync_engine  # type: ignore[union-attr]
+            engine = self.sync_engine or self.database.engine().sync_engine
             own = engine.raw_connection()
             raw = own.dbapi_connection
             own.detach()  # closed by the app engine's pool, as its own would be
@@ -421,151 +372,6 @@ class Runtime:
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 return pool.submit(loop.run_until_complete, work).result()
         return loop.run_until_complete(work)
-
-    async def lock_names(self) -> None:
-        """Hold the run lock on this run's test database name (and so on its derived names)."""
-        from ._db import check_safe, derive_test_url
-
-        suffix = f"_{self.worker}" if self.worker else ""
-        url = derive_test_url(self.settings, self.sqlite_dir, suffix=suffix)
-        await self._take_run_lock(check_safe(url, self.settings).url)
-
-    async def _take_run_lock(self, url: URL) -> None:
-        """PostgreSQL: no other run may use this database name until this run ends."""
-        from ._db import backend_of
-
-        if backend_of(url) == "postgresql" and self._run_lock is None:
-            from ._db import DOCTOR_HINT, RunLock, Server, connect_first
-
-            # The run's first connection: a server that cannot be used is one line, at once.
-            server = Server.of_settings(self.settings, DOCTOR_HINT)
-            self._run_lock = await connect_first(RunLock.take(url, str(self.settings.root)), server)
-
-    async def _build_clone(self) -> DatabaseHandle:
-        from ._db import build_worker_database, check_safe, database_name, derive_test_url
-
-        assert self.worker is not None
-        url = derive_test_url(self.settings, self.sqlite_dir, suffix=f"_{self.worker}")
-        template_url = self.template_url()
-        workers = getattr(self.config, "workerinput", {}).get("workercount")
-        built = await build_worker_database(
-            check_safe(template_url, self.settings),
-            check_safe(url, self.settings),
-            self._schema_source(template_url),
-            reuse=self.reuse_allowed,
-            lock=self.sqlite_dir() / f"{database_name(template_url)}.lock",  # the run's folder
-            admin=self._run_lock,  # PostgreSQL: the run lock's connection does the admin work
-            drop_after=None if self.reuse or not workers else int(workers),
-        )
-        self.template_dropped = built.template_dropped
-        return built.handle
-
-    def template_url(self) -> URL:
-        """The database parallel workers clone theirs from (``test_<name>_template``)."""
-        from ._db import TEMPLATE_SUFFIX, derive_test_url
-
-        return derive_test_url(self.settings, self.sqlite_dir, suffix=TEMPLATE_SUFFIX)
-
-    async def drop_template(self) -> None:
-        """Controller, end of a parallel run: drop the template unless ``--reuse-db``."""
-        from ._db import backend_of, check_safe, drop_database, is_memory
-
-        url = self.template_url()
-        if is_memory(url):
-            return
-        target = check_safe(url, self.settings)
-        if backend_of(url) != "postgresql":
-            await drop_database(target)
-            return
-        from ._db import RunLock
-
-        lock = await RunLock.take(url, "template", wait=True)  # not while another run clones
-        try:
-            await drop_database(target)
-        finally:
-            await lock.release()
-
-    def finish_parallel_run(self) -> None:
-        """Controller, after the workers are done: drop the template and the run folder.
-
-        The worker that made the last clone normally dropped the template already;
-        then nothing here imports SQLAlchemy or connects anywhere.
-        """
-        if not self.reuse and self.template_used and not self.template_dropped:
-            from .errors import AksaraError
-
-            try:
-                asyncio.run(self.drop_template())
-            except AksaraError as exc:  # e.g. a refused URL: the workers reported it already
-                self.notes.append(f"template not dropped: {exc}")
-        if self._sqlite_dir is not None:
-            self._remove_run_dir(self._sqlite_dir)
-            self._sqlite_dir = None
-
-    @property
-    def reuse_allowed(self) -> bool:
-        return self.reuse and not self.recreate
-
-    def sqlite_dir(self) -> Path:
-        """Where SQLite test files live: one folder per project, a sub-folder per run.
-
-        ``--reuse-db`` uses the project folder itself. Folders of runs whose
-        process is gone (killed with kill -9) are removed when the next run
-        needs one. Nothing is created here; building the database does that.
-        """
-        if self._shared_dir is not None:  # an xdist worker: the controller owns the folder
-            return self._shared_dir
-        if self._sqlite_dir is not None:
-            return self._sqlite_dir
-        base = self.project_dir()
-        if self.reuse:
-            return base
-        _remove_dead_runs(base)
-        self._sqlite_dir = base / f"run-{os.getpid()}"
-        return self._sqlite_dir
-
-    def project_dir(self) -> Path:
-        """This project's folder under the temporary directory (SQLite files, locks)."""
-        import hashlib
-        import tempfile
-
-        project = hashlib.sha256(str(self.settings.root).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / f"aksara-{os.getuid()}" / project
-
-    def _schema_source(self, url: URL) -> Any:
-        from sqlalchemy import MetaData
-
-        from ._db import SchemaSource
-        from ._imports import import_target
-        from .errors import ConfigurationError
-
-        if self.settings.migrations and not self.config.getoption("aksara_no_migrations", False):
-            from ._migrations.schema import migrations_source
-
-            return migrations_source(self.settings, url)
-        if not self.settings.models:
-            return SchemaSource(metadata=None)
-        models = import_target(self.settings, "models", self.settings.models)  # errors: exit 4
-        metadata = getattr(models, "metadata", models)
-        if not isinstance(metadata, MetaData):
-            raise ConfigurationError(
-                f"setting {self.settings.describe('models')} is neither a DeclarativeBase "
-                "subclass nor a MetaData; point it at your models' Base"
-            )
-        return SchemaSource(metadata=metadata)
-
-    def _check_same_database(self, merged: Settings) -> None:
-        from ._db import derive_test_url
-        from .errors import ConfigurationError
-
-        assert self.handle is not None
-        url = derive_test_url(merged, self.sqlite_dir)
-        if url != self.handle.url:
-            raise ConfigurationError(
-                "setup_test_database() was called with settings for another database "
-                f"({mask_url(str(url))}) after the test database was set up; "
-                "give the same database_url in test_settings and [tool.aksara]"
-            )
 
     # -- factories ---------------------------------------------------------------
 
@@ -697,7 +503,7 @@ class Runtime:
             )
         isolation.suspend()
         self._suspended_by = item.nodeid
-        if self.reuse:
+        if self.database.reuse:
             from ._db import mark_dirty
 
             # Killed before the tables are emptied? The next run must rebuild.
@@ -725,7 +531,7 @@ class Runtime:
                 self.isolation.watch, self.settings, self.handle.engine, ours=ours, sweep=True
             )
             await empty_tables(check_safe(self.handle.url, self.settings), self.handle.engine)
-            if self.reuse:
+            if self.database.reuse:
                 await mark_clean(self.handle.url, self.handle.fingerprint)
             await self.isolation.run(self._resume)
         finally:
@@ -819,25 +625,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-def _remove_dead_runs(base: Path) -> None:
-    if not base.is_dir():
-        return
-    for folder in base.glob("run-*"):
-        pid = folder.name.removeprefix("run-")
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _env_string(value: Any) -> str:

@@ -187,7 +187,7 @@ def pytest_configure_node(node: Any) -> None:
     """xdist controller, per worker: share the seed and the folder for SQLite files."""
     runtime = node.config.stash[RUNTIME_KEY]
     node.workerinput["aksara_seed"] = node.config.stash[SEED_KEY]
-    node.workerinput["aksara_run_dir"] = str(runtime.sqlite_dir())
+    node.workerinput["aksara_run_dir"] = str(runtime.database.sqlite_dir())
     runtime.parallel = True
 
 
@@ -198,8 +198,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     worker = node.workerinput.get("workerid", "?")
     output = getattr(node, "workeroutput", {})
     runtime.worker_notes += [f"{worker}: {note}" for note in output.get("aksara_notes", ())]
-    runtime.template_used |= bool(output.get("aksara_cloned", False))
-    runtime.template_dropped |= bool(output.get("aksara_template_dropped", False))
+    runtime.database.template_used |= bool(output.get("aksara_cloned", False))
+    runtime.database.template_dropped |= bool(output.get("aksara_template_dropped", False))
     if output.get("aksara_config_error") and runtime.config_error is None:
         runtime.config_error = str(output["aksara_config_error"])
 
@@ -211,11 +211,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: hand the notes to the controller
         workeroutput["aksara_notes"] = list(runtime.notes)
-        workeroutput["aksara_cloned"] = runtime.cloned
-        workeroutput["aksara_template_dropped"] = runtime.template_dropped
+        workeroutput["aksara_cloned"] = runtime.database.cloned
+        workeroutput["aksara_template_dropped"] = runtime.database.template_dropped
         workeroutput["aksara_config_error"] = runtime.config_error
     elif runtime.parallel:
-        runtime.finish_parallel_run()
+        note = runtime.database.finish_parallel_run()
+        if note is not None:
+            runtime.notes.append(note)
         if runtime.config_error is not None:  # a worker met a configuration error: exit 4
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
@@ -281,7 +283,7 @@ def _test_url(settings: Settings, runtime: Runtime | None) -> str | None:
     from ._db import derive_test_url
 
     try:
-        url = derive_test_url(settings, runtime.sqlite_dir)
+        url = derive_test_url(settings, runtime.database.sqlite_dir)
     except ConfigurationError:
         return None  # reported when the database is first used
     return url.render_as_string(hide_password=False)

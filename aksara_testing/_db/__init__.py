@@ -9,6 +9,7 @@ when the run first needs a database, not when pytest starts.
 
 Submodules, from the URL to a test's session:
 
+- ``testdb``: one process's test database: URL, build, clone, run lock, drop.
 - ``urls``: test database URLs, derived from the app's, and the safety check.
 - ``lifecycle``: create, build (``create_all`` or migrations), reuse, empty, drop.
 - ``sqlite`` / ``postgres`` / ``sqlstate``: per-backend engines, admin and errors.
@@ -72,6 +73,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time see __getat
     from .sessions import session_class as session_class
     from .sessions import sync_layer_sessionmaker as sync_layer_sessionmaker
     from .sqlite import inline_aiosqlite as inline_aiosqlite
+    from .testdb import TestDatabase as TestDatabase
     from .urls import Target as Target
     from .urls import backend_of as backend_of
     from .urls import check_safe as check_safe
@@ -112,6 +114,7 @@ _HOME: dict[str, str] = {
     "build_worker_database": "parallel",
     "RunLock": "postgres",
     "inline_aiosqlite": "sqlite",
+    "TestDatabase": "testdb",
     "Named": "kinds",
     "classify": "kinds",
     "kind_of_run": "kinds",

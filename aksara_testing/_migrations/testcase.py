@@ -47,7 +47,9 @@ class ScratchDatabase:
 
             from .._db import recreate_database
 
-            await self.runtime.lock_names()  # another run on this server keeps off our names
+            await (
+                self.runtime.database.lock_names()
+            )  # another run on this server keeps off our names
             await recreate_database(self.target)
             # No pooled connection may hold a lock while env.py works in its thread.
             self._engine = create_async_engine(self.target.url, poolclass=pool.NullPool)
@@ -90,12 +92,13 @@ class ScratchDatabase:
 
 def _scratch_url(runtime: Runtime, purpose: str = "migrations") -> URL:
     """``test_<name>[_<worker>]_<purpose>``: never the shared test database."""
-    from .._db import derive_test_url, is_memory
+    from .._db import is_memory
 
-    worker = f"_{runtime.worker}" if runtime.worker else ""
-    url = derive_test_url(runtime.settings, runtime.sqlite_dir, suffix=f"{worker}_{purpose}")
+    database = runtime.database
+    url = database.worker_url(purpose)
     if is_memory(url):
-        url = url.set(database=str(runtime.sqlite_dir() / f"test{worker}_{purpose}.db"))
+        worker = f"_{database.worker}" if database.worker else ""
+        url = url.set(database=str(database.sqlite_dir() / f"test{worker}_{purpose}.db"))
     return url
 
 
