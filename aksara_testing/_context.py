@@ -40,10 +40,14 @@ class Run(Protocol):
     session_node: object  # the pytest session once aksara's session set-up ran, else None
     loop: asyncio.AbstractEventLoop | None  # the session loop the test database belongs to
     session_class: type[Session] | None  # a sync app's session class, for db_session
-    isolation: Any  # the test layers (_isolation.Isolation); None until the database is built
-    layer_sessions: dict[object, Any]  # db_session of each scope that used it
     responses: list[Any]  # the current test's client responses, shown when it fails
     worker: str | None  # the pytest-xdist worker id
+
+    @property
+    def isolation(self) -> Any: ...  # the layers' _db.isolation.Isolation; None before the build
+
+    @property
+    def layer_sessions(self) -> dict[object, Any]: ...  # db_session of each scope that used it
 
     async def activate(self, overrides: Mapping[str, Any] | None = None) -> Any: ...
 
@@ -52,6 +56,8 @@ class Run(Protocol):
     def connection_for(self, session: Any) -> Connection | Engine: ...
 
     def current_node(self) -> object: ...
+
+    def scope_chain(self, node: object) -> tuple[object, ...]: ...
 
     def layer_session(self) -> Any: ...
 

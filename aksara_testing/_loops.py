@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import pytest
 
 from ._asyncio_options import active_plugin
-from .errors import ConfigurationError
+from .errors import AksaraError, ConfigurationError
 
 __all__ = ["SessionLoop", "check_anyio_backend", "run_by_anyio"]
 
@@ -301,3 +301,40 @@ def _taken_over(item: pytest.Function) -> bool:
         mark.name == "asyncio" for mark in own_marks
     )
     return not explicit
+
+
+def wait_on(loop: asyncio.AbstractEventLoop | None, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` on the session ``loop`` to its end, from synchronous code.
+
+    Inside SQLAlchemy's greenlet it is awaited there; when ``loop`` is idle it
+    runs here; when it is busy in another thread it is handed over; when
+    another loop runs in this thread (a TestClient's portal) it runs on a
+    helper thread.
+    """
+    from ._db import in_greenlet
+
+    if in_greenlet():
+        from sqlalchemy.util import await_only
+
+        return await_only(work)
+    if loop is None or loop.is_closed():
+        work.close()
+        raise AksaraError("the test database was used after aksara's session loop closed")
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if loop.is_running():
+        if running is loop:
+            work.close()
+            raise AksaraError(
+                "the sync test database was used from async code on the session loop "
+                "without an await; in async tests await the async APIs"
+            )
+        return asyncio.run_coroutine_threadsafe(work, loop).result()
+    if running is not None:  # another loop runs in this thread
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(loop.run_until_complete, work).result()
+    return loop.run_until_complete(work)

@@ -16,7 +16,7 @@ import pytest
 
 from . import _context
 from ._context import Kind, Run
-from ._db import TestDatabase
+from ._db import TestDatabase, TestLayers
 from ._environment import export_env, restore_env
 from ._settings import Settings, mask_url
 
@@ -27,17 +27,15 @@ if TYPE_CHECKING:
 
     from ._client import AksaraClient
     from ._db import (
+        AppRouting,
         ConnectionGuard,
         DatabaseHandle,
-        EngineRouting,
         Isolation,
         Joined,
-        Named,
-        SessionRebinding,
     )
     from ._factories.state import FactoryState
 
-__all__ = ["STOPPED", "Runtime", "setup_test_database"]
+__all__ = ["RUNTIME_KEY", "STOPPED", "Runtime", "setup_test_database"]
 
 T = TypeVar("T")
 _LAYER_TYPES = (pytest.Package, pytest.Module, pytest.Class, pytest.Item)
@@ -64,24 +62,17 @@ class Runtime:
             recreate=bool(config.getoption("aksara_create_db", False)),
             migrations=not config.getoption("aksara_no_migrations", False),
         )
+        self.layers = TestLayers(self, self.database)
         self._build_error: str | None = None
-        self.isolation: Isolation | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sessions_routed = False
         self.kind: Kind = "async"  # "sync": the app's sessions are sync (see _db/kinds.py)
         self.session_class: type[Session] | None = None  # a sync app's, for db_session
-        self._named: list[Named] = []
-        self._sync_driver: str | None = None
-        self.sync_engine: Engine | None = None  # a sync app's test layer engine
-        self._engine_routing: EngineRouting | None = None
+        self._routing: AppRouting | None = None  # the app's sessions and engines, rerouted
         self.own_sql = False
         self.session_node: object = None
         self.item: pytest.Item | None = None
         self.fixture_node: object = None
-        self.layer_sessions: dict[object, Any] = {}  # AsyncSession, or a sync run's Session
-        self.transactional_items: set[pytest.Item] = set()
-        self._suspended_by: str | None = None  # the transactional test whose rows are kept
-        self.left_open: list[str] = []  # what the test that just ended left open
         self.responses: list[Any] = []  # the current test's client responses, for failures
         self.seed = 0
         self._factory_state: FactoryState | None = None
@@ -89,7 +80,6 @@ class Runtime:
         self.notes: list[str] = []
         self._chains: dict[object, tuple[object, ...]] = {}
         self._lock = asyncio.Lock()
-        self._rebinding: SessionRebinding | None = None
         self.guard: ConnectionGuard | None = None
         self._env_backup: dict[str, str | None] = {}
         self.parallel = False  # the xdist controller of a run with workers
@@ -111,6 +101,21 @@ class Runtime:
     def handle(self) -> DatabaseHandle | None:
         """The built test database (None until the first test that needs it)."""
         return self.database.handle
+
+    @property
+    def isolation(self) -> Isolation | None:
+        """The layers' connection and savepoints (None until the database is built)."""
+        return self.layers.isolation
+
+    @property
+    def sync_engine(self) -> Engine | None:
+        """A sync app's layer engine, on the app's own driver."""
+        return self.layers.sync_engine
+
+    @property
+    def layer_sessions(self) -> dict[object, Any]:
+        """``db_session`` of each scope that used it."""
+        return self.layers.layer_sessions
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -161,37 +166,11 @@ class Runtime:
 
     def _route_app(self) -> None:
         """Reroute what ``session`` and ``engine`` name to the test layers."""
-        from ._db import (
-            EngineRouting,
-            SessionRebinding,
-            kind_of_run,
-            library_session_without_engine,
-            named_targets,
-            session_class,
-            sync_driver,
-        )
-        from .errors import ConfigurationError
+        from ._db import AppRouting
 
-        self._named = named_targets(self.settings)
-        self.kind = kind_of_run(self._named)
-        if self.kind == "sync":
-            bare = library_session_without_engine(self._named)
-            if bare is not None:
-                raise ConfigurationError(
-                    f"setting session = {bare.spec!r} (from {self.settings.source('session')}) "
-                    f"is {bare.target.__module__.split('.')[0]}'s own Session class, whose "
-                    "sessions use the engine they are given; also set engine = 'module:attr' "
-                    "naming the app's engine"
-                )
-            self.session_class = session_class(self._named)
-            from sqlalchemy.engine import make_url
-
-            url = self.settings.test_database_url or self.settings.database_url or "sqlite://"
-            self._sync_driver = sync_driver(self._named, make_url(url))
-        self._rebinding = SessionRebinding()
-        self._rebinding.apply(self._named)
-        self._engine_routing = EngineRouting(self)
-        self._engine_routing.apply(self._named)
+        self._routing = AppRouting()
+        self._routing.apply(self.settings, self)
+        self.kind, self.session_class = self._routing.kind, self._routing.session_class
 
     def stop(self, message: str) -> NoReturn:
         """End the run now: ``message`` is its one line, the exit code 4.
@@ -211,27 +190,16 @@ class Runtime:
 
     def _undo_start(self) -> None:
         self.sessions_routed = False
-        if self._rebinding is not None:
-            self._rebinding.restore()
-            self._rebinding = None
-        if self._engine_routing is not None:
-            self._engine_routing.restore()
-            self._engine_routing = None
+        if self._routing is not None:
+            self._routing.restore()
+            self._routing = None
         restore_env(self._env_backup)
         self._env_backup = {}
 
     async def aclose(self) -> None:
         """End of the run: roll back, close, drop the test database unless reused."""
         self._undo_start()
-        self.layer_sessions.clear()
-        if self.isolation is not None:
-            if self.isolation.suspended:
-                await self._empty_tables()
-            await self.isolation.close()
-            self.isolation = None
-        if self.sync_engine is not None:
-            self.sync_engine.dispose()
-            self.sync_engine = None
+        await self.layers.close()
         await self.database.close()
 
     # -- the database --------------------------------------------------------------
@@ -288,90 +256,35 @@ class Runtime:
         return engine
 
     async def _build(self) -> None:
-        from ._db import Isolation
-
         self.loop = asyncio.get_running_loop()
         handle = await self.database.build()
-        if self.kind == "sync":
-            self.isolation = await self._start_sync_layer(handle)
-        else:
-            self.isolation = await Isolation.start(handle.engine)
+        await self.layers.start(handle, self._routing.sync_driver if self._routing else None)
         shown = mask_url(handle.url.render_as_string(hide_password=False))
-        layer = f", sync sessions on {self._sync_driver}" if self.kind == "sync" else ""
+        driver = self._routing.sync_driver if self._routing is not None else None
+        layer = f", sync sessions on {driver}" if driver else ""
         self.notes.append(f"test database {shown} {handle.note}{layer}")
-
-    async def _start_sync_layer(self, handle: DatabaseHandle) -> Isolation:
-        """A sync app's test layer: a connection with the app's own driver."""
-        from ._db import Isolation, create_sync_test_engine, is_memory
-
-        assert self._sync_driver is not None
-        shared = None
-        if is_memory(handle.url):  # the one connection holding the database
-            async with handle.engine.connect() as connection:
-                raw = await connection.get_raw_connection()
-                shared = raw.driver_connection.sqlite3_connection  # type: ignore[union-attr]
-        self.sync_engine = create_sync_test_engine(handle.url, self._sync_driver, shared)
-        return Isolation.start_sync(self.sync_engine)
 
     def is_layer_dbapi(self, dbapi_connection: Any) -> bool:
         """True when ``dbapi_connection`` is the test layer's (see _db/engines.py)."""
-        isolation = self.isolation
-        if isolation is None:
-            return False
-        return dbapi_connection is isolation.sync_connection.connection.dbapi_connection
+        return self.layers.is_layer_dbapi(dbapi_connection)
 
     def routed_dbapi_connection(self) -> Any:
         """A DBAPI connection for a routed app engine: the layer's, or a new one (transactional)."""
-        if self.isolation is None:
-            self.wait(self.activate())
-        isolation = self.isolation
-        assert isolation is not None
-        item = self.item
-        if item is not None and item in self.transactional_items and self.current_node() is item:
-            if not isolation.suspended:
-                self._suspend_for(item, isolation)
-            engine = self.sync_engine or self.database.engine().sync_engine
-            own = engine.raw_connection()
-            raw = own.dbapi_connection
-            own.detach()  # closed by the app engine's pool, as its own would be
-            return raw
-        return isolation.sync_connection.connection.dbapi_connection
+        return self.layers.routed_dbapi_connection()
+
+    def connection_for(self, session: Session | Joined | None) -> Connection | Engine:
+        """Called by sessions (async ones from inside SQLAlchemy's greenlet): the connection."""
+        return self.layers.connection_for(session)
+
+    async def layer_connection(self) -> AsyncConnection | None:
+        """The shared connection, its layers aligned to the current scope (``db_connection``)."""
+        return await self.layers.layer_connection()
 
     def wait(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` to its end from synchronous code: a sync test, a fixture, another thread.
+        """Run ``work`` to its end from synchronous code: a sync test, a fixture, another thread."""
+        from ._loops import wait_on
 
-        Inside SQLAlchemy's greenlet it is awaited there; else it runs on the
-        session loop (handed to it when that loop is busy in another thread).
-        """
-        from ._db import in_greenlet
-
-        if in_greenlet():
-            from sqlalchemy.util import await_only
-
-            return await_only(work)
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            work.close()
-            from .errors import AksaraError
-
-            raise AksaraError("the test database was used after aksara's session loop closed")
-        running = _running_loop()
-        if loop.is_running():
-            if running is loop:
-                work.close()
-                from .errors import AksaraError
-
-                raise AksaraError(
-                    "the sync test database was used from async code on the session loop "
-                    "without an await; in async tests await the async APIs"
-                )
-            return asyncio.run_coroutine_threadsafe(work, loop).result()
-        if running is not None:  # another loop runs in this thread (a TestClient's portal)
-            import concurrent.futures
-
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                return pool.submit(loop.run_until_complete, work).result()
-        return loop.run_until_complete(work)
+        return wait_on(self.loop, work)
 
     # -- factories ---------------------------------------------------------------
 
@@ -456,175 +369,17 @@ class Runtime:
             self._chains[node] = chain
         return chain
 
-    async def layer_connection(self) -> AsyncConnection | None:
-        """The shared connection, its layers aligned to the current scope (``db_connection``).
-
-        None in a transactional test: it has no shared transaction, the caller
-        opens a connection of its own.
-        """
-        await self.activate()
-        assert self.isolation is not None and self.handle is not None
-        isolation = self.isolation
-        bound = await isolation.run(lambda: self.connection_for(None))
-        if bound is not isolation.sync_connection:
-            return None
-        return isolation.connection  # type: ignore[return-value]
-
-    def connection_for(self, session: Session | Joined | None) -> Connection | Engine:
-        """Called by sessions (async ones from inside SQLAlchemy's greenlet): the connection."""
-        if self.isolation is None:
-            self.wait(self.activate())
-        isolation = self.isolation
-        assert isolation is not None and self.handle is not None
-        node = self.current_node()
-        transactional = node is self.item and node in self.transactional_items
-        if isolation.suspended and not transactional:
-            culprit = self._suspended_by  # left over: the loop was busy after that test
-            self._report_left_open(self.wait(self._empty_tables()), culprit)
-        if transactional and self.item is not None:
-            if not isolation.suspended:
-                self._suspend_for(self.item, isolation)
-            from sqlalchemy.orm import Session
-
-            if isinstance(session, Session):
-                isolation.watch.sessions.add(session)  # closed, and named, if left open
-            # Real transactions, real commits.
-            return self.sync_engine or self.handle.engine.sync_engine
-        return isolation.bind(session, self.scope_chain(node))
-
-    def _suspend_for(self, item: pytest.Item, isolation: Isolation) -> None:
-        from .errors import AksaraError
-
-        if isolation.holds_data(self.scope_chain(item)):
-            raise AksaraError(
-                f"{item.nodeid} is marked transactional, but data written by session-, "
-                "package-, module- or class-scoped fixtures is still in the test transaction "
-                "and would be lost; move the test to a module of its own or drop that fixture"
-            )
-        isolation.suspend()
-        self._suspended_by = item.nodeid
-        if self.database.reuse:
-            from ._db import mark_dirty
-
-            # Killed before the tables are emptied? The next run must rebuild.
-            assert self.handle is not None
-            self.wait(mark_dirty(self.handle.url))
-
-    async def _empty_tables(self) -> list[str]:
-        """After a transactional test: close what it left open, delete every row it committed.
-
-        Returns what the test left open (see :mod:`._db.leftovers`).
-        """
-        from ._db import check_safe, close_leftovers, empty_tables, mark_clean
-
-        assert self.handle is not None and self.isolation is not None
-        found: list[str] = []
-        self.own_sql = True  # our own connections are neither counted nor leftovers
-        try:
-            for session in list(self.layer_sessions.values()):
-                if session.in_transaction():  # e.g. a read after the last commit: it holds locks
-                    closing = session.close()
-                    if closing is not None:  # an AsyncSession's
-                        await closing
-            ours = {getattr(s, "sync_session", s) for s in self.layer_sessions.values()}
-            found = await close_leftovers(
-                self.isolation.watch, self.settings, self.handle.engine, ours=ours, sweep=True
-            )
-            await empty_tables(check_safe(self.handle.url, self.settings), self.handle.engine)
-            if self.database.reuse:
-                await mark_clean(self.handle.url, self.handle.fingerprint)
-            await self.isolation.run(self._resume)
-        finally:
-            self.own_sql = False
-        return found
-
-    def _resume(self) -> None:
-        assert self.isolation is not None
-        self.isolation.resume()
-        self._suspended_by = None
-
-    async def _close_left_open(self) -> None:
-        """After an ordinary test that left connections to the test database open."""
-        from ._db import close_leftovers
-
-        assert self.handle is not None and self.isolation is not None
-        self.left_open = await close_leftovers(
-            self.isolation.watch, self.settings, self.handle.engine, ours=set(), sweep=False
-        )
-
-    async def _after_transactional(self) -> None:
-        isolation = self.isolation
-        assert isolation is not None
-        if not isolation.suspended:  # no session ran, yet other connections may have committed
-            await isolation.run(isolation.suspend)
-        self.left_open = await self._empty_tables()
-
-    def _report_left_open(self, found: list[str], nodeid: str | None = None) -> None:
-        """Fail the test that left sessions or connections open (one line naming them)."""
-        if found:
-            from ._db import left_open_message
-
-            message = left_open_message(found)
-            pytest.fail(f"{nodeid}: {message}" if nodeid else message, pytrace=False)
-
     def after_item(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
-        """After a test's teardown: forget the sessions of the scopes that ended.
-
-        Their savepoints are rolled back on the next database use (or at the end
-        of the run): every session asks :meth:`connection_for` first, so no statement can
-        run before it, and a test that does not touch the database pays nothing.
-        What the test left open on the test database is closed now, and fails
-        the test (see :mod:`._db.leftovers`).
-        """
+        """After a test's teardown: the layers forget the scopes that ended (see TestLayers)."""
         self.item = None
-        isolation = self.isolation
-        if isolation is None:
-            return
-        transactional = item in self.transactional_items
-        if isolation.suspended or (
-            transactional and not isolation.holds_data(self.scope_chain(item))
-        ):
-            self._run(self._after_transactional())
-        else:
-            if self.kind == "sync":
-                ended = self.scope_chain(item)
-                upcoming = self.scope_chain(nextitem) if nextitem is not None else ()
-                live = next(
-                    (
-                        i
-                        for i, (a, b) in enumerate(zip(ended, upcoming, strict=False))
-                        if a is not b
-                    ),
-                    min(len(ended), len(upcoming)),
-                )
-                isolation.close_ended(live)
+        try:
+            self.layers.after_item(item, nextitem)
+        finally:
             self._chains.pop(item, None)
-            if self.layer_sessions:
-                upcoming = self.scope_chain(nextitem) if nextitem is not None else ()
-                alive = {*upcoming, self.session_node}
-                for node in [n for n in self.layer_sessions if n not in alive]:
-                    # Its savepoint is about to be rolled back: no need to close it first.
-                    session = self.layer_sessions.pop(node)
-                    isolation.forget(getattr(session, "sync_session", session))
-            if isolation.watch.open_connections():
-                self._run(self._close_left_open())
-            isolation.watch.forget()
-        found, self.left_open = self.left_open, []
-        self._report_left_open(found)
-
-    def _run(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` on the session loop now if it is idle, else let the next use do it."""
-        if self.loop is not None and not self.loop.is_running() and not self.loop.is_closed():
-            self.loop.run_until_complete(work)
-        else:
-            work.close()
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+# Where pytest keeps each run's Runtime (config.stash).
+RUNTIME_KEY = pytest.StashKey[Runtime]()
 
 
 def _env_string(value: Any) -> str:

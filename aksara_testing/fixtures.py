@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from ._loops import SessionLoop, check_anyio_backend
-from ._runtime import Runtime
+from ._runtime import RUNTIME_KEY, Runtime
 from ._tasks import CapturedTasks, capture_tasks
 from .errors import ConfigurationError
 
@@ -33,7 +33,6 @@ __all__ = [
     "test_settings",
 ]
 
-RUNTIME_KEY = pytest.StashKey[Runtime]()
 SESSION_FIXTURE = "_aksara_session"  # requested first by the plugin (see plugin.py)
 ANYIO_CHECK_FIXTURE = "_aksara_anyio_backend"  # requested by anyio tests using the database
 ASYNC_CLIENT_FIXTURE = "_aksara_async_client"  # what client gives an async test

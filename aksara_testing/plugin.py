@@ -24,10 +24,11 @@ from ._environment import export_env, restore_env
 from ._loops import run_by_anyio
 from ._markers import MARKERS, apply_run_markers
 from ._mock_ai import _net as ai_net
-from ._runtime import Runtime
-from ._settings import Settings, load_settings, mask_url
+from ._report import header_line, summary_lines
+from ._runtime import RUNTIME_KEY, Runtime
+from ._settings import Settings, load_settings
 from .errors import ConfigurationError
-from .fixtures import ANYIO_CHECK_FIXTURE, RUNTIME_KEY, SESSION_FIXTURE
+from .fixtures import ANYIO_CHECK_FIXTURE, SESSION_FIXTURE
 
 __all__ = ["SEED_KEY", "SETTINGS_KEY"]
 
@@ -248,54 +249,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-def header_line(
-    settings: Settings, seed: int, rootpath: Path, runtime: Runtime | None = None
-) -> str:
-    """The one line that says which settings this run uses and where they came from."""
-    parts = [_settings_part(settings, rootpath, runtime)]
-    if settings.app:
-        parts.append(f"app {settings.app} ({settings.source('app')})")
-    url = settings.test_database_url or settings.database_url
-    if url:
-        key = "test_database_url" if settings.test_database_url else "database_url"
-        shown = mask_url(_test_url(settings, runtime) or url)
-        parts.append(f"test database {shown} ({settings.source(key)})")
-    parts.append(f"seed {seed}")
-    return "aksara: " + ", ".join(parts)
-
-
-def _settings_part(settings: Settings, rootpath: Path, runtime: Runtime | None) -> str:
-    """``settings <file>``, or ``settings none (...)`` saying where no table was found."""
-    if settings.file is not None:
-        return f"settings {_relative(settings.file, rootpath)}"
-    looked = rootpath / "pyproject.toml"
-    if runtime is not None and runtime.config.getoption("aksara_settings", None):
-        looked = runtime.config.invocation_params.dir / runtime.config.option.aksara_settings
-    if not looked.is_file():
-        return f"settings none (no {looked.name} in {looked.parent})"
-    return f"settings none (no [tool.aksara] in {looked})"
-
-
-def _test_url(settings: Settings, runtime: Runtime | None) -> str | None:
-    """The test database URL, derived without creating anything; None if not derivable."""
-    if runtime is None:
-        return None
-    from ._db import derive_test_url
-
-    try:
-        url = derive_test_url(settings, runtime.database.sqlite_dir)
-    except ConfigurationError:
-        return None  # reported when the database is first used
-    return url.render_as_string(hide_password=False)
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
@@ -397,20 +350,9 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     runtime = config.stash.get(RUNTIME_KEY, None)
-    if runtime is None:
-        return
-    for note in runtime.notes:
-        terminalreporter.write_line(f"aksara: {note}")
-    if runtime.parallel and runtime.config_error is not None:
-        terminalreporter.write_line(f"aksara: {runtime.config_error}")
-    if runtime.worker_notes and config.get_verbosity() > 0:
-        for note in sorted(runtime.worker_notes):
-            terminalreporter.write_line(f"aksara: {note}")
-    elif runtime.worker_notes:
-        workers = len({note.split(":", 1)[0] for note in runtime.worker_notes})
-        terminalreporter.write_line(
-            f"aksara: {workers} workers, a test database each (-v lists them)"
-        )
+    if runtime is not None:
+        for line in summary_lines(runtime, config.get_verbosity()):
+            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(trylast=True)
@@ -419,7 +361,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         apply_run_markers(config, items)
     runtime = config.stash[RUNTIME_KEY]
     _check_targets(config, runtime, items)
-    runtime.transactional_items = {
+    runtime.layers.transactional_items = {
         item for item in items if item.get_closest_marker("transactional") is not None
     }
     _use_session_fixture(runtime.settings, items)

@@ -17,8 +17,10 @@ Submodules, from the URL to a test's session:
 - ``guard`` / ``drivers``: the connection guard that refuses non-test databases.
 - ``diagnostics``: why a PostgreSQL server cannot be used, in one line.
 - ``kinds``: what the ``session`` and ``engine`` settings name, async or sync.
+- ``layers``: which connection a session gets; the clean-up after each test.
 - ``isolation`` / ``savepoints``: the rolled-back layers, one savepoint per scope.
-- ``sessions`` / ``engines``: the app's sessions and engines routed to those layers.
+- ``routing``: the app's sessions and engines (``session``, ``engine``) rerouted for a run;
+  ``sessions`` / ``engines`` do the rerouting.
 - ``leftovers``: sessions and connections a test left open.
 """
 
@@ -49,6 +51,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time see __getat
     from .kinds import classify as classify
     from .kinds import kind_of_run as kind_of_run
     from .kinds import named_targets as named_targets
+    from .layers import TestLayers as TestLayers
     from .leftovers import close_leftovers as close_leftovers
     from .leftovers import left_open_message as left_open_message
     from .lifecycle import DatabaseHandle as DatabaseHandle
@@ -63,6 +66,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time see __getat
     from .parallel import TEMPLATE_SUFFIX as TEMPLATE_SUFFIX
     from .parallel import build_worker_database as build_worker_database
     from .postgres import RunLock as RunLock
+    from .routing import AppRouting as AppRouting
     from .sessions import LayerSession as LayerSession
     from .sessions import SessionRebinding as SessionRebinding
     from .sessions import SyncLayerSession as SyncLayerSession
@@ -115,6 +119,8 @@ _HOME: dict[str, str] = {
     "RunLock": "postgres",
     "inline_aiosqlite": "sqlite",
     "TestDatabase": "testdb",
+    "TestLayers": "layers",
+    "AppRouting": "routing",
     "Named": "kinds",
     "classify": "kinds",
     "kind_of_run": "kinds",
