@@ -95,7 +95,7 @@ async def test_sync_code_awaits_through_sqlalchemys_greenlet_bridge() -> None:
 
     with relied_on(
         "sqlalchemy.util.greenlet_spawn / await_only / concurrency.in_greenlet",
-        "Runtime.wait, _factories/running.py, _db/savepoints.py, _db/sessions.py "
+        "_loops.wait_on, _factories/running.py, _db/savepoints.py, _db/sessions.py "
         "(RoutingSession.get_bind), _db/leftovers.py and _migrations/runner.py",
         "sync code could no longer wait for the test database, and sessions could not "
         "tell a statement from the app asking for session.get_bind()",
