@@ -22,7 +22,7 @@ from conftest import Project
 from sqlalchemy.engine import make_url
 
 import aksara_testing
-from aksara_testing import _database, _urls
+from aksara_testing._db import lifecycle, urls
 from aksara_testing._db.urls import Target
 from aksara_testing._settings import Settings
 
@@ -343,10 +343,10 @@ def test_no_database_url_at_all_is_one_clean_line_and_exit_4(pytester: pytest.Py
 @pytest.mark.parametrize(
     "function",
     [
-        _database.build_database,
-        _database.drop_database,
-        _database.empty_tables,
-        _database.recreate_database,
+        lifecycle.build_database,
+        lifecycle.drop_database,
+        lifecycle.empty_tables,
+        lifecycle.recreate_database,
     ],
 )
 def test_destructive_functions_take_a_target_first(function: typing.Any) -> None:
@@ -374,14 +374,14 @@ def test_only_check_safe_constructs_a_target() -> None:
                     makers.append(f"{module.name}:{function.name}")
 
     assert makers
-    assert set(makers) == {"_urls.py:check_safe"}
+    assert set(makers) == {"urls.py:check_safe"}
 
 
 def test_check_safe_hands_out_a_target_for_a_derived_test_database(tmp_path: Path) -> None:
     settings = Settings(root=tmp_path, database_url="sqlite:///app.db")
-    url = _urls.derive_test_url(settings, tmp_path / "run")
+    url = urls.derive_test_url(settings, tmp_path / "run")
 
-    target = _urls.check_safe(url, settings)
+    target = urls.check_safe(url, settings)
 
     assert isinstance(target, Target)
     assert target.url == url

@@ -17,7 +17,7 @@ from conftest import Project
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from aksara_testing import _postgres
+from aksara_testing._db import postgres as _postgres
 from aksara_testing._db.sqlstate import sqlstate
 from aksara_testing.errors import AksaraError
 
