@@ -115,6 +115,7 @@ class _Doctor:
     def check_settings(self) -> tuple[Status, str]:
         from aksara_testing._environment import export_env
         from aksara_testing._settings import load_settings
+        from aksara_testing._text import relative_path
         from aksara_testing.errors import ConfigurationError
 
         try:
@@ -134,7 +135,7 @@ class _Doctor:
         by_source: dict[str, list[str]] = {}
         for key, source in settings.sources.items():
             by_source.setdefault(source, []).append(key)
-        where = _relative(settings.file, self.root) if settings.file else "no settings file"
+        where = relative_path(settings.file, self.root) if settings.file else "no settings file"
         sources = "; ".join(f"{', '.join(keys)} from {src}" for src, keys in by_source.items())
         return "ok", f"{where}: {sources}"
 
@@ -275,6 +276,8 @@ class _Doctor:
         return "ok", f"{', '.join(urls)} follow database_url"
 
     def check_extras(self) -> tuple[Status, str]:
+        from aksara_testing._text import first_line
+
         if self.url is None:
             return "skip", "no test database"
         # The dialect create_async_engine would pick: psycopg has a sync and an async one.
@@ -290,7 +293,7 @@ class _Doctor:
         except ImportError as exc:
             extra = _DRIVER_EXTRAS.get(driver)
             fix = f"pip install '{extra}'" if extra else f"pip install {driver}"
-            raise CheckFailed(f"{driver} is not installed ({_first_line(exc)}); {fix}") from None
+            raise CheckFailed(f"{driver} is not installed ({first_line(exc)}); {fix}") from None
         self.driver_ok = True
         return "ok", f"{driver} installed for {self.url.get_backend_name()}"
 
@@ -315,6 +318,8 @@ class _Doctor:
             return "skip", "migrations not set: the schema is built from models"
         from alembic.script import ScriptDirectory
 
+        from aksara_testing._text import typed_line
+
         config = _alembic_config(path, self.settings.describe("migrations"))
         try:
             script = ScriptDirectory.from_config(config)
@@ -323,7 +328,7 @@ class _Doctor:
         except Exception as exc:
             raise CheckFailed(
                 f"{self.settings.describe('migrations')}: Alembic cannot load the scripts "
-                f"({type(exc).__name__}: {_first_line(exc)}); fix script_location or the "
+                f"({typed_line(exc)}); fix script_location or the "
                 "revision files"
             ) from None
         if not heads:
@@ -426,15 +431,3 @@ def _alembic_config(path: Path, described: str) -> Any:
         config.set_main_option("script_location", str(path))
         return config
     raise CheckFailed(f"{described} does not exist; point it at alembic.ini or the script folder")
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _first_line(exc: object) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -18,6 +18,7 @@ from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 
 from ._settings import Settings
+from ._text import first_line
 from .errors import ConfigurationError
 
 __all__ = ["first_missing_module", "import_target", "missing_module"]
@@ -100,7 +101,7 @@ def _not_found(where: str, module_name: str, settings: Settings, exc: ImportErro
     guess = _close_module(module_name, settings.root)
     hint = f" (did you mean {guess!r}?)" if guess else ""
     return (
-        f"{where} cannot be imported: {_first_line(exc)}{hint}; "
+        f"{where} cannot be imported: {first_line(exc)}{hint}; "
         f"check the module path (modules are imported from {settings.root.resolve()})"
     )
 
@@ -111,10 +112,10 @@ def _raised(where: str, exc: BaseException, root: Path) -> ConfigurationError:
     raised = f"{where} cannot be imported: importing it raised {type(exc).__name__}: "
     if isinstance(exc, ImportError):  # a dependency of the module, not the module itself
         return ConfigurationError(
-            f"{raised}{_first_line(exc)}{at}; install what that line imports, or fix it"
+            f"{raised}{first_line(exc)}{at}; install what that line imports, or fix it"
         )
     return ConfigurationError(
-        f"{raised}{_first_line(exc)}{at}; fix that line (a variable it reads can be set in "
+        f"{raised}{first_line(exc)}{at}; fix that line (a variable it reads can be set in "
         "the env table of [tool.aksara])"
     )
 
@@ -195,7 +196,3 @@ def _last_own_frame(exc: BaseException, root: Path) -> str | None:
         if path.is_relative_to(root) and not any(path.is_relative_to(p) for p in installed):
             own = f"{path.relative_to(root)}:{frame.lineno}"
     return own or last  # an installed module's own line, when the project has none on the way
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ._text import relative_path
 from .errors import ConfigurationError
 
 __all__ = ["SETTINGS", "SettingDef", "Settings", "load_settings", "mask_url"]
@@ -174,7 +175,7 @@ def load_settings(
     if path.is_file():
         table = _read_table(path)
         if table is not None:
-            label = _label(path, root)
+            label = relative_path(path, root)
             settings = replace(settings, file=path, root=path.parent)
             _reject_unknown(table, label)
             settings = _apply(settings, table, label)
@@ -212,13 +213,6 @@ def _follow_database_url(settings: Settings) -> Settings:
     url = settings.database_url
     env = {name: value.replace(FOLLOW, url) for name, value in settings.env.items()}
     return replace(settings, env=env)
-
-
-def _label(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _read_table(path: Path) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from .._text import typed_line
 from ..errors import ConfigurationError
 from .sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, sqlstate
 
@@ -233,6 +234,5 @@ def _statements(exc: BaseException) -> Iterator[str]:
 
 def _words(exc: BaseException, server: Server) -> str:
     """The error's type and first line, without the password."""
-    text = str(exc).strip().splitlines()
-    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    line = typed_line(exc)
     return line.replace(server.password, "***") if server.password else line

@@ -29,6 +29,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .._text import relative_path
+
 __all__ = [
     "Endpoint",
     "caller_outside",
@@ -413,16 +415,9 @@ def caller_outside() -> str | None:
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith("<") and not filename.startswith(ignored):
-            return f"{_relative(filename)}:{frame.f_lineno}"
+            return f"{relative_path(filename, Path.cwd())}:{frame.f_lineno}"
         frame = frame.f_back
         if frame is None and glet is not None and glet.parent is not None:
             glet = glet.parent
             frame = glet.gr_frame
     return None
-
-
-def _relative(filename: str) -> str:
-    try:
-        return str(Path(filename).relative_to(Path.cwd()))
-    except ValueError:
-        return filename

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session
 
+from .._text import error_line
 from .leftovers import LeftoverWatch
 
 if TYPE_CHECKING:
@@ -260,13 +261,12 @@ class Isolation:
             self._commit_failed(failures[0], deeper)
 
     def _commit_failed(self, exc: Exception, deeper: object) -> None:
-        from .._migrations.runner import one_line
         from ..errors import AksaraError
 
         scope = _scope(self._stack[-1].owner if self._stack else None)
         raise AksaraError(
             f"the writes a session of {scope} left pending failed to commit when "
-            f"{_scope(deeper)} began, so they were rolled back: {one_line(exc)}; flush "
+            f"{_scope(deeper)} began, so they were rolled back: {error_line(exc)}; flush "
             "or commit them where they are made, and fix that error"
         ) from None
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from .._text import error_line
 from .urls import Target, backend_of, is_memory
 
 __all__ = [
@@ -167,11 +168,10 @@ async def empty_tables(target: Target, engine: AsyncEngine) -> None:
     except Exception as exc:
         if not _lock_held(exc):
             raise
-        from .._migrations.runner import one_line
         from ..errors import AksaraError
 
         raise AksaraError(
-            f"could not empty the test database after a transactional test: {one_line(exc)}; "
+            f"could not empty the test database after a transactional test: {error_line(exc)}; "
             "a connection aksara did not open, and may not close, holds a lock on its tables "
             "(a psql session, a raw driver connection, a wider-scoped fixture's connection): "
             "close it"

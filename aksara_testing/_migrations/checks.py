@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._text import error_line
+
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -194,12 +196,12 @@ class CheckRun:
     # -- verdicts ----------------------------------------------------------------
 
     def _judge(self, progress: _Progress, error: BaseException | None) -> dict[str, Outcome]:
-        from .runner import MigrationError, one_line
+        from .runner import MigrationError
 
         failed_rev = error.revision if isinstance(error, MigrationError) else None
         reason = str(error) if isinstance(error, MigrationError) else ""
         if error is not None and not isinstance(error, MigrationError):
-            reason = one_line(error)
+            reason = error_line(error)
         outcomes: dict[str, Outcome] = {}
         up_failed = error is not None and progress.phase == "upgrade"
         for rev in self.revisions:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._text import first_line
 from .runner import MigrationError, script_directory
 
 if TYPE_CHECKING:
@@ -78,8 +79,9 @@ def resolve_target(script: ScriptDirectory, label: str, revision: str) -> str:
         found = script.get_revision(revision)
     except Exception as exc:
         known = ", ".join(rev.revision for rev in reversed(list(script.walk_revisions())))
+        reason = first_line(exc).rstrip(".")
         raise MigrationError(
-            f"migrate({label!r}, {revision!r}): {_reason(exc)}; known revisions: {known} "
+            f"migrate({label!r}, {revision!r}): {reason}; known revisions: {known} "
             f"(heads: {', '.join(heads)}), or 'head' / 'zero'"
         ) from None
     if found is None:
@@ -100,8 +102,3 @@ def labels_of_branch(script: ScriptDirectory, revision: str) -> set[str]:
     for rev in script.revision_map._get_descendant_nodes([script.get_revision(revision)]):
         labels.update(rev.branch_labels)
     return labels
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.rstrip(".")

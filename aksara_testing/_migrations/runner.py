@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._text import error_line
 from ..errors import AksaraError
 from .engines import disposing_engines
 
@@ -65,7 +66,7 @@ def script_directory(config: Config) -> ScriptDirectory:
             script = ScriptDirectory.from_config(config)
             script.revision_map.heads  # noqa: B018  (loads every revision file now)
         except Exception as exc:
-            error = MigrationError(f"the migrations do not load: {one_line(exc)}")
+            error = MigrationError(f"the migrations do not load: {error_line(exc)}")
             error.original = exc
             raise error from None
         _SCRIPTS[location] = script
@@ -224,7 +225,7 @@ def _on_std_stream(handler: logging.Handler) -> bool:
 
 
 def _inline_driver(config: Config, durable: bool) -> AbstractContextManager[None]:
-    """aiosqlite without its worker thread for our SQLite database (see ``_sqlite``).
+    """aiosqlite without its worker thread for our SQLite database (see ``_db.sqlite``).
 
     Each statement otherwise hops to aiosqlite's thread and back: about half
     of a SQLite migration's time on a 30-revision chain.
@@ -281,7 +282,7 @@ def _describe(exc: BaseException, tracker: StepTracker) -> BaseException:
     if isinstance(exc, AksaraError):
         return exc
     step = tracker.current
-    message = one_line(exc)
+    message = error_line(exc)
     if step is None:
         error = MigrationError(f"env.py failed: {message}")
     else:
@@ -290,18 +291,3 @@ def _describe(exc: BaseException, tracker: StepTracker) -> BaseException:
         error = MigrationError(f"revision {revision}: {direction} failed: {message}", revision)
     error.original = exc
     return error
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an error, the driver's message for database errors."""
-    from sqlalchemy.exc import StatementError
-
-    if isinstance(exc, SyntaxError):
-        where = f"{Path(exc.filename or '?').name} line {exc.lineno}"
-        return f"SyntaxError in {where}: {exc.msg}"
-    if isinstance(exc, StatementError) and exc.orig is not None:  # DBAPIError too
-        text = f"{type(exc.orig).__name__}: {exc.orig}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
