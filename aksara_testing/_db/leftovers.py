@@ -15,22 +15,26 @@ rollback ends them, so they are not leftovers.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import weakref
 from typing import TYPE_CHECKING
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
 from .._settings import mask_url
+from .guard import ADMIN_APPLICATION
+from .sqlstate import sqlstate
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from .._settings import Settings
 
-__all__ = ["LeftoverWatch", "close_leftovers", "left_open_message"]
+__all__ = ["LeftoverWatch", "close_leftovers", "end_sessions_in_transaction", "left_open_message"]
 
 
 class LeftoverWatch:
@@ -109,9 +113,49 @@ async def close_leftovers(
         await greenlet_spawn(close_connection, connection)
     watch.forget()
     if sweep and engine.dialect.name == "postgresql":
-        from .postgres import end_sessions_in_transaction
-
         found += await end_sessions_in_transaction(engine)
+    return found
+
+
+_IN_TRANSACTION = text(
+    "SELECT pid, state, application_name, query FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_type = 'client backend' AND xact_start IS NOT NULL "
+    "AND application_name NOT LIKE :ours ORDER BY pid"
+)
+
+
+async def end_sessions_in_transaction(engine: AsyncEngine, wait: float = 1.0) -> list[str]:
+    """End the other sessions on ``engine``'s PostgreSQL database that are inside a transaction.
+
+    After a transactional test nothing may hold a transaction there: its locks
+    would make emptying the tables wait forever. Sessions get ``wait`` seconds
+    to finish by themselves (a connection closed a moment ago leaves within
+    milliseconds), then ``pg_terminate_backend`` ends them. Returns one line
+    per session ended (or that could not be: another role's, without the
+    privilege); idle sessions, such as connections kept in a pool, are left alone.
+    """
+    deadline = time.monotonic() + wait
+    found = []
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")  # a fresh view each time
+        params = {"ours": f"{ADMIN_APPLICATION}%"}
+        while (rows := (await connection.execute(_IN_TRANSACTION, params)).all()) and (
+            time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.05)
+        for pid, state, application, query in rows:
+            try:
+                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                outcome = "ended with pg_terminate_backend"
+            except Exception as exc:
+                outcome = f"not ended: {type(exc).__name__} {sqlstate(exc) or ''}".rstrip()
+            shown = " ".join(str(query or "").split())
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            name = f", application {application!r}" if application else ""
+            found.append(
+                f"PostgreSQL session {pid} ({state}{name}, last query {shown!r}), {outcome}"
+            )
     return found
 
 

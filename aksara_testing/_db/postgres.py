@@ -1,4 +1,10 @@
-"""PostgreSQL specifics: the test engine and server-side database admin."""
+"""PostgreSQL database admin: create, drop and clone databases, their comments, the run lock.
+
+Every statement here runs on an admin connection (:func:`admin_engine`): the
+server's maintenance database, in autocommit (``CREATE`` and ``DROP
+DATABASE`` cannot run in a transaction), named so the connection guard lets
+it through.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,16 @@ from typing import Any
 
 from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .diagnostics import ADMIN_DATABASE
 from .guard import ADMIN_APPLICATION  # the guard lets these connections through
 from .sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, OBJECT_IN_USE, sqlstate
 
 __all__ = [
     "RunLock",
-    "create",
+    "admin_engine",
     "drop",
-    "end_sessions_in_transaction",
     "read_own_comment",
     "recreate",
     "write_comment",
@@ -30,51 +36,57 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _admin_engine(url: URL) -> AsyncEngine:
+def admin_engine(
+    url: URL, application_name: str = ADMIN_APPLICATION, **connect_args: Any
+) -> AsyncEngine:
+    """An engine on the maintenance database of ``url``'s server, in autocommit, pooling nothing.
+
+    ``application_name`` must start with ``aksara admin`` for the connection
+    guard to let it through; ``connect_args`` go to the driver as well.
+    """
     return create_async_engine(
-        url.set(database="postgres"),
+        url.set(database=ADMIN_DATABASE),
         isolation_level="AUTOCOMMIT",
         poolclass=pool.NullPool,
-        connect_args={"server_settings": {"application_name": ADMIN_APPLICATION}},
+        connect_args={"server_settings": {"application_name": application_name}, **connect_args},
     )
 
 
-async def _admin(url: URL, sql: str, **params: Any) -> Any:
-    engine = _admin_engine(url)
+@contextlib.asynccontextmanager
+async def _admin_connection(url: URL) -> AsyncIterator[AsyncConnection]:
+    """One admin connection to ``url``'s server, closed with its engine afterwards."""
+    engine = admin_engine(url)
     try:
         async with engine.connect() as connection:
-            result = await connection.execute(text(sql), params)
-            return result.scalar() if result.returns_rows else None
+            yield connection
     finally:
         await engine.dispose()
-
-
-async def create(url: URL) -> None:
-    await _admin(url, f"CREATE DATABASE {_quote(url.database or '')}")
 
 
 async def drop(url: URL, attempts: int = 20) -> None:
     """Drop the database, ending its sessions (retried while autovacuum is in it)."""
-    engine = _admin_engine(url)
-    try:
-        async with engine.connect() as connection:
-            sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')} WITH (FORCE)"
-            await _retried(connection, sql, attempts, url.database or "")
-    finally:
-        await engine.dispose()
+    async with _admin_connection(url) as connection:
+        await _drop_on(connection, url.database or "", attempts=attempts)
 
 
 async def recreate(url: URL, attempts: int = 20) -> None:
     """Drop the database if it exists and create it empty, on one admin connection."""
-    name = _quote(url.database or "")
-    engine = _admin_engine(url)
-    try:
-        async with engine.connect() as connection:
-            sql = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            await _retried(connection, sql, attempts, url.database or "")
-            await connection.execute(text(f"CREATE DATABASE {name}"))
-    finally:
-        await engine.dispose()
+    async with _admin_connection(url) as connection:
+        await _drop_on(connection, url.database or "", attempts=attempts)
+        await connection.execute(text(f"CREATE DATABASE {_quote(url.database or '')}"))
+
+
+async def _drop_on(connection: Any, name: str, *, force: bool = True, attempts: int = 20) -> None:
+    """``DROP DATABASE IF EXISTS name WITH (FORCE)`` on an admin ``connection``, retried.
+
+    ``FORCE`` ends the sessions still in the database (a leftover of a killed
+    run). Without it, the drop waits for them, retried as :func:`_transient` says.
+    """
+    sql = f"DROP DATABASE IF EXISTS {_quote(name)}" + (" WITH (FORCE)" if force else "")
+    await _retried(connection, sql, attempts, name)
+
+
+_COMMENT = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
 
 
 async def read_own_comment(engine: AsyncEngine) -> str | None:
@@ -85,12 +97,7 @@ async def read_own_comment(engine: AsyncEngine) -> str | None:
     """
     try:
         async with engine.connect() as connection:
-            value = await connection.scalar(
-                text(
-                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                    "WHERE datname = current_database()"
-                )
-            )
+            value = await connection.scalar(text(_COMMENT + "current_database()"))
     except Exception as exc:
         if sqlstate(exc) == INVALID_CATALOG_NAME:
             return None
@@ -98,51 +105,14 @@ async def read_own_comment(engine: AsyncEngine) -> str | None:
     return value if isinstance(value, str) else None
 
 
-_IN_TRANSACTION = text(
-    "SELECT pid, state, application_name, query FROM pg_stat_activity "
-    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-    "AND backend_type = 'client backend' AND xact_start IS NOT NULL "
-    "AND application_name NOT LIKE :ours ORDER BY pid"
-)
-
-
-async def end_sessions_in_transaction(engine: AsyncEngine, wait: float = 1.0) -> list[str]:
-    """End the other sessions on ``engine``'s database that are inside a transaction.
-
-    After a transactional test nothing may hold a transaction there: its locks
-    would make emptying the tables wait forever. Sessions get ``wait`` seconds
-    to finish by themselves (a connection closed a moment ago leaves within
-    milliseconds), then ``pg_terminate_backend`` ends them. Returns one line
-    per session ended (or that could not be: another role's, without the
-    privilege); idle sessions, such as connections kept in a pool, are left alone.
-    """
-    deadline = time.monotonic() + wait
-    found = []
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")  # a fresh view each time
-        params = {"ours": f"{ADMIN_APPLICATION}%"}
-        while (rows := (await connection.execute(_IN_TRANSACTION, params)).all()) and (
-            time.monotonic() < deadline
-        ):
-            await asyncio.sleep(0.05)
-        for pid, state, application, query in rows:
-            try:
-                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-                outcome = "ended with pg_terminate_backend"
-            except Exception as exc:
-                outcome = f"not ended: {type(exc).__name__} {sqlstate(exc) or ''}".rstrip()
-            shown = " ".join(str(query or "").split())
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            name = f", application {application!r}" if application else ""
-            found.append(
-                f"PostgreSQL session {pid} ({state}{name}, last query {shown!r}), {outcome}"
-            )
-    return found
-
-
 async def write_comment(url: URL, comment: str) -> None:
+    async with _admin_connection(url) as connection:
+        await _comment_on(connection, url.database or "", comment)
+
+
+async def _comment_on(connection: Any, name: str, comment: str) -> None:
     literal = comment.replace("'", "''")
-    await _admin(url, f"COMMENT ON DATABASE {_quote(url.database or '')} IS '{literal}'")
+    await connection.execute(text(f"COMMENT ON DATABASE {_quote(name)} IS '{literal}'"))
 
 
 async def _clone_on(
@@ -162,11 +132,9 @@ async def _clone_on(
     """
     from ..errors import ConfigurationError
 
-    name, source = _quote(url.database or ""), _quote(template.database or "")
-    sql = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    await _retried(connection, sql, attempts, url.database or "")
+    await _drop_on(connection, url.database or "", attempts=attempts)
     await _wait_unused(connection, template.database or "")
-    sql = f"CREATE DATABASE {name} TEMPLATE {source}"
+    sql = f"CREATE DATABASE {_quote(url.database or '')} TEMPLATE {_quote(template.database or '')}"
     # The server itself waits up to 5 s for other sessions to leave the template on
     # each attempt: a deadline, not a number of attempts, bounds the whole wait.
     wait = CLONE_WAIT_SECONDS if wait is None else wait
@@ -188,8 +156,7 @@ async def _clone_on(
                 ) from None
             await asyncio.sleep(0.05)
     if comment is not None:
-        literal = comment.replace("'", "''")
-        await connection.execute(text(f"COMMENT ON DATABASE {name} IS '{literal}'"))
+        await _comment_on(connection, url.database or "", comment)
 
 
 CLONE_WAIT_SECONDS = 5.0  # and the server waits up to 5 s within the last attempt
@@ -286,12 +253,7 @@ class RunLock:
 
         name = url.database or ""
         label = f"{ADMIN_APPLICATION}: {name} pid {os.getpid()} {owner}"[:63]
-        engine = create_async_engine(
-            url.set(database="postgres"),
-            isolation_level="AUTOCOMMIT",
-            poolclass=pool.NullPool,
-            connect_args={"server_settings": {"application_name": label}},
-        )
+        engine = admin_engine(url, application_name=label)
         connection = await engine.connect()
         key = f"aksara:{name}"
         function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
@@ -355,11 +317,7 @@ class RunLock:
     async def comment_of(self, url: URL) -> str | None:
         """The comment of ``url``'s database, read from the catalogue without connecting to it."""
         value = await self._connection.scalar(
-            text(
-                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                "WHERE datname = :name"
-            ),
-            {"name": url.database or ""},
+            text(_COMMENT + ":name"), {"name": url.database or ""}
         )
         return value if isinstance(value, str) else None
 
@@ -381,8 +339,7 @@ class RunLock:
         async with self.holding(url):
             # No FORCE: only autovacuum may be in a template, and the server ends it
             # itself; FORCE would fail on it ("must be a member of the role...").
-            sql = f"DROP DATABASE IF EXISTS {_quote(url.database or '')}"
-            await _retried(self._connection, sql, 20, url.database or "")
+            await _drop_on(self._connection, url.database or "", force=False)
 
     async def settle(self) -> bool:
         """Wait for a :meth:`drop_soon`; False if it failed (the database may still exist)."""
