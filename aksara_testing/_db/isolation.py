@@ -39,7 +39,7 @@ T = TypeVar("T")
 
 
 class Joined(Protocol):
-    """Work that joined the layer outside a Session (an app engine's connection, see _layers)."""
+    """Work that joined the layer outside a Session (an app engine's connection, see engines)."""
 
     def in_transaction(self) -> bool: ...
 
@@ -80,27 +80,24 @@ class Isolation:
 
     @classmethod
     async def start(cls, engine: AsyncEngine) -> Isolation:
-        from .savepoints import SavepointChannel
-
-        channel = SavepointChannel(engine)
         connection = await engine.connect()
-        await connection.begin()
-        # Makes drivers that begin lazily (asyncpg) open the transaction now.
-        await connection.exec_driver_sql("SELECT 1")
-        isolation = cls(connection, channel)
-        isolation.watch.install()
-        return isolation
+        await connection.run_sync(_begin)
+        return cls._started(connection, engine)
 
     @classmethod
     def start_sync(cls, engine: Engine) -> Isolation:
         """The same, on a sync engine (the test layer of a sync app)."""
+        connection = engine.connect()
+        _begin(connection)
+        return cls._started(connection, engine)
+
+    @classmethod
+    def _started(
+        cls, connection: AsyncConnection | Connection, engine: AsyncEngine | Engine
+    ) -> Isolation:
         from .savepoints import SavepointChannel
 
-        channel = SavepointChannel(engine)
-        connection = engine.connect()
-        connection.begin()
-        connection.exec_driver_sql("SELECT 1")
-        isolation = cls(connection, channel)
+        isolation = cls(connection, SavepointChannel(engine))
         isolation.watch.install()
         return isolation
 
@@ -184,14 +181,13 @@ class Isolation:
         self.outer_dirty = False
         self._stack.clear()
         if not self.sync_connection.in_transaction():
-            self.sync_connection.begin()
-            self.sync_connection.exec_driver_sql("SELECT 1")
+            _begin(self.sync_connection)
 
     def align(self, chain: Sequence[object], current: Session | Joined | None = None) -> None:
         """Make the savepoint stack match ``chain`` (one owner per depth).
 
-        Runs synchronously on the connection, so call it from inside SQLAlchemy's
-        greenlet (``get_bind``) or through :meth:`align_async`.
+        Runs synchronously on the connection: for an async connection, call it
+        from inside SQLAlchemy's greenlet (``get_bind``) or through :meth:`run`.
         """
         self._aligning = True
         try:
@@ -274,8 +270,7 @@ class Isolation:
         """Test code ended the outer transaction itself: begin a new one."""
         self._stack.clear()
         self.channel.discard()
-        self.sync_connection.begin()
-        self.sync_connection.exec_driver_sql("SELECT 1")
+        _begin(self.sync_connection)
 
     async def close(self) -> None:
         """Roll everything back and give the connection up."""
@@ -290,6 +285,16 @@ class Isolation:
             if connection.in_transaction():
                 connection.rollback()
             connection.close()
+
+
+def _begin(connection: Connection) -> None:
+    """Begin the outer transaction, and open it on the server now.
+
+    ``SELECT 1`` makes drivers that begin lazily (asyncpg) send ``BEGIN`` at
+    once: the first savepoint then has a transaction to live in.
+    """
+    connection.begin()
+    connection.exec_driver_sql("SELECT 1")
 
 
 def _scope(node: object) -> str:
