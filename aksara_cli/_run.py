@@ -29,7 +29,6 @@ COV_REPORT_TYPES = (
     "markdown",
     "markdown-append",
 )
-_FILE_REPORTS = frozenset(COV_REPORT_TYPES) - {"term", "term-missing"}
 # Makes --splits groups independent of the run order (pytest-randomly); see the module.
 SHARDING_PLUGIN = "aksara_testing._sharding"
 

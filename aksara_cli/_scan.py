@@ -48,10 +48,6 @@ class Found:
     what: str
     params: tuple[str, ...] = ()  # app factories: the arguments without defaults
 
-    @property
-    def required_args(self) -> int:
-        return len(self.params)
-
 
 @dataclass
 class Scan:

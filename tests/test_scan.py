@@ -87,7 +87,7 @@ def test_factories_and_module_level_factory_calls(tmp_path: Path) -> None:
     )
 
     assert targets(found, "apps") == ["serve:app"]
-    assert [(f.target, f.required_args) for f in found.factories] == [
+    assert [(f.target, len(f.params)) for f in found.factories] == [
         ("factory:create_app", 0),
         ("factory:configured_app", 1),
     ]

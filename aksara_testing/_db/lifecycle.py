@@ -7,7 +7,6 @@ that every destructive function here requires.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,6 @@ __all__ = [
     "mark_clean",
     "mark_dirty",
     "recreate_database",
-    "remove_tree",
     "store_fingerprint",
     "stored_fingerprint",
 ]
@@ -252,7 +250,3 @@ def _marker_path(path: Path) -> Path:
 
 def _sqlite_journals(path: Path) -> list[Path]:
     return [path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm")]
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

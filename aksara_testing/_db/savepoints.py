@@ -51,10 +51,6 @@ class SavepointChannel:
         """Send queued statements before each statement ``engine`` runs on the test connection."""
         event.listen(engine, "before_cursor_execute", self._before_execute)
 
-    def unwatch(self, engine: Engine) -> None:
-        if event.contains(engine, "before_cursor_execute", self._before_execute):
-            event.remove(engine, "before_cursor_execute", self._before_execute)
-
     def _rollback_to(self, connection: Connection, name: str) -> None:
         if not self.discarding:
             self.send(connection, f"ROLLBACK TO SAVEPOINT {name}")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["URL_ATTRIBUTE", "alembic_config", "migrations_fingerprint", "script_folder"]
+__all__ = ["URL_ATTRIBUTE", "alembic_config", "migrations_fingerprint"]
 
 # env.py can read the test database URL from here (or from ``-x url=...``).
 URL_ATTRIBUTE = "aksara_test_url"
@@ -38,11 +38,6 @@ def alembic_config(settings: Settings, url: URL) -> Config:
     config.cmd_opts = argparse.Namespace(x=[f"url={rendered}"])
     config.attributes[URL_ATTRIBUTE] = rendered
     return config
-
-
-def script_folder(settings: Settings) -> Path:
-    """The Alembic script folder (the one holding env.py) named by ``migrations``."""
-    return _locate(settings)[1]
 
 
 def migrations_fingerprint(settings: Settings) -> str:
