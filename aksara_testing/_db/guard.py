@@ -4,7 +4,8 @@ From ``pytest_configure`` to the end of the run, every connection the test
 process opens through a database driver (see :mod:`.drivers`) is checked
 before it opens. It may go to:
 
-- a PostgreSQL database whose name starts with ``test_`` (not the app's own),
+- a PostgreSQL database whose name starts with ``test_`` and is not the app's
+  own (by :func:`~.endpoints.same_database`: the app's name on any server),
   or the maintenance connections aksara-testing itself makes;
 - SQLite in memory, a file in this run's own folder, or a ``test_`` file;
 - a database listed in ``allow_databases``.
@@ -16,8 +17,8 @@ from and how to fix it. While aksara-testing runs the project's migrations,
 connections to the app's own database (``database_url`` or a URL in the
 ``env`` table) are redirected to the database being migrated instead.
 
-URLs are parsed here without SQLAlchemy: the guard is installed before any
-test module is imported, and must not make start-up slower.
+URLs are parsed without SQLAlchemy (see :mod:`.endpoints`): the guard is
+installed before any test module is imported, and must not make start-up slower.
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from .._settings import Settings
 from ..errors import UnsafeDatabaseError
 from . import drivers
-from .drivers import Endpoint
+from .endpoints import Endpoint, endpoint_of, endpoint_of_url, same_address, same_database
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -42,14 +42,13 @@ __all__ = [
     "ADMIN_APPLICATION",
     "ConnectionGuard",
     "RefusedConnection",
-    "endpoint_of_url",
+    "endpoint_of_url",  # defined in .endpoints; here for _db's table until it points there
     "redirect_app_database",
-    "same_database",
+    "same_database",  # the same
 ]
 
 ADMIN_APPLICATION = "aksara admin"  # application_name of our own server connections
 _PREFIX = "test_"
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", ""})
 _migrating = 0  # open redirect_app_database() blocks: our runs of the project's env.py
 
 
@@ -92,7 +91,7 @@ class ConnectionGuard:
         drivers.uninstall()
 
     def allows(self, endpoint: Endpoint) -> bool:
-        if any(_matches(endpoint, allowed) for allowed in self.allowed):
+        if any(same_address(endpoint, allowed) for allowed in self.allowed):
             return True
         if endpoint.backend == "postgresql":
             if endpoint.application_name.startswith(ADMIN_APPLICATION):
@@ -108,7 +107,7 @@ class ConnectionGuard:
         """Raise :class:`RefusedConnection` unless ``endpoint`` may be reached."""
         if self.allows(endpoint):
             return
-        known = next((k for k in self.known if _matches(endpoint, k.endpoint)), None)
+        known = next((k for k in self.known if same_address(endpoint, k.endpoint)), None)
         origin = known.origin if known else "a URL that no setting or environment variable holds"
         fix = known.fix if known else _UNKNOWN_FIX
         if _migrating:  # the project's env.py, run by us: it should use the URL we hand it
@@ -122,7 +121,7 @@ class ConnectionGuard:
         )
 
     def _is_app(self, endpoint: Endpoint) -> bool:
-        return any(_matches(endpoint, app) for app in self.app)
+        return any(same_database(endpoint, app) for app in self.app)
 
 
 _ENV_PY_FIX = (
@@ -172,59 +171,9 @@ def _known_urls(settings: Settings, environ: Mapping[str, str]) -> Iterator[_Kno
             )
 
 
-def endpoint_of_url(url: str, root: Path) -> Endpoint | None:
-    """Where a ``postgresql://`` or ``sqlite://`` URL points; None for anything else.
-
-    A relative SQLite path is taken from ``root``, as the settings are.
-    """
-    scheme, _, rest = url.partition("://")
-    backend = scheme.partition("+")[0].lower()
-    if backend in ("postgresql", "postgres") and rest:
-        params = drivers.dsn_params("postgresql://" + rest)
-        return drivers.postgres_endpoint(params, "")
-    if backend == "sqlite":
-        path = unquote(urlsplit("sqlite://" + rest).path)
-        path = path[1:] if path.startswith("/") else path  # sqlite:///rel.db, sqlite:////abs.db
-        if path in ("", ":memory:"):
-            return Endpoint("sqlite", ":memory:")
-        return Endpoint("sqlite", str((root / path).resolve()))
-    return None
-
-
 def _allowed_entry(entry: str, root: Path) -> Endpoint:
     endpoint = endpoint_of_url(entry, root) if "://" in entry else None
     return endpoint or Endpoint("postgresql", entry, host=None)  # a bare name: on any server
-
-
-def same_database(endpoint: Endpoint, other: Endpoint) -> bool:
-    """True when both name one database (host spellings, symlinks and drivers aside)."""
-    return _matches(endpoint, other) or (endpoint.is_memory and other.is_memory)
-
-
-def _matches(endpoint: Endpoint, other: Endpoint) -> bool:
-    if endpoint.backend != other.backend:
-        return False
-    if endpoint.backend == "sqlite":
-        return not endpoint.is_memory and _same_file(endpoint.database, other.database)
-    if endpoint.database != other.database:
-        return False
-    if other.host is None:  # allow_databases by name
-        return True
-    return _host(endpoint.host) == _host(other.host) and (endpoint.port or 5432) == (
-        other.port or 5432
-    )
-
-
-def _host(host: str | None) -> str:
-    host = (host or "").strip("[]").lower()
-    return "local" if host in _LOCAL_HOSTS or host.startswith("/") else host
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)  # symlinks and hard links too
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -251,8 +200,8 @@ def redirect_app_database(settings: Settings, test_url: URL) -> Iterator[None]:
     owned = [e for e in owned if e.backend == backend and not e.is_memory]
 
     def redirect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
-        endpoint = drivers.endpoint_of(dialect.driver, cargs, cparams)
-        if endpoint is None or not any(_matches(endpoint, o) for o in owned):
+        endpoint = endpoint_of(dialect.driver, cargs, cparams)
+        if endpoint is None or not any(same_database(endpoint, o) for o in owned):
             return
         url = test_url.set(drivername=f"{dialect.name}+{dialect.driver}")
         new_args, new_params = dialect.create_connect_args(url)

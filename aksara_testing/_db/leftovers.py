@@ -16,9 +16,9 @@ rollback ends them, so they are not leftovers.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
 from .._settings import mask_url
+from .endpoints import endpoint_of_url, same_database
 from .guard import ADMIN_APPLICATION
 from .sqlstate import sqlstate
 
@@ -40,7 +41,7 @@ __all__ = ["LeftoverWatch", "close_leftovers", "end_sessions_in_transaction", "l
 class LeftoverWatch:
     """Remembers the connections to the test database that the running test opens.
 
-    Installed with the shared test connection (see :class:`~._isolation.Isolation`).
+    Installed with the shared test connection (see :class:`~.isolation.Isolation`).
     Only connections opened while a test (or one of its function-scoped
     fixtures) runs count: wider-scoped fixtures may keep theirs open.
     """
@@ -218,11 +219,13 @@ def _makers_of(session: Session, settings: Settings) -> list[str]:
 
 
 def _same_database(engine_url: URL, test_url: URL) -> bool:
-    if engine_url.get_backend_name() != test_url.get_backend_name():
-        return False
-    if test_url.get_backend_name() == "sqlite":
-        mine, theirs = test_url.database or "", engine_url.database or ""
-        if not mine or not theirs or ":memory:" in (mine, theirs):
-            return mine == theirs
-        return os.path.realpath(mine) == os.path.realpath(theirs)
-    return bool(test_url.database) and engine_url.database == test_url.database
+    """Whether an engine's URL may be the test database (:func:`.endpoints.same_database`).
+
+    A relative SQLite path is the driver's: taken from the working directory.
+    """
+    found = [
+        endpoint_of_url(url.render_as_string(hide_password=False), Path.cwd())
+        for url in (engine_url, test_url)
+    ]
+    engine, test = found
+    return engine is not None and test is not None and same_database(engine, test)

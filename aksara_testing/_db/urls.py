@@ -6,7 +6,6 @@ Every path that creates, migrates, empties or drops a database goes through
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 
 from .._settings import Settings, mask_url
 from ..errors import ConfigurationError, UnsafeDatabaseError
+from .endpoints import endpoint_of_url, same_database
 
 __all__ = [
     "Target",
@@ -27,7 +27,7 @@ __all__ = [
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 # Sync drivers in database_url: aksara builds and manages the test database with the async one
-# (a sync app's test layer then uses the app's own driver, see _layers.py).
+# (a sync app's test layer then uses the app's own driver, see engines.py).
 _BUILT_WITH = {
     "sqlite+pysqlite": "sqlite+aiosqlite",
     "postgresql+psycopg": "postgresql+asyncpg",
@@ -168,24 +168,9 @@ def check_safe(url: URL, settings: Settings) -> Target:
 
 
 def _same_database(url: URL, settings: Settings) -> bool:
+    """Whether ``url`` may be the app's own database (:func:`.endpoints.same_database`)."""
     if not settings.database_url:
         return False
-    try:
-        app = upgrade_driver(make_url(settings.database_url))
-    except Exception:
-        return False
-    if backend_of(app) != backend_of(url):
-        return False
-    if backend_of(url) == "sqlite":
-        if is_memory(app):
-            return False
-        app_path = Path(app.database or "")
-        if not app_path.is_absolute():
-            app_path = settings.root / app_path
-        target = Path(url.database or "")
-        if app_path.exists() and target.exists():
-            return os.path.samefile(app_path, target)  # symlinks and hard links too
-        return app_path.resolve() == target.resolve()
-    # Host names have many spellings (localhost, 127.0.0.1, sockets): the same
-    # database name on any server counts as the app's own.
-    return bool(app.database) and app.database == url.database
+    app = endpoint_of_url(settings.database_url, settings.root)
+    test = endpoint_of_url(url.render_as_string(hide_password=False), settings.root)
+    return app is not None and test is not None and same_database(test, app)
