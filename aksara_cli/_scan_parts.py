@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Assembled", "assemble", "strip_password"]
 
-_MARK = "\x00"
+_HOLE = "\x00"
 _BUILDERS = frozenset({"build", "create"})  # PostgresDsn.build, MultiHostUrl.build, URL.create
 _IDENTITY = frozenset({"str", "quote", "quote_plus", "make_url", "unicode_string"})
 
@@ -35,7 +35,7 @@ class Assembled:
     @property
     def url(self) -> str | None:
         """The URL, when every part but the password was found."""
-        return None if _MARK in self.text else self.text
+        return None if _HOLE in self.text else self.text
 
 
 def assemble(
@@ -48,9 +48,9 @@ def assemble(
         if text is None or "://" not in text or not builder.parts:
             continue
         stripped, had_password = strip_password(text)
-        missing = [name for name in builder.parts if f"{_MARK}{name}{_MARK}" in stripped]
+        missing = [name for name in builder.parts if f"{_HOLE}{name}{_HOLE}" in stripped]
         # A password part nothing gave a value is not a password left out.
-        left_out = had_password and stripped.count(_MARK) == text.count(_MARK)
+        left_out = had_password and stripped.count(_HOLE) == text.count(_HOLE)
         return Assembled(stripped, builder.parts, missing, left_out)
     return None
 
@@ -112,7 +112,7 @@ class _Builder:
         if name not in self.parts:
             self.parts.append(name)
         value = self.part(name)
-        return f"{_MARK}{name}{_MARK}" if value is None else value
+        return f"{_HOLE}{name}{_HOLE}" if value is None else value
 
     def _call(self, node: ast.Call, depth: int) -> str | None:
         func = node.func
@@ -123,7 +123,7 @@ class _Builder:
             key = node.args[0]
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
                 found = self._part(key.value)
-                if _MARK in found and len(node.args) > 1:
+                if _HOLE in found and len(node.args) > 1:
                     return self.render(node.args[1], depth + 1)
                 return found
         if called in _BUILDERS and isinstance(func, ast.Attribute):

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 import aksara_testing
 from aksara_testing._db import lifecycle, urls
-from aksara_testing._db.urls import Target
+from aksara_testing._db.urls import SafeTarget
 from aksara_testing._settings import Settings
 
 USES_THE_DATABASE = """
@@ -337,7 +337,7 @@ def test_no_database_url_at_all_is_one_clean_line_and_exit_4(pytester: pytest.Py
     assert "Traceback" not in "\n".join(output)
 
 
-# --- check_safe is the only way to a Target ----------------------------------------------------
+# --- check_safe is the only way to a SafeTarget ------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -353,7 +353,7 @@ def test_destructive_functions_take_a_target_first(function: typing.Any) -> None
     first = next(iter(inspect.signature(function).parameters))
 
     assert first == "target"
-    assert typing.get_type_hints(function)["target"] is Target
+    assert typing.get_type_hints(function)["target"] is SafeTarget
 
 
 def test_only_check_safe_constructs_a_target() -> None:
@@ -369,7 +369,7 @@ def test_only_check_safe_constructs_a_target() -> None:
                     isinstance(node, ast.Call)
                     and isinstance(node.func, ast.Name | ast.Attribute)
                     and (getattr(node.func, "id", None) or getattr(node.func, "attr", None))
-                    == "Target"
+                    == "SafeTarget"
                 ):
                     makers.append(f"{module.name}:{function.name}")
 
@@ -383,7 +383,7 @@ def test_check_safe_hands_out_a_target_for_a_derived_test_database(tmp_path: Pat
 
     target = urls.check_safe(url, settings)
 
-    assert isinstance(target, Target)
+    assert isinstance(target, SafeTarget)
     assert target.url == url
 
 

@@ -158,7 +158,7 @@ def connection_problem(exc: BaseException, server: Server) -> ConfigurationError
         )
     if found is not None:
         return ConfigurationError(
-            f"cannot reach PostgreSQL at {server.address} ({_words(found, server)}); start the "
+            f"cannot reach PostgreSQL at {server.address} ({_masked(found, server)}); start the "
             f"server or check the network, or fix the host and port in {server.setting}"
             f"{server.hint}"
         )
@@ -207,7 +207,7 @@ def _refused_by_server(code: str, server: Server) -> ConfigurationError | None:
 def _unknown(exc: BaseException, server: Server) -> ConfigurationError:
     """The first connection failed in a way not classified above (e.g. not a PostgreSQL port)."""
     return ConfigurationError(
-        f"cannot connect to PostgreSQL at {server.address} ({_words(exc, server)}); check that "
+        f"cannot connect to PostgreSQL at {server.address} ({_masked(exc, server)}); check that "
         f"a PostgreSQL server listens there and that {server.setting} is right{server.hint}"
     )
 
@@ -232,7 +232,7 @@ def _statements(exc: BaseException) -> Iterator[str]:
             yield statement
 
 
-def _words(exc: BaseException, server: Server) -> str:
+def _masked(exc: BaseException, server: Server) -> str:
     """The error's type and first line, without the password."""
     line = typed_line(exc)
     return line.replace(server.password, "***") if server.password else line

@@ -57,7 +57,7 @@ class RefusedConnection(UnsafeDatabaseError):
 
 
 @dataclass(frozen=True)
-class _Known:
+class _KnownUrl:
     """A database URL the run knows, and where it came from."""
 
     endpoint: Endpoint
@@ -81,7 +81,7 @@ class ConnectionGuard:
         """Follow the settings (the ``test_settings`` fixture may change them)."""
         self.settings = settings
         self.known = list(_known_urls(settings, os.environ))
-        self.app = [k.endpoint for k in self.known if k.origin.startswith("database_url")]
+        self.app_databases = [k.endpoint for k in self.known if k.origin.startswith("database_url")]
         self.allowed = [_allowed_entry(entry, settings.root) for entry in settings.allow_databases]
 
     def install(self) -> None:
@@ -121,7 +121,7 @@ class ConnectionGuard:
         )
 
     def _is_app(self, endpoint: Endpoint) -> bool:
-        return any(same_database(endpoint, app) for app in self.app)
+        return any(same_database(endpoint, app) for app in self.app_databases)
 
 
 _ENV_PY_FIX = (
@@ -133,11 +133,11 @@ _UNKNOWN_FIX = (
 )
 
 
-def _known_urls(settings: Settings, environ: Mapping[str, str]) -> Iterator[_Known]:
+def _known_urls(settings: Settings, environ: Mapping[str, str]) -> Iterator[_KnownUrl]:
     if settings.database_url:
         endpoint = endpoint_of_url(settings.database_url, settings.root)
         if endpoint is not None:
-            yield _Known(
+            yield _KnownUrl(
                 endpoint,
                 f"database_url (from {settings.source('database_url')})",
                 "name the app's sessionmaker in the session setting, or its engine in the "
@@ -149,7 +149,7 @@ def _known_urls(settings: Settings, environ: Mapping[str, str]) -> Iterator[_Kno
     for name, value in settings.env.items():
         endpoint = endpoint_of_url(value, settings.root)
         if endpoint is not None:
-            yield _Known(
+            yield _KnownUrl(
                 endpoint,
                 f"{name} in {where}",
                 f'write {name} = "{{database_url}}" in [tool.aksara] env so that it follows '
@@ -161,7 +161,7 @@ def _known_urls(settings: Settings, environ: Mapping[str, str]) -> Iterator[_Kno
             continue
         endpoint = endpoint_of_url(value, settings.root)
         if endpoint is not None:
-            yield _Known(
+            yield _KnownUrl(
                 endpoint,
                 f"environment variable {name}",
                 f'set {name} = "{{database_url}}" in [tool.aksara] env so the app gets the '

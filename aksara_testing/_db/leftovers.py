@@ -50,7 +50,9 @@ class LeftoverWatch:
         self.url = url
         self._connections: list[weakref.ref[Connection]] = []
         self.sessions: weakref.WeakSet[Session] = weakref.WeakSet()  # of transactional tests
-        self._targets: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+        self._on_test_database_by_engine: weakref.WeakKeyDictionary[Engine, bool] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def install(self) -> None:
         event.listen(Engine, "engine_connect", self._opened)
@@ -71,9 +73,9 @@ class LeftoverWatch:
 
     def _on_test_database(self, connection: Connection) -> bool:
         engine = connection.engine
-        found = self._targets.get(engine)
+        found = self._on_test_database_by_engine.get(engine)
         if found is None:
-            found = self._targets[engine] = _same_database(engine.url, self.url)
+            found = self._on_test_database_by_engine[engine] = _same_database(engine.url, self.url)
         return found
 
     def open_connections(self) -> list[Connection]:

@@ -1,6 +1,6 @@
 """The test database: create it, build its schema, reuse it, drop it.
 
-Only :func:`aksara_testing._db.urls.check_safe` hands out the :class:`Target`
+Only :func:`aksara_testing._db.urls.check_safe` hands out the :class:`SafeTarget`
 that every destructive function here requires.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .._text import error_line
-from .urls import Target, backend_of, is_memory
+from .urls import SafeTarget, backend_of, is_memory
 
 __all__ = [
     "DatabaseHandle",
@@ -35,7 +35,7 @@ __all__ = [
     "stored_fingerprint",
 ]
 
-_MARK = "aksara-schema:"
+_FINGERPRINT_PREFIX = "aksara-schema:"
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,9 @@ def create_engine_for(url: URL) -> AsyncEngine:
     return create_async_engine(url)
 
 
-async def build_database(target: Target, source: SchemaSource, *, reuse: bool) -> DatabaseHandle:
+async def build_database(
+    target: SafeTarget, source: SchemaSource, *, reuse: bool
+) -> DatabaseHandle:
     """Create the database at ``target`` with its schema, or reuse it if unchanged."""
     url = target.url
     engine = create_engine_for(url)
@@ -136,7 +138,7 @@ _KEEP_TABLES = frozenset({"alembic_version"})
 LOCK_WAIT_SECONDS = 10
 
 
-async def empty_tables(target: Target, engine: AsyncEngine) -> None:
+async def empty_tables(target: SafeTarget, engine: AsyncEngine) -> None:
     """Delete every row of every table at ``target`` (Alembic's version table excepted).
 
     A lock another connection keeps (one aksara could not close) makes this
@@ -186,7 +188,7 @@ def _lock_held(exc: BaseException) -> bool:
     return sqlstate(exc) == LOCK_NOT_AVAILABLE
 
 
-async def drop_database(target: Target) -> None:
+async def drop_database(target: SafeTarget) -> None:
     """Drop the database at ``target`` (and its reuse marker)."""
     url = target.url
     if is_memory(url):
@@ -201,7 +203,7 @@ async def drop_database(target: Target) -> None:
     await drop(url)
 
 
-async def recreate_database(target: Target) -> None:
+async def recreate_database(target: SafeTarget) -> None:
     """Drop the database at ``target`` if it exists and create it empty."""
     url = target.url
     if is_memory(url):
@@ -226,7 +228,11 @@ async def stored_fingerprint(url: URL, engine: AsyncEngine) -> str | None:
     from .postgres import read_own_comment
 
     comment = await read_own_comment(engine)
-    return comment[len(_MARK) :] if comment and comment.startswith(_MARK) else None
+    return (
+        comment[len(_FINGERPRINT_PREFIX) :]
+        if comment and comment.startswith(_FINGERPRINT_PREFIX)
+        else None
+    )
 
 
 async def store_fingerprint(url: URL, value: str) -> None:
@@ -241,7 +247,7 @@ async def store_fingerprint(url: URL, value: str) -> None:
 
 def fingerprint_comment(value: str) -> str:
     """The PostgreSQL database comment that carries a schema fingerprint."""
-    return _MARK + value
+    return _FINGERPRINT_PREFIX + value
 
 
 def _marker_path(path: Path) -> Path:

@@ -31,7 +31,7 @@ from .lifecycle import (
     store_fingerprint,
     stored_fingerprint,
 )
-from .urls import Target, backend_of
+from .urls import SafeTarget, backend_of
 
 if TYPE_CHECKING:
     from .postgres import RunLock
@@ -62,8 +62,8 @@ class WorkerDatabase:
 
 
 async def build_worker_database(
-    template: Target,
-    target: Target,
+    template: SafeTarget,
+    target: SafeTarget,
     source: SchemaSource,
     *,
     reuse: bool,
@@ -101,7 +101,12 @@ async def build_worker_database(
 
 
 async def _clone_file(
-    template: Target, target: Target, source: SchemaSource, fingerprint: str, *, drop_template: bool
+    template: SafeTarget,
+    target: SafeTarget,
+    source: SchemaSource,
+    fingerprint: str,
+    *,
+    drop_template: bool,
 ) -> None:
     """SQLite: ``target`` becomes a copy of the template file (built first if needed)."""
     # A template left by a killed run is reused only if its fingerprint matches.
@@ -116,8 +121,8 @@ async def _clone_file(
 
 
 async def _clone_postgres(
-    template: Target,
-    target: Target,
+    template: SafeTarget,
+    target: SafeTarget,
     source: SchemaSource,
     fingerprint: str,
     admin: RunLock | None,

@@ -86,7 +86,7 @@ async def _drop_on(connection: Any, name: str, *, force: bool = True, attempts: 
     await _retried(connection, sql, attempts, name)
 
 
-_COMMENT = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
+_READ_COMMENT = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
 
 
 async def read_own_comment(engine: AsyncEngine) -> str | None:
@@ -97,7 +97,7 @@ async def read_own_comment(engine: AsyncEngine) -> str | None:
     """
     try:
         async with engine.connect() as connection:
-            value = await connection.scalar(text(_COMMENT + "current_database()"))
+            value = await connection.scalar(text(_READ_COMMENT + "current_database()"))
     except Exception as exc:
         if sqlstate(exc) == INVALID_CATALOG_NAME:
             return None
@@ -222,7 +222,7 @@ async def _transient(connection: Any, exc: Exception, database: str) -> bool:
     return bool(await connection.scalar(query, {"name": database}))
 
 
-def _key(url: URL, purpose: str = "") -> dict[str, str]:
+def _lock_key(url: URL, purpose: str = "") -> dict[str, str]:
     """The advisory lock key of ``url``'s database name (the run lock's), or of a ``purpose``."""
     return {"k": f"aksara{purpose}:{url.database or ''}"}
 
@@ -294,7 +294,7 @@ class RunLock:
         template, the others wait here without queueing on the template's name,
         so they can all clone it at once afterwards.
         """
-        key = _key(url, " build")
+        key = _lock_key(url, " build")
         await self._connection.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
         try:
             yield
@@ -308,16 +308,16 @@ class RunLock:
         exclusively (e.g. clones of a template, but not while it is built or dropped).
         """
         function = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
-        await self._connection.execute(text(f"SELECT {function}(hashtext(:k))"), _key(url))
+        await self._connection.execute(text(f"SELECT {function}(hashtext(:k))"), _lock_key(url))
 
     async def unlock(self, url: URL, *, shared: bool = False) -> None:
         function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
-        await self._connection.execute(text(f"SELECT {function}(hashtext(:k))"), _key(url))
+        await self._connection.execute(text(f"SELECT {function}(hashtext(:k))"), _lock_key(url))
 
     async def comment_of(self, url: URL) -> str | None:
         """The comment of ``url``'s database, read from the catalogue without connecting to it."""
         value = await self._connection.scalar(
-            text(_COMMENT + ":name"), {"name": url.database or ""}
+            text(_READ_COMMENT + ":name"), {"name": url.database or ""}
         )
         return value if isinstance(value, str) else None
 

@@ -16,6 +16,7 @@ from ..errors import ConfigurationError, UnsafeDatabaseError
 from .endpoints import endpoint_of_url, same_database
 
 __all__ = [
+    "SafeTarget",
     "Target",
     "backend_of",
     "check_safe",
@@ -125,20 +126,27 @@ def _renamed(url: URL, name: str, sqlite_dir: Path | Callable[[], Path]) -> URL:
     return url.set(database=name)
 
 
-class Target:
-    """A database the toolkit is about to write to; built only by :func:`check_safe`."""
+class SafeTarget:
+    """A test database URL that passed :func:`check_safe`, the only function that makes one.
+
+    Every function that creates, migrates, empties or drops a database takes
+    one, so nothing can write to a URL that skipped the check.
+    """
 
     def __init__(self, url: URL) -> None:
         self.url = url
 
 
-def check_safe(url: URL, settings: Settings) -> Target:
+Target = SafeTarget  # the old name, until _db's table and _migrations/testcase.py move on
+
+
+def check_safe(url: URL, settings: Settings) -> SafeTarget:
     """Refuse to touch anything but a ``test_`` database that is not the app's own.
 
-    Returns a :class:`Target` token that destructive functions require.
+    Returns the :class:`SafeTarget` that destructive functions require.
     """
     if is_memory(url):
-        return Target(url)
+        return SafeTarget(url)
     name = database_name(url)
     shown = mask_url(url.render_as_string(hide_password=False))
     problem = None
@@ -164,7 +172,7 @@ def check_safe(url: URL, settings: Settings) -> Target:
             f"the test database must be a separate database whose name starts with {PREFIX!r} "
             "(fix database_url or test_database_url)"
         )
-    return Target(url)
+    return SafeTarget(url)
 
 
 def _same_database(url: URL, settings: Settings) -> bool:
