@@ -1,50 +1,28 @@
 """``aksara doctor``: check the configuration without running a test.
 
-One line per check (``ok``, ``FAIL`` or ``skip``, then what was checked).
-Nothing is created or changed: the database server is only connected to, and
-for SQLite only the folder is looked at.
+One line per check (``ok``, ``FAIL`` or ``skip``, then what was checked): the
+settings and what they import here, the database and its server in
+:mod:`._doctor_database`. Nothing is created or changed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from ._doctor_check import Check, CheckFailed, Outcome
+from ._doctor_database import check_env, check_extras, check_server, check_test_database
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
-    from aksara_testing._db import Server
     from aksara_testing._settings import Settings
 
-__all__ = ["Check", "CheckFailed", "find_root", "run_doctor", "server_verdict"]
-
-Status = Literal["ok", "FAIL", "skip"]
-_DRIVER_EXTRAS = {"asyncpg": "aksara-testing[postgres]"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """The outcome of one check, printed as one line."""
-
-    status: Status
-    name: str
-    detail: str
-
-    def line(self) -> str:
-        return f"{self.status:<4}  {self.name:<13} {self.detail}"
-
-
-class CheckFailed(Exception):
-    """A check failed; the message is the line's detail."""
+__all__ = ["Check", "CheckFailed", "find_root", "run_doctor"]
 
 
 def find_root(start: Path) -> Path:
@@ -88,7 +66,7 @@ class _Doctor:
         self.driver_ok = False
 
     def checks(self) -> Iterator[Check]:
-        steps: list[tuple[str, Callable[[], tuple[Status, str]]]] = [
+        steps: list[tuple[str, Callable[[], Outcome]]] = [
             ("settings", self.check_settings),
             ("app", self.check_app),
             ("models", self.check_models),
@@ -112,7 +90,7 @@ class _Doctor:
 
     # -- settings and imports ----------------------------------------------------------
 
-    def check_settings(self) -> tuple[Status, str]:
+    def check_settings(self) -> Outcome:
         from aksara_testing._environment import export_env
         from aksara_testing._settings import load_settings
         from aksara_testing._text import relative_path
@@ -153,7 +131,7 @@ class _Doctor:
         assert self.settings is not None
         return f"{getattr(self.settings, key)} (from {self.settings.source(key)})"
 
-    def check_app(self) -> tuple[Status, str]:
+    def check_app(self) -> Outcome:
         assert self.settings is not None
         spec = self.settings.app
         if not spec:
@@ -168,7 +146,7 @@ class _Doctor:
             return "ok", f"{self._named('app')} imports: a factory, {_callable_name(app)}()"
         return "ok", f"{self._named('app')} imports: {type(app).__name__}"
 
-    def check_models(self) -> tuple[Status, str]:
+    def check_models(self) -> Outcome:
         from sqlalchemy import MetaData
 
         assert self.settings is not None
@@ -188,7 +166,7 @@ class _Doctor:
             )
         return "ok", f"{self._named('models')} imports: {len(metadata.tables)} tables"
 
-    def check_session(self) -> tuple[Status, str]:
+    def check_session(self) -> Outcome:
         from aksara_testing._db import classify, kind_of_run
         from aksara_testing.errors import ConfigurationError
 
@@ -210,7 +188,7 @@ class _Doctor:
         shown = ", ".join(f"{n.spec} ({n.what})" for n in named)
         return "ok", f"{shown} import: a {kind} app"
 
-    def check_auth(self) -> tuple[Status, str]:
+    def check_auth(self) -> Outcome:
         assert self.settings is not None
         if not self.settings.auth:
             return "skip", "auth not set: client.authenticate(user) needs it"
@@ -222,96 +200,33 @@ class _Doctor:
             )
         return "ok", f"{self._named('auth')} imports: callable"
 
-    # -- the database ------------------------------------------------------------------
+    # -- the database (see _doctor_database) -------------------------------------------
 
-    def check_test_database(self) -> tuple[Status, str]:
-        from aksara_testing._db import check_safe, derive_test_url
-        from aksara_testing._settings import mask_url
-        from aksara_testing.errors import ConfigurationError
+    def check_test_database(self) -> Outcome:
+        assert self.settings is not None
+        outcome, self.url = check_test_database(self.settings)
+        return outcome
 
-        settings = self.settings
-        assert settings is not None
-        if not settings.database_url and not settings.test_database_url:
-            if settings.models or settings.session:
-                raise CheckFailed(
-                    "models/session are set but database_url is not; set database_url in "
-                    "[tool.aksara] (or AKSARA_DATABASE_URL)"
-                )
-            return "skip", "database_url not set: tests do not use a database"
-        try:
-            url = derive_test_url(settings, _TMP)
-            check_safe(url, settings)
-        except ConfigurationError as exc:
-            raise CheckFailed(str(exc)) from None
-        self.url = url
-        key = "test_database_url" if settings.test_database_url else "database_url"
-        shown = mask_url(url.render_as_string(hide_password=False))
-        if url.get_backend_name() == "sqlite":
-            shown = unquote(shown)  # the <tmp> placeholder, not %3Ctmp%3E
-        return "ok", f"{shown} (from {key}, {settings.source(key)}): allowed, a test_ database"
+    def check_env(self) -> Outcome:
+        assert self.settings is not None
+        return check_env(self.settings)
 
-    def check_env(self) -> tuple[Status, str]:
-        """``env`` values holding a database URL must name the database_url database."""
-        from aksara_testing._db import endpoint_of_url, same_database
-        from aksara_testing._settings import FOLLOW, mask_url
-
-        settings = self.settings
-        assert settings is not None
-        urls = {
-            name: endpoint
-            for name, value in settings.env.items()
-            if (endpoint := endpoint_of_url(value, settings.root)) is not None
-        }
-        if not urls:
-            return "skip", "env sets no database URL"
-        app = endpoint_of_url(settings.database_url or "", settings.root)
-        for name, endpoint in urls.items():
-            if app is None or not same_database(endpoint, app):
-                raise CheckFailed(
-                    f"env {name} = {mask_url(settings.env[name])!r} (from "
-                    f"{settings.source('env')}) is not the database_url database, so the app "
-                    f"would use another database than the one tests guard; write {name} = "
-                    f'"{FOLLOW}" in [tool.aksara] env so that it follows database_url'
-                )
-        return "ok", f"{', '.join(urls)} follow database_url"
-
-    def check_extras(self) -> tuple[Status, str]:
-        from aksara_testing._text import first_line
-
+    def check_extras(self) -> Outcome:
         if self.url is None:
             return "skip", "no test database"
-        # The dialect create_async_engine would pick: psycopg has a sync and an async one.
-        dialect = self.url.get_dialect(_is_async=True)
-        driver = self.url.get_driver_name()
-        if not getattr(dialect, "is_async", False):
-            raise CheckFailed(
-                f"{self.url.drivername} is a synchronous driver; use an async one such as "
-                "postgresql+asyncpg:// or sqlite+aiosqlite:// (or leave the driver out)"
-            )
-        try:
-            dialect.import_dbapi()
-        except ImportError as exc:
-            extra = _DRIVER_EXTRAS.get(driver)
-            fix = f"pip install '{extra}'" if extra else f"pip install {driver}"
-            raise CheckFailed(f"{driver} is not installed ({first_line(exc)}); {fix}") from None
+        outcome = check_extras(self.url)
         self.driver_ok = True
-        return "ok", f"{driver} installed for {self.url.get_backend_name()}"
+        return outcome
 
-    def check_server(self) -> tuple[Status, str]:
-        url = self.url
-        if url is None or not self.driver_ok:
+    def check_server(self) -> Outcome:
+        if self.url is None or not self.driver_ok:
             return "skip", "needs a test database URL and its driver"
-        backend = url.get_backend_name()
-        if backend == "sqlite":
-            return _check_sqlite_folder(url)
-        from aksara_testing._db import Server
-
         assert self.settings is not None
-        return asyncio.run(_check_postgres(url, Server.of_settings(self.settings)))
+        return check_server(self.url, self.settings)
 
     # -- migrations --------------------------------------------------------------------
 
-    def check_migrations(self) -> tuple[Status, str]:
+    def check_migrations(self) -> Outcome:
         assert self.settings is not None
         path = self.settings.migrations
         if path is None:
@@ -344,76 +259,8 @@ class _Doctor:
         return "ok", f"{self._named('migrations')}: one head {heads[0]}, {count} revisions"
 
 
-# SQLite test files live in a temporary folder made per run; the check shows its place.
-_TMP = Path("<tmp>")
-
-
 def _callable_name(function: object) -> str:
     return str(getattr(function, "__qualname__", type(function).__name__))
-
-
-def _check_sqlite_folder(url: URL) -> tuple[Status, str]:
-    database = url.database or ""
-    if database in ("", ":memory:"):
-        return "ok", "in-memory SQLite: nothing to reach"
-    path = Path(database)
-    folder = Path(tempfile.gettempdir()) if path.parts[0] == str(_TMP) else path.parent
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise CheckFailed(
-            f"SQLite test database folder {folder} cannot be written ({existing} is not a "
-            "writable folder); point test_database_url or TMPDIR at a writable folder"
-        )
-    return "ok", f"SQLite: {path.parent} is {folder}, writable"
-
-
-async def _check_postgres(url: URL, server: Server) -> tuple[Status, str]:
-    """Connect as aksara test would; failures read exactly as there (one shared module)."""
-    from sqlalchemy import pool, text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from aksara_testing._db import ADMIN_DATABASE, CONNECT_TIMEOUT, connect_first
-    from aksara_testing.errors import ConfigurationError
-
-    driver = url.get_driver_name()
-    timeout = {"asyncpg": {"timeout": CONNECT_TIMEOUT}, "psycopg": {"connect_timeout": 5}}
-    engine = create_async_engine(
-        url.set(database=ADMIN_DATABASE),
-        poolclass=pool.NullPool,
-        connect_args=timeout.get(driver, {}),
-    )
-    query = text(
-        "SELECT current_user, rolcreatedb OR rolsuper, "
-        "(SELECT count(*) FROM pg_database WHERE datname = :name) "
-        "FROM pg_roles WHERE rolname = current_user"
-    )
-
-    async def ask() -> Any:
-        async with engine.connect() as connection:
-            return (await connection.execute(query, {"name": url.database})).one()
-
-    try:
-        user, can_create, exists = await connect_first(ask(), server)
-    except ConfigurationError as exc:
-        raise CheckFailed(str(exc)) from None
-    finally:
-        await engine.dispose()
-    return server_verdict(server, url.database or "", user, can_create, exists)
-
-
-def server_verdict(
-    server: Server, name: str, user: str, can_create: bool, exists: int
-) -> tuple[Status, str]:
-    """The server line, from what PostgreSQL said about the connected role."""
-    from aksara_testing._db import no_createdb
-
-    if not can_create:
-        raise CheckFailed(str(no_createdb(replace(server, user=user))))
-    kept = f"; {name} exists (kept by --reuse-db)" if exists else ""
-    return (
-        "ok",
-        f"PostgreSQL at {server.address}: connected as {user}, may create databases{kept}",
-    )
 
 
 def _alembic_config(path: Path, described: str) -> Any:

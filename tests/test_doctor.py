@@ -11,7 +11,8 @@ from textwrap import dedent
 import pytest
 from app_process import AKSARA, Outcome, clean_env
 
-from aksara_cli._doctor import CheckFailed, server_verdict
+from aksara_cli._doctor_check import CheckFailed
+from aksara_cli._doctor_database import server_verdict
 from aksara_testing._db.diagnostics import Server
 
 BLOG = Path(__file__).resolve().parents[1] / "examples" / "blog"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from aksara_cli._doctor import CheckFailed, _Doctor
+from aksara_cli._doctor_check import CheckFailed
+from aksara_cli._doctor_database import check_env
 from aksara_testing._db.endpoints import (
     Endpoint,
     endpoint_of_url,
@@ -174,18 +175,15 @@ def test_the_doctor_reads_an_env_url_on_another_host_spelling_as_database_urls_o
     tmp_path: Path,
 ) -> None:
     """The guard treats it as the app's own database, so the doctor does not call it another."""
-    doctor = _Doctor(tmp_path, None, {})
-    doctor.settings = Settings(
-        root=tmp_path,
-        database_url="postgresql://u@db.internal/shop",
-        env={"SHOP_URL": "postgresql://u@10.0.0.5:5432/shop"},
-    )
-    assert doctor.check_env() == ("ok", "SHOP_URL follow database_url")
 
-    doctor.settings = Settings(
-        root=tmp_path,
-        database_url="postgresql://u@db.internal/shop",
-        env={"SHOP_URL": "postgresql://u@db.internal/shop_archive"},
+    def settings(env_url: str) -> Settings:
+        return Settings(
+            root=tmp_path, database_url="postgresql://u@db.internal/shop", env={"SHOP_URL": env_url}
+        )
+
+    assert check_env(settings("postgresql://u@10.0.0.5:5432/shop")) == (
+        "ok",
+        "SHOP_URL follow database_url",
     )
     with pytest.raises(CheckFailed, match="is not the database_url database"):
-        doctor.check_env()
+        check_env(settings("postgresql://u@db.internal/shop_archive"))
