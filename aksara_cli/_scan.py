@@ -8,8 +8,6 @@ through each module's imports, so ``from fastapi import FastAPI as F`` and
 from __future__ import annotations
 
 import ast
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -29,14 +27,10 @@ from ._scan_names import (
     SYNC_ENGINE_FUNCTIONS,
     SYNC_SESSIONMAKERS,
 )
+from ._scan_source import SourceModule, alembic_inis, read_modules
 from ._scan_url import UrlFinder, UrlSource, keyword_arg
 
 __all__ = ["Found", "Project", "Scan", "SourceModule", "UrlSource", "scan"]
-
-# Folders that never hold the app: tests, docs, virtualenvs, build output.
-SKIP_DIRS = frozenset(
-    {"tests", "test", "docs", "node_modules", "build", "dist", "site-packages", "__pycache__"}
-)
 
 
 @dataclass(frozen=True)
@@ -86,31 +80,22 @@ class Scan:
         return "sync" if sync else "async"
 
 
-@dataclass
-class SourceModule:
-    name: str
-    path: Path
-    where: str
-    tree: ast.Module
-    imports: dict[str, str] = field(default_factory=dict)
-    assigned: dict[str, ast.expr] = field(default_factory=dict)
-    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
-    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
-    imported_modules: set[str] = field(default_factory=set)  # what its top-level imports name
-
-    def line(self, node: ast.AST) -> str:
-        return f"{self.where}:{getattr(node, 'lineno', 0)}"
-
-
 def scan(root: Path) -> Scan:
     """Read every Python module under ``root`` (tests and virtualenvs excepted)."""
     result = Scan(root=root, src_layout=(root / "src").is_dir())
-    modules = {m.name: m for m in _read_modules(root, result)}
+    alembic_folders: list[str] = []
+    modules = {}
+    for module in read_modules(root, alembic_folders):
+        result.files += 1
+        if result.package is None and "." in module.name:
+            result.package = module.name.split(".")[0]
+        modules[module.name] = module
     project = Project(modules)
     for module in modules.values():
         project.find_in(module, result)
     result.apps = [a for a in result.apps if a.target not in project.mounted]
-    result.migrations = _alembic_inis(root) or result.migrations
+    inis = [Found(path, path, "alembic.ini") for path in alembic_inis(root)]
+    result.migrations = inis or [Found(path, path, "Alembic") for path in alembic_folders]
     result.url = UrlFinder(project, root).find(project.engine_urls)
     result.session_classes = list({f.target: f for f in reversed(result.session_classes)}.values())
     result.session_classes.reverse()  # one per class, where it is first called
@@ -139,108 +124,6 @@ def _with_tables(project: Project, result: Scan, found: Found) -> Found:
     result.models_note = choice.note
     count = f"{choice.tables} table{'s' if choice.tables > 1 else ''}"
     return Found(choice.target, choice.where, f"{found.what} at {found.where}, with its {count}")
-
-
-# -- reading files --------------------------------------------------------------------
-
-
-def _python_files(root: Path, result: Scan) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
-        here = Path(folder)
-        if "script.py.mako" in files:  # an Alembic script folder: its code is not the app's
-            result.migrations.append(Found(_relative(here, root), _relative(here, root), "Alembic"))
-            dirs[:] = []
-            continue
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in SKIP_DIRS
-            and not (here / d / "pyvenv.cfg").exists()
-        )
-        for name in sorted(files):
-            if name.endswith(".py") and not _is_test_file(name):
-                yield here / name
-
-
-def _is_test_file(name: str) -> bool:
-    return name.startswith("test_") or name.endswith("_test.py") or name in _NOT_APP_FILES
-
-
-_NOT_APP_FILES = frozenset({"conftest.py", "setup.py", "noxfile.py"})
-
-
-def _read_modules(root: Path, result: Scan) -> Iterator[SourceModule]:
-    for path in _python_files(root, result):
-        name = _module_name(path, root)
-        if name is None:
-            continue
-        try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (SyntaxError, ValueError, RecursionError, OSError):
-            continue  # not ours to judge; the import check in `aksara doctor` will say
-        result.files += 1
-        if result.package is None and "." in name:
-            result.package = name.split(".")[0]
-        module = SourceModule(name, path, _relative(path, root), tree)
-        _index(module)
-        yield module
-
-
-def _module_name(path: Path, root: Path) -> str | None:
-    relative = path.relative_to(root)
-    if relative.parts[0] == "src" and len(relative.parts) > 1:
-        relative = relative.relative_to("src")
-    parts = list(relative.with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    if not parts or not all(p.isidentifier() for p in parts):
-        return None
-    return ".".join(parts)
-
-
-def _relative(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix() or "."
-
-
-def _index(module: SourceModule) -> None:
-    package = module.name if module.path.name == "__init__.py" else module.name.rpartition(".")[0]
-    for node in module.tree.body:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                local = alias.asname or alias.name.split(".")[0]
-                module.imports[local] = alias.name if alias.asname else local
-                module.imported_modules.add(alias.name)
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node, package)
-            module.imported_modules.add(base)
-            for alias in node.names:
-                module.imports[alias.asname or alias.name] = f"{base}.{alias.name}"
-                module.imported_modules.add(f"{base}.{alias.name}")  # when it is a module
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    module.assigned.setdefault(target.id, node.value)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
-            module.assigned.setdefault(node.target.id, node.value)
-        elif isinstance(node, ast.ClassDef):
-            module.classes[node.name] = node
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            module.functions[node.name] = node
-
-
-def _absolute(node: ast.ImportFrom, package: str) -> str:
-    if not node.level:
-        return node.module or ""
-    parts = package.split(".") if package else []
-    if node.level > 1:
-        parts = parts[: len(parts) - (node.level - 1)]
-    return ".".join([*parts, *([node.module] if node.module else [])])
-
-
-def _alembic_inis(root: Path) -> list[Found]:
-    found = sorted(root.glob("alembic.ini")) + sorted(root.glob("*/alembic.ini"))
-    return [Found(_relative(p, root), _relative(p, root), "alembic.ini") for p in found]
 
 
 # -- resolving names --------------------------------------------------------------------

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from ._scan_names import SQLMODEL
 
 if TYPE_CHECKING:
-    from ._scan import Project, SourceModule
+    from ._scan import Project
+    from ._scan_source import SourceModule
 
 __all__ = [
     "ModelsChoice",

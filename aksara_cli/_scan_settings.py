@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from ._dotenv import read_env_file
 
 if TYPE_CHECKING:
-    from ._scan import Project, SourceModule
+    from ._scan import Project
+    from ._scan_source import SourceModule
 
 __all__ = [
     "SETTINGS_BASES",

@@ -23,7 +23,8 @@ from ._scan_parts import Assembled, assemble, strip_password
 from ._scan_settings import EnvValue, SettingsClass, env_lookup, keyword_arg, settings_classes
 
 if TYPE_CHECKING:
-    from ._scan import Project, SourceModule
+    from ._scan import Project
+    from ._scan_source import SourceModule
 
 __all__ = ["UrlFinder", "UrlSource", "keyword_arg"]
 
