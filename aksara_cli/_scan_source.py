@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SourceModule", "alembic_inis", "read_modules", "relative"]
+__all__ = ["SourceModule", "alembic_inis", "folders_to_walk", "read_modules", "relative"]
 
 # Folders that never hold the app: tests, docs, virtualenvs, build output.
 _SKIP_DIRS = frozenset(
@@ -46,16 +46,19 @@ def _python_files(root: Path, alembic_folders: list[str]) -> Iterator[Path]:
             alembic_folders.append(relative(here, root))
             dirs[:] = []
             continue
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in _SKIP_DIRS
-            and not (here / d / "pyvenv.cfg").exists()
-        )
+        dirs[:] = folders_to_walk(here, dirs, _SKIP_DIRS)
         for name in sorted(files):
             if name.endswith(".py") and not _is_test_file(name):
                 yield here / name
+
+
+def folders_to_walk(here: Path, dirs: list[str], skip: frozenset[str]) -> list[str]:
+    """The sub-folders of ``here`` worth reading, sorted: no dot folder, virtualenv or ``skip``."""
+    return sorted(
+        d
+        for d in dirs
+        if not d.startswith(".") and d not in skip and not (here / d / "pyvenv.cfg").exists()
+    )
 
 
 def _is_test_file(name: str) -> bool:

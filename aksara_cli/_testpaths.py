@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._scan_source import folders_to_walk
+
 __all__ = ["TestLayout", "read_layout"]
 
 _Section = dict[str, Any] | None
@@ -76,13 +78,7 @@ def _test_folders(root: Path) -> list[str]:
             found.append(here.relative_to(root).as_posix())
             dirs[:] = []
             continue
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in _NOT_SOURCE
-            and not (here / d / "pyvenv.cfg").exists()
-        )
+        dirs[:] = folders_to_walk(here, dirs, _NOT_SOURCE)
     return sorted(found)
 
 
