@@ -134,41 +134,41 @@ _UNKNOWN_FIX = (
 
 
 def _known_urls(settings: Settings, environ: Mapping[str, str]) -> Iterator[_KnownUrl]:
-    if settings.database_url:
-        endpoint = endpoint_of_url(settings.database_url, settings.root)
+    for url, origin, fix, app_owned in _urls_with_origins(settings, environ):
+        endpoint = endpoint_of_url(url, settings.root)
         if endpoint is not None:
-            yield _KnownUrl(
-                endpoint,
-                f"database_url (from {settings.source('database_url')})",
-                "name the app's sessionmaker in the session setting, or its engine in the "
-                "engine setting, so its work uses the test transaction, or list the database "
-                "in allow_databases if this connection is deliberate",
-                app_owned=True,
-            )
+            yield _KnownUrl(endpoint, origin, fix, app_owned)
+
+
+def _urls_with_origins(
+    settings: Settings, environ: Mapping[str, str]
+) -> Iterator[tuple[str, str, str, bool]]:
+    """Each URL the run knows of: (URL, where it came from, the fix, whether the app owns it)."""
+    if settings.database_url:
+        yield (
+            settings.database_url,
+            f"database_url (from {settings.source('database_url')})",
+            "name the app's sessionmaker in the session setting, or its engine in the "
+            "engine setting, so its work uses the test transaction, or list the database "
+            "in allow_databases if this connection is deliberate",
+            True,
+        )
     where = f"[tool.aksara] env ({settings.source('env')})"
     for name, value in settings.env.items():
-        endpoint = endpoint_of_url(value, settings.root)
-        if endpoint is not None:
-            yield _KnownUrl(
-                endpoint,
-                f"{name} in {where}",
-                f'write {name} = "{{database_url}}" in [tool.aksara] env so that it follows '
-                "database_url",
-                app_owned=True,
-            )
+        fix = (
+            f'write {name} = "{{database_url}}" in [tool.aksara] env so that it follows '
+            "database_url"
+        )
+        yield value, f"{name} in {where}", fix, True
     for name, value in environ.items():
         if name in settings.env or name.startswith("AKSARA_"):
             continue
-        endpoint = endpoint_of_url(value, settings.root)
-        if endpoint is not None:
-            yield _KnownUrl(
-                endpoint,
-                f"environment variable {name}",
-                f'set {name} = "{{database_url}}" in [tool.aksara] env so the app gets the '
-                "test set-up, or list the database in allow_databases if this connection is "
-                "deliberate",
-                app_owned=False,
-            )
+        fix = (
+            f'set {name} = "{{database_url}}" in [tool.aksara] env so the app gets the '
+            "test set-up, or list the database in allow_databases if this connection is "
+            "deliberate"
+        )
+        yield value, f"environment variable {name}", fix, False
 
 
 def _allowed_entry(entry: str, root: Path) -> Endpoint:
