@@ -159,8 +159,7 @@ def _plan(found: Scan, options: InitOptions, conftest: str) -> _Plan:
         _given(plan, "session", options.session)
     elif found.sessions:
         # Every async_sessionmaker is rerouted to the test transaction: no need to choose.
-        plan.values["session"] = _one_or_list([s.target for s in found.sessions])
-        plan.report += [("session", _describe(s)) for s in found.sessions]
+        _found(plan, "session", found.sessions)
     else:
         detail = "none found: only db_session writes to the test transaction"
         for sync in found.sync_sessions:
@@ -182,6 +181,12 @@ def _given(plan: _Plan, key: str, values: Sequence[str]) -> None:
     plan.report.append((key, "given on the command line"))
 
 
+def _found(plan: _Plan, key: str, found: Sequence[Found]) -> None:
+    """Set ``key`` to every one of ``found`` (a list when more than one), and say where each was."""
+    plan.values[key] = _one_or_list([f.target for f in found])
+    plan.report += [(key, _describe(f)) for f in found]
+
+
 def _plan_sync(plan: _Plan, found: Scan, options: InitOptions) -> None:
     """A sync app: its engines, and what it makes sessions with (db_session's class too).
 
@@ -196,15 +201,13 @@ def _plan_sync(plan: _Plan, found: Scan, options: InitOptions) -> None:
         makers = [s for s in found.sync_sessions if s.what != ASYNC_CLASS_MAKER]
         chosen = makers or found.session_classes[:1]
         if chosen:
-            plan.values["session"] = _one_or_list([s.target for s in chosen])
-            plan.report += [("session", _describe(s)) for s in chosen]
+            _found(plan, "session", chosen)
         else:
             plan.report.append(("session", "none found: the app's sessions come from its engine"))
     if options.engine:
         _given(plan, "engine", options.engine)
     elif found.engines:
-        plan.values["engine"] = _one_or_list([e.target for e in found.engines])
-        plan.report += [("engine", _describe(e)) for e in found.engines]
+        _found(plan, "engine", found.engines)
     else:
         plan.report.append(
             (
