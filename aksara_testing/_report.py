@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._settings import Settings, mask_url
+from ._text import relative_path
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def header_line(
 def _settings_part(settings: Settings, rootpath: Path, runtime: Runtime | None) -> str:
     """``settings <file>``, or ``settings none (...)`` saying where no table was found."""
     if settings.file is not None:
-        return f"settings {_relative(settings.file, rootpath)}"
+        return f"settings {relative_path(settings.file, rootpath)}"
     looked = rootpath / "pyproject.toml"
     if runtime is not None and runtime.config.getoption("aksara_settings", None):
         looked = runtime.config.invocation_params.dir / runtime.config.option.aksara_settings
@@ -59,13 +60,6 @@ def _test_url(settings: Settings, runtime: Runtime | None) -> str | None:
     except ConfigurationError:
         return None  # reported when the database is first used
     return url.render_as_string(hide_password=False)
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def summary_lines(runtime: Runtime, verbosity: int) -> list[str]:

@@ -14,7 +14,9 @@ Submodules, from the URL to a test's session:
 - ``lifecycle``: create, build (``create_all`` or migrations), reuse, empty, drop.
 - ``sqlite`` / ``postgres`` / ``sqlstate``: per-backend engines, admin and errors.
 - ``parallel``: one database per pytest-xdist worker, cloned from a template.
-- ``guard`` / ``drivers``: the connection guard that refuses non-test databases.
+- ``guard`` / ``drivers`` / ``endpoints``: the connection guard that refuses non-test
+  databases, the drivers' connect functions it watches, and the one rule for
+  "is this the app's own database".
 - ``diagnostics``: why a PostgreSQL server cannot be used, in one line.
 - ``kinds``: what the ``session`` and ``engine`` settings name, async or sync.
 - ``layers``: which connection a session gets; the clean-up after each test.
@@ -37,14 +39,14 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time see __getat
     from .diagnostics import build_problem as build_problem
     from .diagnostics import connect_first as connect_first
     from .diagnostics import no_createdb as no_createdb
+    from .endpoints import endpoint_of_url as endpoint_of_url
+    from .endpoints import same_database as same_database
     from .engines import EngineRouting as EngineRouting
     from .engines import create_sync_test_engine as create_sync_test_engine
     from .engines import sync_driver as sync_driver
     from .guard import ConnectionGuard as ConnectionGuard
     from .guard import RefusedConnection as RefusedConnection
-    from .guard import endpoint_of_url as endpoint_of_url
     from .guard import redirect_app_database as redirect_app_database
-    from .guard import same_database as same_database
     from .isolation import Isolation as Isolation
     from .isolation import Joined as Joined
     from .kinds import Named as Named
@@ -66,6 +68,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time see __getat
     from .parallel import TEMPLATE_SUFFIX as TEMPLATE_SUFFIX
     from .parallel import build_worker_database as build_worker_database
     from .postgres import RunLock as RunLock
+    from .postgres import admin_engine as admin_engine
     from .routing import AppRouting as AppRouting
     from .sessions import LayerSession as LayerSession
     from .sessions import SessionRebinding as SessionRebinding
@@ -78,7 +81,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time see __getat
     from .sessions import sync_layer_sessionmaker as sync_layer_sessionmaker
     from .sqlite import inline_aiosqlite as inline_aiosqlite
     from .testdb import TestDatabase as TestDatabase
-    from .urls import Target as Target
+    from .urls import SafeTarget as SafeTarget
     from .urls import backend_of as backend_of
     from .urls import check_safe as check_safe
     from .urls import database_name as database_name
@@ -89,9 +92,9 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time see __getat
 _HOME: dict[str, str] = {
     "ConnectionGuard": "guard",
     "RefusedConnection": "guard",
-    "endpoint_of_url": "guard",
+    "endpoint_of_url": "endpoints",
     "redirect_app_database": "guard",
-    "same_database": "guard",
+    "same_database": "endpoints",
     "ADMIN_DATABASE": "diagnostics",
     "CONNECT_TIMEOUT": "diagnostics",
     "DOCTOR_HINT": "diagnostics",
@@ -99,7 +102,7 @@ _HOME: dict[str, str] = {
     "build_problem": "diagnostics",
     "connect_first": "diagnostics",
     "no_createdb": "diagnostics",
-    "Target": "urls",
+    "SafeTarget": "urls",
     "backend_of": "urls",
     "check_safe": "urls",
     "database_name": "urls",
@@ -117,6 +120,7 @@ _HOME: dict[str, str] = {
     "TEMPLATE_SUFFIX": "parallel",
     "build_worker_database": "parallel",
     "RunLock": "postgres",
+    "admin_engine": "postgres",
     "inline_aiosqlite": "sqlite",
     "TestDatabase": "testdb",
     "TestLayers": "layers",

@@ -45,7 +45,7 @@ _DEFAULT_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg", "psycopg2
 
 
 class _Checkout:
-    """One transaction of the app's engine on the layer: a savepoint (see _isolation.Joined)."""
+    """One transaction of the app's engine on the layer: a savepoint (see isolation.Joined)."""
 
     def __init__(self, routing: EngineRouting) -> None:
         self.name = f"aksara_e{next(_NAMES)}"

@@ -17,7 +17,6 @@ from .endpoints import endpoint_of_url, same_database
 
 __all__ = [
     "SafeTarget",
-    "Target",
     "backend_of",
     "check_safe",
     "database_name",
@@ -135,9 +134,6 @@ class SafeTarget:
 
     def __init__(self, url: URL) -> None:
         self.url = url
-
-
-Target = SafeTarget  # the old name, until _db's table and _migrations/testcase.py move on
 
 
 def check_safe(url: URL, settings: Settings) -> SafeTarget:

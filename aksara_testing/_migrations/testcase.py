@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from .._db import Target
+    from .._db import SafeTarget
     from .._runtime import Runtime
 
 __all__ = ["MigrationTestCase", "ScratchDatabase"]
@@ -36,7 +36,7 @@ class ScratchDatabase:
                 "'alembic.ini' (or the script folder) in [tool.aksara]"
             )
         self.runtime = runtime
-        self.target: Target = check_safe(_scratch_url(runtime), settings)
+        self.target: SafeTarget = check_safe(_scratch_url(runtime), settings)
         self.config: Config = alembic_config(settings, self.target.url)
         self._engine: AsyncEngine | None = None
 
