@@ -187,16 +187,23 @@ class SecretsPlugin:
         if not config.pluginmanager.has_plugin("terminalreporter"):
             return
         writer = config.get_terminal_writer()
-        # Every terminal write ends in TerminalWriter.write_raw (not public API: if a
-        # pytest release drops it, the reports are still scrubbed, the rest is not).
+        # Every terminal write ends in TerminalWriter.write_raw from pytest 9 on (not
+        # public API); pytest 8 has no write_raw, and line() and sep() end in write().
+        scrubber = self.scrubber
         write_raw = getattr(writer, "write_raw", None)
         if callable(write_raw):
-            scrubber = self.scrubber
 
             def scrubbed_write_raw(msg: str, *, flush: bool = False) -> None:
                 write_raw(scrubber(msg), flush=flush)
 
             setattr(writer, "write_raw", scrubbed_write_raw)  # noqa: B010 (mypy: a method)
+            return
+        write = writer.write
+
+        def scrubbed_write(msg: str, *, flush: bool = False, **markup: bool) -> None:
+            write(scrubber(msg), flush=flush, **markup)
+
+        setattr(writer, "write", scrubbed_write)  # noqa: B010 (mypy: a method)
 
     @pytest.hookimpl(tryfirst=True)  # before the terminal, junitxml and xdist's worker see it
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
