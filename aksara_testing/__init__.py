@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._factories import Factory, FactoryError, Faker
-from ._migrations.runner import MigrationError
+from ._factories import Factory, Faker
 from ._migrations.testcase import MigrationTestCase
 from ._queries import QueryLog, assert_num_queries, count_queries
 from ._runtime import setup_test_database
 from ._tasks import CapturedTask, CapturedTasks, TaskCall, capture_tasks, register_task_backend
 from ._testcase import AksaraTestCase, async_test
 from ._version import __version__
-from .errors import AksaraError, ConfigurationError, UnsafeDatabaseError
+from .errors import (
+    AksaraError,
+    ConfigurationError,
+    FactoryError,
+    MigrationError,
+    UnsafeDatabaseError,
+)
 from .fixtures import app, client, db_session, test_settings
 
 if TYPE_CHECKING:

@@ -213,8 +213,7 @@ class Runtime:
             self.settings = merged
         if self.handle is not None:
             return self.handle
-        from ._migrations.runner import MigrationError
-        from .errors import AksaraError, ConfigurationError
+        from .errors import AksaraError, ConfigurationError, MigrationError
 
         if self.session_node is None:
             raise AksaraError(

@@ -6,7 +6,13 @@ involved, and how to fix it.
 
 from __future__ import annotations
 
-__all__ = ["AksaraError", "ConfigurationError", "UnsafeDatabaseError"]
+__all__ = [
+    "AksaraError",
+    "ConfigurationError",
+    "FactoryError",
+    "MigrationError",
+    "UnsafeDatabaseError",
+]
 
 
 class AksaraError(Exception):
@@ -22,3 +28,20 @@ class ConfigurationError(AksaraError):
 
 class UnsafeDatabaseError(ConfigurationError):
     """The toolkit was asked to create, migrate, empty or drop a database it must not touch."""
+
+
+class FactoryError(AksaraError):
+    """A factory was declared or called with something it does not know."""
+
+
+class MigrationError(AksaraError):
+    """A revision failed to upgrade or downgrade; the message is one line.
+
+    ``revision`` names the revision that failed, if one did; ``original`` is the
+    exception behind the message, if there is one.
+    """
+
+    def __init__(self, message: str, revision: str | None = None) -> None:
+        super().__init__(message)
+        self.revision = revision
+        self.original: BaseException | None = None

@@ -214,7 +214,7 @@ class TestUnknown(MigrationTestCase):
         await self.migrate("app", "{revision}")
 """
         [line] = failure_lines(sqlite_project, body)
-        error = "aksara_testing.MigrationError"
+        error = "aksara_testing.errors.MigrationError"
         assert line.startswith(f"{error}: migrate('app', '{revision}'): "), line
         assert line.endswith(known), line
 

@@ -11,11 +11,10 @@ from .declarations import (
     Trait,
     post_generation,
 )
-from .factory import Factory, FactoryError
+from .factory import Factory
 
 __all__ = [
     "Factory",
-    "FactoryError",
     "Faker",
     "LazyAttribute",
     "LazyFunction",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import FactoryError
 from .state import UnknownProvider as _UnknownProvider
 
 if TYPE_CHECKING:
@@ -60,8 +61,6 @@ class Faker(ValueDeclaration):
         try:
             return resolver.fake(self.provider, **self.kwargs)
         except _UnknownProvider:
-            from .factory import FactoryError
-
             raise FactoryError(
                 f"{resolver.factory.__name__}.{name}: Faker has no provider "
                 f"{self.provider!r}; see https://faker.readthedocs.io for the list "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from ..errors import AksaraError
+from ..errors import FactoryError
 from . import declarations as d
 from .construct import WRITING, raw_constructor
 from .models import ModelInfo, model_info
@@ -13,17 +13,13 @@ from .resolver import Resolver, split_overrides
 from .running import Created, CreatedBatch, call_user, deliver
 from .state import FactoryState, current_state
 
-__all__ = ["Factory", "FactoryError"]
+__all__ = ["Factory"]
 
 T = TypeVar("T")
 
 _META_OPTIONS = frozenset({"model", "abstract", "exclude"})
 _REGISTRY: dict[type, type[Factory[Any]]] = {}
 _CHECKED: set[tuple[Any, ...]] = set()  # (factory, override names) found valid
-
-
-class FactoryError(AksaraError):
-    """A factory was declared or called with something it does not know."""
 
 
 def _meta(namespace: dict[str, Any], name: str) -> dict[str, Any]:

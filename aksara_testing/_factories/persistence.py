@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import FactoryError
 from .models import model_info
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ async def persist(factory: type[Factory[Any]], objects: list[Any]) -> list[Any]:
 
     They are ``objects`` themselves, except where a model's manager made new ones.
     """
-    from .factory import FactoryError
     from .running import call_user
 
     model = factory._model
@@ -83,7 +83,6 @@ def _save(session: Any, objects: list[Any]) -> None:
 
 async def _layer_session(factory: type[Factory[Any]]) -> Any:
     from .._context import current_run
-    from .factory import FactoryError
 
     runtime = current_run()
     if runtime is None:

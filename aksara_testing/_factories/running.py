@@ -19,6 +19,8 @@ import threading
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ..errors import FactoryError
+
 __all__ = ["Created", "CreatedBatch", "call_user", "deliver"]
 
 T = TypeVar("T")
@@ -97,7 +99,6 @@ def _other_library_running() -> bool:
 def _run_sync(work: Coroutine[Any, Any, Any], name: str) -> Any:
     """Run ``work`` on the session loop from synchronous code, or say why it cannot."""
     from .._context import current_run
-    from .factory import FactoryError
 
     runtime = current_run()
     loop = runtime.loop if runtime is not None else None

@@ -55,8 +55,9 @@ class CheckRun:
     """The checks of one project, run once on first use."""
 
     def __init__(self, runtime: Runtime) -> None:
+        from ..errors import MigrationError
         from .config import alembic_config
-        from .runner import MigrationError, script_directory
+        from .runner import script_directory
         from .testcase import _scratch_url
 
         self.runtime = runtime
@@ -196,7 +197,7 @@ class CheckRun:
     # -- verdicts ----------------------------------------------------------------
 
     def _judge(self, progress: _Progress, error: BaseException | None) -> dict[str, Outcome]:
-        from .runner import MigrationError
+        from ..errors import MigrationError
 
         failed_rev = error.revision if isinstance(error, MigrationError) else None
         reason = str(error) if isinstance(error, MigrationError) else ""

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._text import first_line
-from .runner import MigrationError, script_directory
+from ..errors import MigrationError
+from .runner import script_directory
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._text import error_line
-from ..errors import AksaraError
+from ..errors import AksaraError, MigrationError
 from .engines import disposing_engines
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-__all__ = ["MigrationError", "StepTracker", "in_thread", "run_env", "script_directory"]
+__all__ = ["StepTracker", "in_thread", "run_env", "script_directory"]
 
 Work = Callable[[tuple[str, ...], "MigrationContext"], Iterable[Any]]
 _SYNC_SHAPED: set[str] = set()
@@ -42,17 +42,6 @@ _STOP: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
     "aksara_migration_stop", default=None
 )
 _GRACE_SECONDS = 2.0  # how long an interrupted env.py may take to reach its next revision
-
-
-class MigrationError(AksaraError):
-    """A revision failed to upgrade or downgrade; the message is one line."""
-
-    __module__ = "aksara_testing"  # shown in reports as aksara_testing.MigrationError
-
-    def __init__(self, message: str, revision: str | None = None) -> None:
-        super().__init__(message)
-        self.revision = revision
-        self.original: BaseException | None = None
 
 
 def script_directory(config: Config) -> ScriptDirectory:

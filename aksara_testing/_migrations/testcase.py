@@ -126,7 +126,7 @@ class MigrationTestCase(AksaraTestCase):
         labels accepts any label.
         """
         __tracebackhide__ = True
-        from .runner import MigrationError
+        from ..errors import MigrationError
 
         try:
             await self._scratch_database().migrate(label, revision)
