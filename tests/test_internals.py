@@ -287,7 +287,7 @@ def test_server_defaults_are_listed_per_table_on_the_mapper() -> None:
 
     with relied_on(
         "SQLAlchemy's Mapper._server_default_col_keys",
-        "_factories/persistence.py (_defers_server_defaults, load_server_defaults)",
+        "_factories/persistence.py (_defers_server_defaults) and orm.py (load_server_defaults)",
         "create() and create_batch() on SQLite fail for every model",
     ):
         keys = sa_inspect(Author)._server_default_col_keys
@@ -312,7 +312,7 @@ def test_mapped_objects_keep_their_state_in_sa_instance_state() -> None:
 
     with relied_on(
         "SQLAlchemy's _sa_instance_state attribute",
-        "_factories/bulk.py, construct.py and persistence.py",
+        "_factories/bulk.py, construct.py and orm.py",
         "create_batch would fail or stop seeing which objects are new",
     ):
         author = Author(name="Ada")

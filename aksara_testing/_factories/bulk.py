@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, MutableMapping
 from functools import cache, partial
 from typing import Any
 
-from .persistence import assign_integer_keys, load_server_defaults, new_instances
+from . import unnest
+from .orm import assign_integer_keys, load_server_defaults, new_instances
 
 __all__ = ["writable", "write"]
 
@@ -478,8 +479,6 @@ def _insert_arrays(
     wanted: list[tuple[str, Any]],
 ) -> bool:
     """PostgreSQL: the group as one array per column (see .unnest); False if it cannot."""
-    from . import unnest
-
     defaults: list[tuple[str, Callable[[], Any]]] = []  # as the executemany computes them
     for key, column in plan.columns:
         if key in given or column.default is None:

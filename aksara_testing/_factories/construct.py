@@ -18,6 +18,8 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
+from .bulk import writable
+
 __all__ = ["WRITING", "normalize", "raw_constructor"]
 
 WRITING: ContextVar[bool] = ContextVar("aksara_factories_writing", default=False)
@@ -33,8 +35,6 @@ def raw_constructor(model: type) -> Callable[[dict[str, Any]], Any] | None:
     """A constructor writing ``__dict__`` for ``model``, or None when only ``model()`` will do."""
     from sqlalchemy import inspect
     from sqlalchemy.orm import configure_mappers
-
-    from .bulk import writable
 
     configure_mappers()
     mapper: Any = inspect(model)

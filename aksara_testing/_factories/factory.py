@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from ..errors import FactoryError
 from . import declarations as d
+from . import persistence
 from .construct import WRITING, raw_constructor
 from .models import ModelInfo, model_info
 from .resolver import Resolver, split_overrides
@@ -262,8 +263,6 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
 
     @classmethod
     async def _create_batch(cls, size: int, overrides: dict[str, Any]) -> list[T]:
-        from .persistence import persist
-
         state = current_state()
         hooks: list[Hook] = []
         token = WRITING.set(True)
@@ -272,7 +271,9 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
         finally:
             WRITING.reset(token)
         await _create_managed_parents(hooks, built)
-        replaced = dict(zip(map(id, built), await persist(cls, built), strict=True))
+        # persistence.persist, looked up at each call: benchmarks/factories.py times it
+        saved = await persistence.persist(cls, built)
+        replaced = dict(zip(map(id, built), saved, strict=True))
         for hook in hooks:
             hook.instance = replaced.get(id(hook.instance), hook.instance)
             await hook.run_created()
@@ -285,21 +286,19 @@ async def _create_managed_parents(hooks: list[Hook], top: list[Any]) -> None:
     Objects are made children first, so each one's parents are saved before it;
     references to them are then swapped for what the manager returned.
     """
-    from .persistence import fields_of, manager_create
-
     top_ids = set(map(id, top))
     saved: dict[int, Any] = {}
     for record in hooks:
         if not isinstance(record, Built) or id(record.instance) in top_ids:
             continue
-        create = manager_create(type(record.instance))
+        create = persistence.manager_create(type(record.instance))
         if create is None:
             continue
-        values = {k: saved.get(id(v), v) for k, v in fields_of(record.instance).items()}
+        values = {k: saved.get(id(v), v) for k, v in persistence.fields_of(record.instance).items()}
         saved[id(record.instance)] = await call_user(create, **values)
     if saved:
         for instance in top:
-            for key, value in fields_of(instance).items():
+            for key, value in persistence.fields_of(instance).items():
                 if id(value) in saved:
                     setattr(instance, key, saved[id(value)])
 

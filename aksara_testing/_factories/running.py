@@ -19,6 +19,7 @@ import threading
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from .._context import current_run
 from ..errors import FactoryError
 
 __all__ = ["Created", "CreatedBatch", "call_user", "deliver"]
@@ -58,7 +59,7 @@ def deliver(work: Coroutine[Any, Any, Any], name: str) -> Any:
     else:
         loop_running = True
     if loop_running:
-        from .._db import in_greenlet
+        from .._db import in_greenlet  # loads SQLAlchemy: not at start-up
 
         if in_greenlet():  # sync code asyncio is waiting for: it can wait in turn
             from sqlalchemy.util import await_only
@@ -98,8 +99,6 @@ def _other_library_running() -> bool:
 
 def _run_sync(work: Coroutine[Any, Any, Any], name: str) -> Any:
     """Run ``work`` on the session loop from synchronous code, or say why it cannot."""
-    from .._context import current_run
-
     runtime = current_run()
     loop = runtime.loop if runtime is not None else None
     if runtime is None or loop is None:

@@ -11,6 +11,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from .._context import current_run
+
 __all__ = ["FactoryState", "UnknownProvider", "current_state"]
 
 
@@ -93,8 +95,6 @@ _DEFAULT: FactoryState | None = None
 
 def current_state() -> FactoryState:
     """The state of the running pytest session, or a process-wide one outside pytest."""
-    from .._context import current_run
-
     runtime = current_run()
     if runtime is not None:
         state: FactoryState = runtime.factory_state()
