@@ -7,6 +7,7 @@ Faker instance and sequence counters.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "SubFactory",
     "Trait",
     "ValueDeclaration",
+    "load_factory",
     "post_generation",
 ]
 
@@ -115,8 +117,20 @@ class SubFactory(ValueDeclaration):
         self.kwargs = kwargs
 
     def evaluate(self, resolver: Resolver, name: str, overrides: dict[str, Any]) -> Any:
-        factory = resolver.load_factory(self.factory)
+        factory = load_factory(self.factory)
         return resolver.build_child(factory, {**self.kwargs, **overrides})
+
+
+def load_factory(factory: Any) -> Any:
+    """The factory of a ``SubFactory`` or ``RelatedFactory``, imported if given as a string.
+
+    ``"tests.factories.PostFactory"`` lets two factories refer to each other
+    however their modules import.
+    """
+    if isinstance(factory, str):
+        module, _, name = factory.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+    return factory
 
 
 class RelatedFactory(Declaration):

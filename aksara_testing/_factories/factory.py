@@ -322,7 +322,7 @@ class Hook:
                 result.close()  # type: ignore[attr-defined]
                 raise FactoryError("an async post-generation hook runs only with create()")
         else:
-            factory = _load(declaration.factory)
+            factory = d.load_factory(declaration.factory)
             factory.build(**self._related_overrides())
 
     async def run_created(self) -> None:
@@ -332,7 +332,7 @@ class Hook:
                 declaration.function, self.instance, True, self.extracted, **self.kwargs
             )
         else:
-            factory = _load(declaration.factory)
+            factory = d.load_factory(declaration.factory)
             await factory.create(**self._related_overrides())
 
     def _related_overrides(self) -> dict[str, Any]:
@@ -351,15 +351,6 @@ class Built(Hook):
 
     async def run_created(self) -> None:
         pass
-
-
-def _load(factory: Any) -> Any:
-    if isinstance(factory, str):
-        import importlib
-
-        module, _, name = factory.rpartition(".")
-        return getattr(importlib.import_module(module), name)
-    return factory
 
 
 def _fill_required(

@@ -77,14 +77,6 @@ class Resolver:
     def fake(self, provider: str, **kwargs: Any) -> Any:
         return self.state.fake(provider, **kwargs)
 
-    def load_factory(self, factory: Any) -> type[Factory[Any]]:
-        if isinstance(factory, str):  # "module.Factory": lets factories refer to each other
-            import importlib
-
-            module, _, name = factory.rpartition(".")
-            factory = getattr(importlib.import_module(module), name)
-        return factory  # type: ignore[no-any-return]
-
     def build_child(self, factory: type[Factory[Any]], overrides: dict[str, Any]) -> Any:
         return factory._make(overrides, self.state, self.hooks)
 
