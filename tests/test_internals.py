@@ -252,7 +252,7 @@ async def test_db_sessions_proxy_has_everything_an_async_session_sets() -> None:
 def test_rows_written_past_the_unit_of_work_are_registered_as_a_flush_does() -> None:
     from sqlalchemy import inspect as sa_inspect
 
-    from aksara_testing._factories import bulk
+    from aksara_testing._factories import bulk, registration
 
     engine = create_engine("sqlite://", poolclass=pool.StaticPool)
     Base.metadata.create_all(engine)
@@ -261,7 +261,7 @@ def test_rows_written_past_the_unit_of_work_are_registered_as_a_flush_does() -> 
         relied_on(
             "SQLAlchemy's identity-map internals (InstanceState._instance_dict, "
             "_orphaned_outside_of_session, Mapper._identity_class, SessionTransaction._new)",
-            "_factories/bulk.py (_register)",
+            "_factories/registration.py (_register)",
             "objects from create_batch would look persistent yet be missing from the "
             "session's identity map or survive its rollback",
         ),
@@ -270,7 +270,7 @@ def test_rows_written_past_the_unit_of_work_are_registered_as_a_flush_does() -> 
         session.add(flushed)
         session.flush()
         written = Author(name="written")
-        assert bulk._lean_registration(session), "the lean registration is not taken"
+        assert registration._lean_registration(session), "the lean registration is not taken"
         assert bulk.write(session, [written])
         expected = set(vars(sa_inspect(flushed))) - {"insert_order"}  # for pending rows only
         assert set(vars(sa_inspect(written))) == expected
@@ -299,7 +299,7 @@ def test_relationships_know_their_other_side() -> None:
 
     with relied_on(
         "SQLAlchemy's RelationshipProperty._reverse_property",
-        "_factories/bulk.py (_plan, _fill_backrefs)",
+        "_factories/write_plan.py (write_plan) and bulk.py (_fill_backrefs)",
         "parents made by create_batch would not list their new children, and reading "
         "the list in async code would lazy-load (MissingGreenlet)",
     ):
@@ -336,7 +336,7 @@ def test_the_apps_event_listeners_show_on_mappers_and_sessions() -> None:
     from sqlalchemy import event
     from sqlalchemy import inspect as sa_inspect
 
-    from aksara_testing._factories import bulk
+    from aksara_testing._factories import bulk, registration, write_plan
     from aksara_testing._factories.construct import raw_constructor
 
     class Own(DeclarativeBase):
@@ -354,14 +354,14 @@ def test_the_apps_event_listeners_show_on_mappers_and_sessions() -> None:
     with relied_on(
         "SQLAlchemy's event dispatch collections (true when a listener is registered, "
         "iterable, listed in _event_names)",
-        "_factories/bulk.py (_plan, _session_listens, _lean_registration) and "
-        "construct.py (_only_own)",
+        "_factories/write_plan.py (write_plan), bulk.py (_session_listens), "
+        "registration.py (_lean_registration) and construct.py (_only_own)",
         "create_batch would skip the app's init, insert, flush and attach listeners",
     ):
         assert raw_constructor(Listened) is None, "an init listener went unseen"
-        assert not bulk.writable(sa_inspect(Listened)), "a before_insert listener went unseen"
+        assert not write_plan.writable(sa_inspect(Listened)), "a before_insert listener went unseen"
         assert bulk._session_listens(session), "a before_flush listener went unseen"
-        assert not bulk._lean_registration(session), "an after_attach listener went unseen"
+        assert not registration._lean_registration(session), "an after_attach listener went unseen"
 
 
 # -- aiosqlite: connections on the event-loop thread (_db/sqlite.py) -------------------------

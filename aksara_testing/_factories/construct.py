@@ -7,7 +7,7 @@ needed, so when the class has the default constructor, no validators and no
 attribute or init listeners besides SQLAlchemy's own, the values go into the
 instance's ``__dict__`` directly. Whatever the constructor would have done for
 relationships (the other side of a backref) the writer does after the insert
-(:func:`fill_backrefs`); if the writer declines, :func:`normalize` replays the
+(:func:`.bulk.write`); if the writer declines, :func:`normalize` replays the
 values through the instrumentation before the flush.
 """
 
@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
-from .bulk import writable
+from .write_plan import writable
 
 __all__ = ["WRITING", "normalize", "raw_constructor"]
 
