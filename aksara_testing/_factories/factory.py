@@ -2,134 +2,27 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from ..errors import FactoryError
 from . import declarations as d
 from . import persistence
 from .construct import WRITING, raw_constructor
+from .hooks import Built, Hook, create_managed_parents
+from .metaclass import REGISTRY, FactoryMeta
 from .models import ModelInfo, model_info
 from .resolver import Resolver, split_overrides
-from .running import Created, CreatedBatch, call_user, deliver
+from .running import Created, CreatedBatch, deliver
 from .state import FactoryState, current_state
 
 __all__ = ["Factory"]
 
 T = TypeVar("T")
 
-_META_OPTIONS = frozenset({"model", "abstract", "exclude"})
-_REGISTRY: dict[type, type[Factory[Any]]] = {}
 _CHECKED: set[tuple[Any, ...]] = set()  # (factory, override names) found valid
 
 
-def _meta(namespace: dict[str, Any], name: str) -> dict[str, Any]:
-    meta = namespace.get("Meta")
-    if meta is None:
-        return {}
-    options = {k: v for k, v in vars(meta).items() if not k.startswith("_")}
-    unknown = set(options) - _META_OPTIONS
-    if unknown:
-        raise FactoryError(
-            f"{name}.Meta has unknown option {sorted(unknown)[0]!r}; "
-            f"valid options: {', '.join(sorted(_META_OPTIONS))}"
-        )
-    return options
-
-
-class _FactoryMeta(type):
-    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
-        cls = super().__new__(mcs, name, bases, namespace)
-        if namespace.get("__module__") == __name__ and name == "Factory":
-            return cls
-        meta = _meta(namespace, name)
-        inherited: dict[str, Any] = {}
-        params: dict[str, Any] = {}
-        exclude: set[str] = set()
-        model = None
-        for base in reversed(cls.__mro__[1:]):
-            inherited.update(getattr(base, "_declarations", {}))
-            params.update(getattr(base, "_params", {}))
-            exclude |= set(getattr(base, "_exclude", ()))
-            model = getattr(base, "_model", None) or model
-        own = {
-            key: value
-            for key, value in namespace.items()
-            if not key.startswith("_") and key not in ("Meta", "Params") and not _is_method(value)
-        }
-        if "Params" in namespace:
-            params.update(
-                {k: v for k, v in vars(namespace["Params"]).items() if not k.startswith("_")}
-            )
-        cls._declarations = {**inherited, **own}  # type: ignore[attr-defined]
-        cls._hooks = tuple(  # type: ignore[attr-defined]
-            (key, value)
-            for key, value in cls._declarations.items()  # type: ignore[attr-defined]
-            if isinstance(value, d.PostGeneration | d.RelatedFactory)
-        )
-        cls._hook_names = frozenset(key for key, _ in cls._hooks)  # type: ignore[attr-defined]
-        cls._params = params  # type: ignore[attr-defined]
-        cls._exclude = frozenset(exclude | set(meta.get("exclude", ())))  # type: ignore[attr-defined]
-        cls._left_out = frozenset(params) | cls._exclude  # type: ignore[attr-defined]
-        cls._model = meta.get("model", model)  # type: ignore[attr-defined]
-        cls._abstract = bool(meta.get("abstract", False))  # type: ignore[attr-defined]
-        if cls._model is None and not cls._abstract:  # type: ignore[attr-defined]
-            raise FactoryError(f"{name} needs a model: add class Meta: model = YourModel")
-        cls._sequence_key = _sequence_key(cls, bases)  # type: ignore[attr-defined]
-        if cls._model is not None:  # type: ignore[attr-defined]
-            _check_fields(cls, set(own))  # type: ignore[arg-type]
-            _REGISTRY.setdefault(cls._model, cls)  # type: ignore[attr-defined, arg-type]
-        return cls
-
-
-def _sequence_key(factory: type, bases: tuple[type, ...]) -> type:
-    """The factory whose Sequence counter ``factory`` draws from: factory_boy's rule.
-
-    A factory shares the counter of its first factory base when its model is
-    that base's model or a subclass of it, so ``BorrowerFactory(MemberFactory)``
-    never repeats a member's unique value; any other factory counts on its own.
-    """
-    parent: Any = next((base for base in bases if isinstance(base, _FactoryMeta)), None)
-    model = getattr(factory, "_model", None)
-    parent_model = getattr(parent, "_model", None)
-    if (
-        parent is not None
-        and isinstance(model, type)
-        and isinstance(parent_model, type)
-        and issubclass(model, parent_model)
-    ):
-        return parent._sequence_key  # type: ignore[no-any-return]
-    return factory
-
-
-def _is_method(value: Any) -> bool:
-    return isinstance(value, classmethod | staticmethod | property) or (inspect.isfunction(value))
-
-
-def _check_fields(factory: type[Factory[Any]], names: set[str]) -> None:
-    info = model_info(factory._model)
-    if info.fields is None:
-        return
-    allowed = info.fields | set(factory._params) | factory._exclude
-    for trait_name, trait in factory._params.items():
-        if isinstance(trait, d.Trait):
-            for name in sorted(set(trait.overrides) - allowed - set(factory._declarations)):
-                raise FactoryError(
-                    f"{factory.__name__} trait {trait_name!r} sets {name!r}, which "
-                    f"{factory._model.__name__} does not have; valid fields: "
-                    f"{', '.join(sorted(info.fields))}"
-                )
-    for name in sorted(names):
-        declaration = factory._declarations[name]
-        if name in allowed or isinstance(declaration, d.PostGeneration | d.RelatedFactory):
-            continue
-        raise FactoryError(
-            f"{factory.__name__} declares {name!r}, which {factory._model.__name__} does not "
-            f"have; valid fields: {', '.join(sorted(info.fields))}"
-        )
-
-
-class Factory(Generic[T], metaclass=_FactoryMeta):
+class Factory(Generic[T], metaclass=FactoryMeta):
     """Declare test data for a model; ``build`` it in memory or ``create`` it in the database.
 
     ::
@@ -270,7 +163,7 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
             built = [cls._make(overrides, state, hooks) for _ in range(size)]
         finally:
             WRITING.reset(token)
-        await _create_managed_parents(hooks, built)
+        await create_managed_parents(hooks, built)
         # persistence.persist, looked up at each call: benchmarks/factories.py times it
         saved = await persistence.persist(cls, built)
         replaced = dict(zip(map(id, built), saved, strict=True))
@@ -278,79 +171,6 @@ class Factory(Generic[T], metaclass=_FactoryMeta):
             hook.instance = replaced.get(id(hook.instance), hook.instance)
             await hook.run_created()
         return [replaced[id(instance)] for instance in built]
-
-
-async def _create_managed_parents(hooks: list[Hook], top: list[Any]) -> None:
-    """Save SubFactory objects of manager models through ``objects.create`` first.
-
-    Objects are made children first, so each one's parents are saved before it;
-    references to them are then swapped for what the manager returned.
-    """
-    top_ids = set(map(id, top))
-    saved: dict[int, Any] = {}
-    for record in hooks:
-        if not isinstance(record, Built) or id(record.instance) in top_ids:
-            continue
-        create = persistence.manager_create(type(record.instance))
-        if create is None:
-            continue
-        values = {k: saved.get(id(v), v) for k, v in persistence.fields_of(record.instance).items()}
-        saved[id(record.instance)] = await call_user(create, **values)
-    if saved:
-        for instance in top:
-            for key, value in persistence.fields_of(instance).items():
-                if id(value) in saved:
-                    setattr(instance, key, saved[id(value)])
-
-
-class Hook:
-    """A post-generation hook or related factory waiting for its object."""
-
-    def __init__(
-        self, instance: Any, declaration: Any, extracted: Any, kwargs: dict[str, Any]
-    ) -> None:
-        self.instance = instance
-        self.declaration = declaration
-        self.extracted = extracted
-        self.kwargs = kwargs
-
-    def run_built(self) -> None:
-        declaration = self.declaration
-        if isinstance(declaration, d.PostGeneration):
-            result = declaration.function(self.instance, False, self.extracted, **self.kwargs)
-            if inspect.isawaitable(result):
-                result.close()  # type: ignore[attr-defined]
-                raise FactoryError("an async post-generation hook runs only with create()")
-        else:
-            factory = d.load_factory(declaration.factory)
-            factory.build(**self._related_overrides())
-
-    async def run_created(self) -> None:
-        declaration = self.declaration
-        if isinstance(declaration, d.PostGeneration):
-            await call_user(
-                declaration.function, self.instance, True, self.extracted, **self.kwargs
-            )
-        else:
-            factory = d.load_factory(declaration.factory)
-            await factory.create(**self._related_overrides())
-
-    def _related_overrides(self) -> dict[str, Any]:
-        declaration = self.declaration
-        return {declaration.related_name: self.instance, **declaration.kwargs, **self.kwargs}
-
-
-class Built(Hook):
-    """An object of a model saved through its manager, made while building a batch."""
-
-    def __init__(self, instance: Any) -> None:
-        super().__init__(instance, None, None, {})
-
-    def run_built(self) -> None:
-        pass
-
-    async def run_created(self) -> None:
-        pass
 
 
 def _fill_required(
@@ -361,6 +181,7 @@ def _fill_required(
     state: FactoryState,
     hooks: list[Hook],
 ) -> None:
+    """Fill in the required columns and parents of ``model`` that ``fields`` leaves out."""
     missing = [(key, make) for key, make in info.required if key not in fields]
     if missing:
         number = state.next_sequence(("autofill", model))
@@ -375,12 +196,12 @@ def _fill_required(
                 f"to fill it from; declare {column_key} (e.g. Factory.LazyFunction) or add a "
                 f"relationship to {parent_model.__name__} on the model"
             )
-        parent_factory = _REGISTRY.get(parent_model) or _auto_factory(parent_model)
+        parent_factory = REGISTRY.get(parent_model) or _auto_factory(parent_model)
         fields[relationship_key] = parent_factory._make({}, state, hooks)
 
 
 def _auto_factory(model: type) -> type[Factory[Any]]:
     meta = type("Meta", (), {"model": model})
-    factory: Any = _FactoryMeta(f"{model.__name__}AutoFactory", (Factory,), {"Meta": meta})
-    _REGISTRY[model] = factory
+    factory: Any = FactoryMeta(f"{model.__name__}AutoFactory", (Factory,), {"Meta": meta})
+    REGISTRY[model] = factory
     return factory  # type: ignore[no-any-return]
