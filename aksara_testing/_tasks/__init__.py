@@ -1,8 +1,8 @@
 """Background tasks under test control: ``capture_tasks`` and the backend hook."""
 
 from .backends import ENTRY_POINT_GROUP, TaskCall, register_task_backend
-from .capture import capture_tasks
-from .captured import CapturedTask, CapturedTasks
+from .block import capture_tasks
+from .captured_tasks import CapturedTask, CapturedTasks
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -5,12 +5,10 @@ A backend replaces the function that schedules work (``Queue.enqueue``,
 calls the original; inside, it records the task and either holds it
 (``run=False``) or lets the call proceed (``run=True``).
 
-Built-in backends (Starlette/FastAPI background tasks, Celery) install at the
-first ``capture_tasks`` block of the process, as do those that packages
-declare under the ``aksara_testing.task_backends`` entry point group.
 Installed wrappers stay for the rest of the process and cost one ContextVar
 read when no block is open; that way a task scheduled inside a block is held
-even if its framework gets round to it after the block closed.
+even if its framework gets round to it after the block closed. The built-in
+backends and those of entry points install themselves (:mod:`.autoinstall`).
 """
 
 from __future__ import annotations
@@ -23,18 +21,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AksaraError, ConfigurationError
-from .captured import CapturedTasks, active_capture
+from ..errors import ConfigurationError
+from .captured_tasks import CapturedTasks, active_capture
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "LOCK",
     "Backend",
     "TaskCall",
     "add_backend",
-    "ensure_installed",
     "installed_backend",
     "register",
     "register_task_backend",
+    "registered",
 ]
 
 ENTRY_POINT_GROUP = "aksara_testing.task_backends"
@@ -119,13 +118,17 @@ class Backend:
 
 
 _BACKENDS: dict[str, Backend] = {}
-_LOCK = threading.RLock()
-_entry_points_loaded = False
+LOCK = threading.RLock()  # held while backends are added or replaced
+
+
+def registered(name: str) -> Backend | None:
+    """The live backend called ``name``, if there is one."""
+    return _BACKENDS.get(name)
 
 
 def add_backend(backend: Backend, install: Callable[[Backend], None]) -> None:
     """Retire the backend called ``backend.name``, then ``install(backend)`` in its place."""
-    with _LOCK:
+    with LOCK:
         previous = _BACKENDS.pop(backend.name, None)
         if previous is not None:
             previous.retire()  # first, so the new wrapper wraps the original
@@ -265,41 +268,3 @@ def _intercepting(
         return original(*args, **kwargs) if call.dispatch is None else call.dispatch()
 
     return intercept_sync
-
-
-def ensure_installed() -> None:
-    """Install the built-in backends where missing, and the entry-point ones once.
-
-    Checked at every block: a built-in is installed again when its framework's
-    module was imported afresh (pytester's in-process runs do that), unless a
-    registration replaced it.
-    """
-    global _entry_points_loaded
-    from . import celery_backend, starlette_backend
-
-    with _LOCK:
-        for module in (starlette_backend, celery_backend):
-            current = _BACKENDS.get(module.NAME)
-            if (current is None or current.builtin) and module.needs_install():
-                module.install()
-        if not _entry_points_loaded:
-            # After the built-ins, so a package's backend may replace one. A
-            # failing entry point fails every block until fixed.
-            _load_entry_points()
-            _entry_points_loaded = True
-
-
-def _load_entry_points() -> None:
-    from importlib.metadata import entry_points
-
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            entry_point.load()()
-        except AksaraError:
-            raise
-        except Exception as exc:
-            package = entry_point.dist.name if entry_point.dist else "its package"
-            raise ConfigurationError(
-                f"task backend entry point {entry_point.name} = {entry_point.value!r} "
-                f"failed: {type(exc).__name__}: {exc}; fix or uninstall {package}"
-            ) from exc

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .backends import Backend, add_backend, installed_backend
-from .captured import active_capture, callable_name
+from .captured_tasks import active_capture, callable_name
 
 __all__ = ["NAME", "install", "needs_install"]
 

@@ -6,8 +6,8 @@ from contextvars import Token
 from types import TracebackType
 
 from ..errors import AksaraError
-from .backends import ensure_installed
-from .captured import CapturedTasks, close_capture, open_capture
+from .autoinstall import ensure_installed
+from .captured_tasks import CapturedTasks, close_capture, open_capture
 
 __all__ = ["capture_tasks"]
 
