@@ -3,9 +3,10 @@
 The plugin installs it once per run. It wraps the request method of the
 connection pools of httpcore and httpcore2, the layer under httpx, httpx2
 and the SDKs built on them, so clients made at import time are covered too.
-It sits below respx: a respx route (``mock_ai``'s or the test's own) answers
-before the net is reached, and only requests that would really go out pass
-through it.
+Whatever answers a request first never reaches it: ``mock_ai``, which answers
+at the httpx and httpx2 transports above httpcore (see ``_intercept``), and a
+test's own respx route, which wraps these same pool methods. Only requests
+that would really go out pass through the net.
 
 The net never imports httpx: a meta-path finder patches httpcore and
 httpcore2 right after they are first imported, before anything can send a
