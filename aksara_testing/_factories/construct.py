@@ -26,7 +26,14 @@ WRITING: ContextVar[bool] = ContextVar("aksara_factories_writing", default=False
 """True while ``create_batch`` builds the objects it will write."""
 
 # SQLAlchemy's own listeners: cascade into the session, backrefs, mapper configuration.
-_OWN_LISTENERS = ("_track_cascade_events.", "_backref_listeners.", "_event_on_init")
+# SQLAlchemy's own attribute listeners, by the names 2.1 gives them and those of 2.0.
+_OWN_LISTENERS = (
+    "_track_cascade_events.",
+    "track_cascade_events.",
+    "_backref_listeners.",
+    "backref_listeners.",
+    "_event_on_init",
+)
 _STATE = "_sa_instance_state"
 
 
