@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 import signal
 import sys
 import threading
@@ -300,7 +301,9 @@ def one_line(exc: BaseException) -> str:
         where = f"{Path(exc.filename or '?').name} line {exc.lineno}"
         return f"SyntaxError in {where}: {exc.msg}"
     if isinstance(exc, StatementError) and exc.orig is not None:  # DBAPIError too
-        text = f"{type(exc.orig).__name__}: {exc.orig}"
+        # SQLAlchemy 2.0 puts "<class 'asyncpg.exceptions.X'>: " before asyncpg's message.
+        detail = re.sub(r"^<class '[\w.]+'>: ", "", str(exc.orig))
+        text = f"{type(exc.orig).__name__}: {detail}"
     else:
         text = f"{type(exc).__name__}: {exc}"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
