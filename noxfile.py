@@ -1,5 +1,5 @@
-"""Developer sessions: ``nox -s tests lint types`` (the default), ``postgres``, ``docs``,
-``bench`` and ``build``."""
+"""Developer sessions: ``nox -s tests lint types`` (the default), ``postgres``, ``minimum``,
+``newest``, ``docs``, ``bench`` and ``build``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ nox.options.sessions = ["tests", "lint", "types"]
 nox.options.default_venv_backend = "venv"
 
 POSTGRES_URL_VAR = "AKSARA_TEST_POSTGRES_URL"
+# Every runtime dependency pinned to its declared floor (tests/test_dependency_floors.py).
+MINIMUM_PINS = ".ci/minimum.txt"
+# The README's test command, run by .ci/run as well.
+README_TEST = ("aksara", "test", "-n", "auto")
 
 
 @nox.session(python="3.11")
@@ -33,6 +37,20 @@ def postgres(session: nox.Session) -> None:
         )
     session.install("-e", ".[dev,postgres]")
     session.run("aksara", "test", "-m", "postgres", *session.posargs)
+
+
+@nox.session(python="3.11")
+def minimum(session: nox.Session) -> None:
+    """The suite at the declared floors: each runtime dependency at its lowest allowed version."""
+    session.install("-c", MINIMUM_PINS, "-e", ".[dev,postgres]")
+    session.run(*README_TEST, *session.posargs)
+
+
+@nox.session(python="3.11")
+def newest(session: nox.Session) -> None:
+    """The suite on the newest release of every dependency, even in a reused environment."""
+    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[dev,postgres]")
+    session.run(*README_TEST, *session.posargs)
 
 
 @nox.session(python="3.11")

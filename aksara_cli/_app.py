@@ -19,6 +19,10 @@ from ._run import TestOptions, pytest_args, run_pytest, validate_cov_report, val
 __all__ = ["USAGE_ERROR", "cli", "run_cli"]
 
 USAGE_ERROR = 4
+# Click 8.2 raises NoArgsIsHelpError for a bare `aksara`; 8.1 prints the help and exits 0 itself.
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = (
+    (click.exceptions.NoArgsIsHelpError,) if hasattr(click.exceptions, "NoArgsIsHelpError") else ()
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -187,7 +191,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the group; Click's usage errors become one line and exit code 4."""
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except _NO_ARGS_IS_HELP as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "aksara --help")
         return 0
     except click.exceptions.Exit as exc:

@@ -75,7 +75,9 @@ def option_arities(params: Iterable[click.Parameter]) -> dict[str, Arity]:
         arity: Arity
         if info["is_flag"] or info["count"]:
             arity = "flag"
-        elif info["flag_value"] is not None:  # --cov or --cov=PKG
+        elif info["flag_value"] is not None and not isinstance(info["flag_value"], bool):
+            # --cov or --cov=PKG. Click 8.1 sets flag_value to `not default` (a bool) on
+            # every option, 8.2 leaves it None; the value of an optional one is a string.
             arity = "optional"
         else:
             arity = "value"

@@ -12,7 +12,7 @@ Private APIs relied on (both looked up when used, so a change shows as a clear
 error or as anyio running on its own loop, never as a crash at start-up):
 
 - pytest-asyncio's ``_session_scoped_runner`` fixture, an ``asyncio.Runner``
-  (pytest-asyncio 1.0 and later);
+  (pytest-asyncio 1.1 and later);
 - anyio's ``anyio.pytest_plugin.get_runner(backend_name, backend_options)``,
   a context manager its hooks look up at every call (anyio 4).
 
@@ -66,8 +66,8 @@ class SessionLoop:
         except pytest.FixtureLookupError:
             raise ConfigurationError(
                 "aksara-testing runs on pytest-asyncio's session loop and this run has none "
-                "(pytest-asyncio disabled with -p no:asyncio, or older than 1.0); enable it, "
-                "or upgrade it: pip install 'pytest-asyncio>=1.0'"
+                "(pytest-asyncio disabled with -p no:asyncio, or older than 1.1); enable it, "
+                "or upgrade it: pip install 'pytest-asyncio>=1.1'"
             ) from None
         loop = cls(runner)
         loop._lend_to_anyio(active_plugin(request.config, "anyio.pytest_plugin"))

@@ -6,6 +6,7 @@ database code and the ``aksara`` commands can all use it.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def error_line(exc: BaseException) -> str:
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
     orig = getattr(exc, "orig", None)
     if sqlalchemy_exc and isinstance(exc, sqlalchemy_exc.StatementError) and orig is not None:
-        return typed_line(orig)  # DBAPIError too
+        line = typed_line(orig)  # DBAPIError too
+        # SQLAlchemy 2.0 puts "<class 'asyncpg.exceptions.X'>: " before asyncpg's message.
+        return re.sub(r"^(\w+: )<class '[\w.]+'>: ", r"\1", line)
     return typed_line(exc)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
@@ -77,9 +78,14 @@ def run_executable(*args: str, cwd: Path, env: Mapping[str, str] | None = None) 
 
 
 def run_in_process(*args: str) -> Outcome:
-    with CliRunner().isolation() as (stdout, stderr, _):
+    # Click 8.1 mixes stderr into stdout unless told not to (8.2 dropped the switch and
+    # always yields (stdout, stderr, output)); the first two streams are ours either way.
+    keep_apart = "mix_stderr" in inspect.signature(CliRunner).parameters
+    runner = CliRunner(mix_stderr=False) if keep_apart else CliRunner()  # type: ignore[call-arg]
+    with runner.isolation() as streams:
         code = run_cli(list(args))
-    return Outcome(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+        stdout, stderr = (stream.getvalue().decode() for stream in streams[:2])
+    return Outcome(code, stdout, stderr)
 
 
 @pytest.fixture(params=["in_process", "executable"])

@@ -344,7 +344,7 @@ def test_bad_option_is_a_usage_error(tmp_path: Path) -> None:
     outcome = doctor("--bogus", cwd=tmp_path)
 
     assert outcome.code == 4
-    assert "No such option '--bogus'" in outcome.stderr
+    assert "No such option" in outcome.stderr and "--bogus" in outcome.stderr  # any Click 8
 
 
 def test_settings_flags_are_read_like_aksara_test(tmp_path: Path) -> None:

@@ -165,14 +165,16 @@ def comparable(result: pytest.RunResult) -> list[str]:
 
 # Outcomes without the plugin, so that comparing two broken runs cannot pass. The
 # anyio project sets nothing, so pytest-asyncio's own configure-time warning about
-# its unset fixture loop scope stops the run under -W error, with or without us.
+# its unset fixture loop scope stops the run under -W error, with or without us
+# (from pytest 9.2 on: before, the warning is only shown).
+CONFIGURE_WARNINGS_STOP = tuple(map(int, pytest.__version__.split(".")[:2])) >= (9, 2)
 EXPECTED: dict[tuple[str, bool], dict[str, int] | None] = {
     ("strict", False): {"passed": 5, "xfailed": 1},
     ("strict", True): {"passed": 5, "xfailed": 1},
     ("auto", False): {"passed": 3},
     ("auto", True): {"passed": 3},
     ("anyio", False): {"passed": 4},
-    ("anyio", True): None,
+    ("anyio", True): None if CONFIGURE_WARNINGS_STOP else {"passed": 4},
     ("anyio-auto", False): {"passed": 2},
     ("anyio-auto", True): {"passed": 2},
 }

@@ -151,7 +151,8 @@ def test_request_bodies_and_queries_reach_the_app(sqlite_project: Project) -> No
         test_it="""
         def test_bodies(client):
             json = client.post("/echo", json={"a": 1}, params={"q": "x"}).json()
-            assert json == {"body": '{"a":1}', "query": {"q": "x"}}
+            # httpx 0.28 sends compact JSON, 0.27 puts a space after the colon.
+            assert json["body"].replace(" ", "") == '{"a":1}' and json["query"] == {"q": "x"}
             assert client.post("/echo", data={"b": "2"}).json()["body"] == "b=2"
             streamed = client.post("/echo", content=iter([b"one ", b"two"]))
             assert streamed.json()["body"] == "one two"

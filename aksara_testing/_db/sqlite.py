@@ -29,6 +29,8 @@ class _InlineQueue:
     """Stands in for aiosqlite's queue to its worker thread: runs each call at once."""
 
     def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        if not isinstance(item, tuple):  # aiosqlite 0.20's stop sentinel: no thread to stop
+            return
         future, function = item
         try:
             result = function()

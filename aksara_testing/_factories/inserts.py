@@ -71,6 +71,12 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _given_callable(default: Any) -> Any:
+    """The callable a column default was given: SQLAlchemy 2.1 keeps it as ``_fn``; 2.0 only
+    as ``__wrapped__`` of the context-taking wrapper it calls (``default.arg``)."""
+    return getattr(default, "_fn", None) or getattr(default.arg, "__wrapped__", default.arg)
+
+
 def _insert_arrays(
     connection: Any,
     plan: WritePlan,
@@ -87,7 +93,7 @@ def _insert_arrays(
         default = column.default
         if default.is_scalar:
             defaults.append((key, partial(_same, default.arg)))
-        elif default.is_callable and default.arg is not getattr(default, "_fn", default.arg):
+        elif default.is_callable and default.arg is not _given_callable(default):
             wrapped: Callable[[Any], Any] = default.arg  # wraps a no-argument callable
             defaults.append((key, partial(wrapped, None)))
         else:
