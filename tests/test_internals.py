@@ -438,13 +438,15 @@ def _refuse(endpoint: Any) -> None:
 def _guarded() -> Iterator[None]:
     from aksara_testing._db import drivers
 
-    if drivers._check is not None:
-        pytest.skip("a connection guard is installed already (a run configured for aksara)")
-    drivers.install(_refuse)
+    previous = drivers._check  # a run configured for aksara has its own guard: put it back
+    drivers.install(_refuse)  # installing again replaces the check
     try:
         yield
     finally:
-        drivers.uninstall()
+        if previous is not None:
+            drivers.install(previous)
+        else:
+            drivers.uninstall()
 
 
 POSTGRES_URLS = {
