@@ -41,7 +41,21 @@ def _leave(code: int) -> None:
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
     run_exit_functions()
+    _flush_open_files()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # closed, or the reader went away
             stream.flush()
     os._exit(code)
+
+
+def _flush_open_files() -> None:
+    """Flush files left open (a conftest's report file...): the teardown would have."""
+    import contextlib
+    import gc
+    import io
+
+    kinds = (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)
+    for obj in gc.get_objects():
+        if type(obj) in kinds and not obj.closed:
+            with contextlib.suppress(Exception):
+                obj.flush()

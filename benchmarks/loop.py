@@ -269,13 +269,20 @@ def write_baseline(target: Path) -> Path:
 # --------------------------------------------------------------------------
 
 
+# As startup.py: children keep compiled modules in __pycache__ unless --no-bytecode-cache.
+BYTECODE_CACHE = True
+
+
 def clean_env() -> dict[str, str]:
-    return {
+    env = {
         name: value
         for name, value in os.environ.items()
         if name not in ("CI", "PYTHONDONTWRITEBYTECODE")
         and not name.startswith(("AKSARA_", "PYTEST_", "COV_CORE_", "BLOG_"))
     }
+    if not BYTECODE_CACHE:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
 
 
 def run_once(variant: Variant, env: Mapping[str, str]) -> tuple[float, float]:
@@ -385,7 +392,8 @@ def section(
             START_MARKER,
             "## The edit-run loop: one test of examples/blog",
             "",
-            f"`python benchmarks/loop.py --repeats {repeats} --breakdown {rounds}` on {today}; "
+            f"`python benchmarks/loop.py --repeats {repeats} --breakdown {rounds}"
+            f"{'' if BYTECODE_CACHE else ' --no-bytecode-cache'}` on {today}; "
             f"{machine()}; load average at the end {load}.",
             "",
             f"Wall time of whole subprocesses running `{TEST}` (one factory row, one request "
@@ -395,7 +403,14 @@ def section(
             "`create_all` per session, savepoint fixture, dependency override, httpx "
             "`AsyncClient` over `ASGITransport`). Every command also blocks the plugins of "
             f"the dev extra that a user of aksara does not get with it: "
-            f"{', '.join(f'`{name}`' for name in blocked) or 'none'}.",
+            f"{', '.join(f'`{name}`' for name in blocked) or 'none'}. "
+            + (
+                "Bytecode caching on (`PYTHONDONTWRITEBYTECODE` removed from the children's "
+                "environment), as on a developer's machine."
+                if BYTECODE_CACHE
+                else "`PYTHONDONTWRITEBYTECODE=1`: every start compiles the editable install's "
+                "modules and rewrites the asserts of every plugin package's modules again."
+            ),
             "",
             *rows,
             "",
@@ -420,9 +435,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--write", action="store_true", help=f"update the loop section of {RESULTS_FILE.name}"
     )
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="run the children with PYTHONDONTWRITEBYTECODE=1 (no __pycache__)",
+    )
     options = parser.parse_args(argv)
     if options.repeats < 1 or options.breakdown < 1:
         parser.error("--repeats and --breakdown must be at least 1")
+    global BYTECODE_CACHE
+    BYTECODE_CACHE = not options.no_bytecode_cache
     blocked = foreign_plugins()
     no_plugins = tuple(arg for name in blocked for arg in ("-p", f"no:{name}"))
     with tempfile.TemporaryDirectory(prefix="aksara-loop-") as tmp:

@@ -79,13 +79,28 @@ class Comparison:
     met: bool
 
 
+# Whether children may keep compiled (and pytest's assertion-rewritten) modules in
+# __pycache__, as on a developer's machine; --no-bytecode-cache sets PYTHONDONTWRITEBYTECODE=1.
+BYTECODE_CACHE = True
+
+
 def clean_env() -> dict[str, str]:
-    """This environment without CI flags, aksara settings or extra pytest options."""
-    return {
+    """This environment without CI flags, aksara settings or extra pytest options.
+
+    PYTHONDONTWRITEBYTECODE goes too (unless ``--no-bytecode-cache``): with it,
+    every start compiles again each module of an editable install and pytest
+    rewrites again the asserts of every module of every plugin's package, a
+    cost an installed user does not pay from the second run on.
+    """
+    env = {
         name: value
         for name, value in os.environ.items()
-        if name != "CI" and not name.startswith(("AKSARA_", "PYTEST_", "COV_CORE_"))
+        if name not in ("CI", "PYTHONDONTWRITEBYTECODE")
+        and not name.startswith(("AKSARA_", "PYTEST_", "COV_CORE_"))
     }
+    if not BYTECODE_CACHE:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
 
 
 def time_once(variant: Variant, env: Mapping[str, str]) -> float:
@@ -204,20 +219,29 @@ def table(comparisons: Sequence[Comparison]) -> str:
 
 def section(comparisons: Sequence[Comparison], repeats: int) -> str:
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    flag = "" if BYTECODE_CACHE else " --no-bytecode-cache"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return "\n".join(
         [
             START_MARKER,
             "## Start-up and per-test overhead",
             "",
-            f"`python benchmarks/startup.py --repeats {repeats}` on {today}; {machine()}; "
-            f"load average at the end {load}.",
+            f"`python benchmarks/startup.py --repeats {repeats}{flag}` on {today}; "
+            f"{machine()}; load average at the end {load}.",
             "",
             f"Wall time of whole subprocesses, {repeats} interleaved rounds after one warm-up. "
             "Medians per command; difference and ratio are the medians of the per-round "
             "difference and ratio against the baseline in the same row. The pytest runs use "
             "`-q -p no:randomly`; the 1,000-test baseline is pytest + pytest-asyncio with "
-            "`-p no:aksara` and `asyncio_mode = auto` plus session loop scopes in its ini.",
+            "`-p no:aksara` and `asyncio_mode = auto` plus session loop scopes in its ini. "
+            + (
+                "Bytecode caching on (`PYTHONDONTWRITEBYTECODE` removed from the children's "
+                "environment), as on a developer's machine: compiled and assertion-rewritten "
+                "modules are read from `__pycache__` from the warm-up round on."
+                if BYTECODE_CACHE
+                else "`PYTHONDONTWRITEBYTECODE=1`: every start compiles the modules of the "
+                "editable install and rewrites the asserts of every plugin package's modules."
+            ),
             "",
             table(comparisons),
             END_MARKER,
@@ -307,9 +331,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--write", action="store_true", help=f"update the start-up section of {RESULTS_FILE.name}"
     )
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="run the children with PYTHONDONTWRITEBYTECODE=1 (no __pycache__)",
+    )
     options = parser.parse_args(argv)
     if options.repeats < 1:
         parser.error("--repeats must be at least 1")
+    global BYTECODE_CACHE
+    BYTECODE_CACHE = not options.no_bytecode_cache
     comparisons = run(options.repeats)
     text = section(comparisons, options.repeats)
     print(text)
