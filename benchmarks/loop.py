@@ -440,7 +440,8 @@ def section(
             "start-up is launch to `pytest_sessionstart` (interpreter, CLI, pytest, plugins, "
             "configure), collection imports the test module and the app, set-up is the "
             "fixtures (test database, session, client), finish is session end, database "
-            "drop and interpreter exit.",
+            "drop and interpreter exit. The baseline's conftest imports the app (FastAPI, "
+            "SQLAlchemy) while pytest starts; aksara imports it at collection and set-up.",
             "",
             *split,
             END_MARKER,
