@@ -42,6 +42,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from _results import machine_line, replace_section  # benchmarks/ is on sys.path
+from loop import foreign_plugins
 
 HERE = Path(__file__).resolve().parent
 RESULTS_FILE = HERE / "RESULTS.md"
@@ -53,6 +54,9 @@ AKSARA = str(Path(sys.executable).with_name("aksara"))
 QUIET = ("-q", "-p", "no:randomly")
 ASYNC_TESTS = 1000
 TIMES = "\u00d7"  # the multiplication sign, for ratios
+# The rows run again with the plugins of the dev extra blocked (pytest-django's nine autouse
+# fixtures per test, pytest-randomly...): those a user of aksara does not get with it.
+LEAN = "dev-extra plugins blocked"
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,10 @@ def section(comparisons: Sequence[Comparison], repeats: int) -> str:
             "difference and ratio against the baseline in the same row. The pytest runs use "
             "`-q -p no:randomly`; the 1,000-test baseline is pytest + pytest-asyncio with "
             "`-p no:aksara` and `asyncio_mode = auto` plus session loop scopes in its ini. "
+            f"The rows marked '{LEAN}' also pass `-p no:NAME` for every plugin of a "
+            "distribution outside aksara-testing's own dependency tree (those of the dev "
+            "extra: pytest-django, whose nine autouse fixtures run at every test, "
+            "pytest-randomly, respx...; see benchmarks/loop.py), to both commands. "
             + (
                 "Bytecode caching on (`PYTHONDONTWRITEBYTECODE` removed from the children's "
                 "environment), as on a developer's machine: compiled and assertion-rewritten "
@@ -292,6 +300,7 @@ def run(repeats: int) -> list[Comparison]:
             repeats,
         )
         print(f"{ASYNC_TESTS} async tests: with aksara, plain pytest-asyncio", file=sys.stderr)
+        no_foreign = tuple(arg for name in foreign_plugins() for arg in ("-p", f"no:{name}"))
         many = measure(
             [
                 Variant(
@@ -303,6 +312,18 @@ def run(repeats: int) -> list[Comparison]:
                 Variant(
                     f"pytest + aksara plugin, {ASYNC_TESTS:,} async tests",
                     (PYTHON, "-m", "pytest", *QUIET),
+                    with_plugin,
+                    passed,
+                ),
+                Variant(
+                    f"pytest + pytest-asyncio, {ASYNC_TESTS:,} async tests, {LEAN}",
+                    (PYTHON, "-m", "pytest", *QUIET, "-p", "no:aksara", *no_foreign),
+                    plain,
+                    passed,
+                ),
+                Variant(
+                    f"pytest + aksara plugin, {ASYNC_TESTS:,} async tests, {LEAN}",
+                    (PYTHON, "-m", "pytest", *QUIET, *no_foreign),
                     with_plugin,
                     passed,
                 ),
@@ -320,6 +341,12 @@ def run(repeats: int) -> list[Comparison]:
             times,
             f"pytest + aksara plugin, {ASYNC_TESTS:,} async tests",
             f"pytest + pytest-asyncio, {ASYNC_TESTS:,} async tests",
+            max_ratio=1.05,
+        ),
+        compare(
+            times,
+            f"pytest + aksara plugin, {ASYNC_TESTS:,} async tests, {LEAN}",
+            f"pytest + pytest-asyncio, {ASYNC_TESTS:,} async tests, {LEAN}",
             max_ratio=1.05,
         ),
     ]
