@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "COV_REPORT_TYPES",
+    "FAKER_PLUGIN_ARGS",
     "SHARDING_PLUGIN",
     "TestOptions",
     "pytest_args",
@@ -29,6 +30,11 @@ COV_REPORT_TYPES = (
     "markdown",
     "markdown-append",
 )
+# Faker's own plugin imports Faker at every start (~0.09 s); ours gives the same fixtures
+# and imports Faker when a test asks for one (aksara_testing/_faker_fixtures.py). First,
+# so that a user's own -p faker still wins. A literal: importing the module here would
+# import aksara_testing before pytest.
+FAKER_PLUGIN_ARGS = ("-p", "no:faker", "-p", "aksara_testing._faker_fixtures")
 # Makes --splits groups independent of the run order (pytest-randomly); see the module.
 SHARDING_PLUGIN = "aksara_testing._sharding"
 
@@ -163,9 +169,12 @@ def run_pytest(argv: Sequence[str]) -> int:
     """Run pytest in this process with the aksara plugin; return its exit code.
 
     An option nobody defines is pytest's usage error (exit 4), shown on one line.
+    Faker's plugin gives way to our lazy copy of it (:data:`FAKER_PLUGIN_ARGS`);
+    xdist workers get the same arguments.
     """
     import pytest
 
     from ._usage_errors import OneLineUsageErrors
 
-    return int(pytest.main(list(argv), plugins=[OneLineUsageErrors()]))
+    args = [*FAKER_PLUGIN_ARGS, *argv]
+    return int(pytest.main(args, plugins=[OneLineUsageErrors()]))

@@ -8,12 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._factories import Factory, Faker
-from ._migrations.testcase import MigrationTestCase
-from ._queries import QueryLog, assert_num_queries, count_queries
-from ._runtime import setup_test_database
-from ._tasks import CapturedTask, CapturedTasks, TaskCall, capture_tasks, register_task_backend
-from ._testcase import AksaraTestCase, async_test
 from ._version import __version__
 from .errors import (
     AksaraError,
@@ -22,22 +16,54 @@ from .errors import (
     MigrationError,
     UnsafeDatabaseError,
 )
-from .fixtures import app, client, db_session, test_settings
 
 if TYPE_CHECKING:
     from ._client import AksaraClient, AksaraResponse
+    from ._factories import Factory, Faker
+    from ._migrations.testcase import MigrationTestCase
     from ._mock_ai import AICall, MockAI, mock_ai
+    from ._queries import QueryLog, assert_num_queries, count_queries
+    from ._runtime import setup_test_database
     from ._sync_client import AksaraSyncClient, sync_client
+    from ._tasks import (
+        CapturedTask,
+        CapturedTasks,
+        TaskCall,
+        capture_tasks,
+        register_task_backend,
+    )
+    from ._testcase import AksaraTestCase, async_test
+    from .fixtures import app, client, db_session, test_settings
 
-# Imported on first use: httpx costs ~70 ms, too much for projects that never use the client.
+# Imported on first use: the pytest plugin imports this package before it needs any of
+# these (factories, tasks, test cases: ~30 modules), and httpx costs ~70 ms, too much for
+# projects that never use the client.
 _LAZY = {
     "AICall": "._mock_ai",
     "AksaraClient": "._client",
     "AksaraResponse": "._client",
     "AksaraSyncClient": "._sync_client",
+    "AksaraTestCase": "._testcase",
+    "CapturedTask": "._tasks",
+    "CapturedTasks": "._tasks",
+    "Factory": "._factories",
+    "Faker": "._factories",
+    "MigrationTestCase": "._migrations.testcase",
     "MockAI": "._mock_ai",
+    "QueryLog": "._queries",
+    "TaskCall": "._tasks",
+    "app": ".fixtures",
+    "assert_num_queries": "._queries",
+    "async_test": "._testcase",
+    "capture_tasks": "._tasks",
+    "client": ".fixtures",
+    "count_queries": "._queries",
+    "db_session": ".fixtures",
     "mock_ai": "._mock_ai",
+    "register_task_backend": "._tasks",
+    "setup_test_database": "._runtime",
     "sync_client": "._sync_client",
+    "test_settings": ".fixtures",
 }
 
 
@@ -45,8 +71,14 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # once: later lookups are plain attribute reads
+        return value
     raise AttributeError(f"module 'aksara_testing' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [

@@ -72,7 +72,9 @@ class Runtime:
         self.own_sql = False
         self.session_node: object = None
         self.item: pytest.Item | None = None
-        self.fixture_node: object = None
+        # The fixture being set up now (its node is looked up only when database work needs
+        # it: pytest computes it afresh at every access, and most fixtures do none).
+        self.fixture_request: pytest.FixtureRequest | None = None
         self.responses: list[Any] = []  # the current test's client responses, for failures
         self.seed = 0
         self._factory_state: FactoryState | None = None
@@ -355,7 +357,9 @@ class Runtime:
 
     def current_node(self) -> object:
         """The pytest node whose scope owns database work happening now."""
-        return self.fixture_node or self.item or self.session_node
+        if self.fixture_request is not None:
+            return self.fixture_request.node
+        return self.item or self.session_node
 
     def scope_chain(self, node: object) -> tuple[object, ...]:
         """The layer owners from the outermost scope below the session down to ``node``."""

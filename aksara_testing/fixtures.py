@@ -13,7 +13,6 @@ import pytest_asyncio
 
 from ._loops import SessionLoop, check_anyio_backend
 from ._runtime import RUNTIME_KEY, Runtime
-from ._tasks import CapturedTasks, capture_tasks
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from ._client import AksaraClient
     from ._mock_ai import MockAI
     from ._sync_client import AksaraSyncClient
+    from ._tasks import CapturedTasks
 
 __all__ = [
     "app",
@@ -52,12 +52,21 @@ def test_settings(request: pytest.FixtureRequest) -> Mapping[str, Any]:
     return types.MappingProxyType(runtime_of(request.config).settings.as_dict())
 
 
+# The request that is setting ``_aksara_session`` up, handed over by the plugin's
+# pytest_fixture_setup (a stack: pytester runs nest).
+SETUP_REQUESTS: list[pytest.FixtureRequest] = []
+
+
 @pytest.fixture(scope="session")
-def _aksara_session(
-    request: pytest.FixtureRequest, test_settings: Mapping[str, Any]
-) -> Iterator[Runtime]:
+def _aksara_session() -> Iterator[Runtime]:
     # Synchronous, so that anyio never takes it over: its work runs on the session loop.
+    # No arguments: pytest resolves a fixture's arguments at every test that uses it, even
+    # once its value is cached, and this one is in every test of a configured project
+    # (``request`` and ``test_settings`` cost ~0.2 ms a test). It runs once; the request
+    # comes from the plugin, ``test_settings`` (which a conftest may override) from it.
+    request = SETUP_REQUESTS[-1]
     runtime = runtime_of(request.config)
+    test_settings: Mapping[str, Any] = request.getfixturevalue("test_settings")
     try:
         loop = SessionLoop.open(request)
     except ConfigurationError as exc:
@@ -218,6 +227,8 @@ def capture_tasks_fixture() -> Iterator[CapturedTasks]:
 
     The same as wrapping the whole test in ``with capture_tasks() as tasks:``.
     """
+    from ._tasks import capture_tasks
+
     with capture_tasks() as tasks:
         yield tasks
 

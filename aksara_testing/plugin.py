@@ -255,12 +255,16 @@ def pytest_fixture_setup(
 ) -> Generator[Any, Any, Any]:
     # Database work done while a fixture runs belongs to that fixture's scope.
     runtime = request.config.stash[RUNTIME_KEY]
-    previous = runtime.fixture_node
-    runtime.fixture_node = request.node
+    previous = runtime.fixture_request
+    runtime.fixture_request = request
+    if fixturedef.argname == SESSION_FIXTURE:  # it takes no arguments: give it its request
+        fixtures.SETUP_REQUESTS.append(request)
     try:
         return (yield)
     finally:
-        runtime.fixture_node = previous
+        runtime.fixture_request = previous
+        if fixturedef.argname == SESSION_FIXTURE:
+            fixtures.SETUP_REQUESTS.pop()
 
 
 @pytest.hookimpl(wrapper=True)

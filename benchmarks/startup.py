@@ -42,6 +42,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from _results import machine_line, replace_section  # benchmarks/ is on sys.path
+from loop import foreign_plugins
 
 HERE = Path(__file__).resolve().parent
 RESULTS_FILE = HERE / "RESULTS.md"
@@ -53,6 +54,9 @@ AKSARA = str(Path(sys.executable).with_name("aksara"))
 QUIET = ("-q", "-p", "no:randomly")
 ASYNC_TESTS = 1000
 TIMES = "\u00d7"  # the multiplication sign, for ratios
+# The rows run again with the plugins of the dev extra blocked (pytest-django's nine autouse
+# fixtures per test, pytest-randomly...): those a user of aksara does not get with it.
+LEAN = "dev-extra plugins blocked"
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,28 @@ class Comparison:
     met: bool
 
 
+# Whether children may keep compiled (and pytest's assertion-rewritten) modules in
+# __pycache__, as on a developer's machine; --no-bytecode-cache sets PYTHONDONTWRITEBYTECODE=1.
+BYTECODE_CACHE = True
+
+
 def clean_env() -> dict[str, str]:
-    """This environment without CI flags, aksara settings or extra pytest options."""
-    return {
+    """This environment without CI flags, aksara settings or extra pytest options.
+
+    PYTHONDONTWRITEBYTECODE goes too (unless ``--no-bytecode-cache``): with it,
+    every start compiles again each module of an editable install and pytest
+    rewrites again the asserts of every module of every plugin's package, a
+    cost an installed user does not pay from the second run on.
+    """
+    env = {
         name: value
         for name, value in os.environ.items()
-        if name != "CI" and not name.startswith(("AKSARA_", "PYTEST_", "COV_CORE_"))
+        if name not in ("CI", "PYTHONDONTWRITEBYTECODE")
+        and not name.startswith(("AKSARA_", "PYTEST_", "COV_CORE_"))
     }
+    if not BYTECODE_CACHE:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
 
 
 def time_once(variant: Variant, env: Mapping[str, str]) -> float:
@@ -204,20 +223,33 @@ def table(comparisons: Sequence[Comparison]) -> str:
 
 def section(comparisons: Sequence[Comparison], repeats: int) -> str:
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    flag = "" if BYTECODE_CACHE else " --no-bytecode-cache"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return "\n".join(
         [
             START_MARKER,
             "## Start-up and per-test overhead",
             "",
-            f"`python benchmarks/startup.py --repeats {repeats}` on {today}; {machine()}; "
-            f"load average at the end {load}.",
+            f"`python benchmarks/startup.py --repeats {repeats}{flag}` on {today}; "
+            f"{machine()}; load average at the end {load}.",
             "",
             f"Wall time of whole subprocesses, {repeats} interleaved rounds after one warm-up. "
             "Medians per command; difference and ratio are the medians of the per-round "
             "difference and ratio against the baseline in the same row. The pytest runs use "
             "`-q -p no:randomly`; the 1,000-test baseline is pytest + pytest-asyncio with "
-            "`-p no:aksara` and `asyncio_mode = auto` plus session loop scopes in its ini.",
+            "`-p no:aksara` and `asyncio_mode = auto` plus session loop scopes in its ini. "
+            f"The rows marked '{LEAN}' also pass `-p no:NAME` for every plugin of a "
+            "distribution outside aksara-testing's own dependency tree (those of the dev "
+            "extra: pytest-django, whose nine autouse fixtures run at every test, "
+            "pytest-randomly, respx...; see benchmarks/loop.py), to both commands. "
+            + (
+                "Bytecode caching on (`PYTHONDONTWRITEBYTECODE` removed from the children's "
+                "environment), as on a developer's machine: compiled and assertion-rewritten "
+                "modules are read from `__pycache__` from the warm-up round on."
+                if BYTECODE_CACHE
+                else "`PYTHONDONTWRITEBYTECODE=1`: every start compiles the modules of the "
+                "editable install and rewrites the asserts of every plugin package's modules."
+            ),
             "",
             table(comparisons),
             END_MARKER,
@@ -268,6 +300,7 @@ def run(repeats: int) -> list[Comparison]:
             repeats,
         )
         print(f"{ASYNC_TESTS} async tests: with aksara, plain pytest-asyncio", file=sys.stderr)
+        no_foreign = tuple(arg for name in foreign_plugins() for arg in ("-p", f"no:{name}"))
         many = measure(
             [
                 Variant(
@@ -279,6 +312,18 @@ def run(repeats: int) -> list[Comparison]:
                 Variant(
                     f"pytest + aksara plugin, {ASYNC_TESTS:,} async tests",
                     (PYTHON, "-m", "pytest", *QUIET),
+                    with_plugin,
+                    passed,
+                ),
+                Variant(
+                    f"pytest + pytest-asyncio, {ASYNC_TESTS:,} async tests, {LEAN}",
+                    (PYTHON, "-m", "pytest", *QUIET, "-p", "no:aksara", *no_foreign),
+                    plain,
+                    passed,
+                ),
+                Variant(
+                    f"pytest + aksara plugin, {ASYNC_TESTS:,} async tests, {LEAN}",
+                    (PYTHON, "-m", "pytest", *QUIET, *no_foreign),
                     with_plugin,
                     passed,
                 ),
@@ -298,6 +343,12 @@ def run(repeats: int) -> list[Comparison]:
             f"pytest + pytest-asyncio, {ASYNC_TESTS:,} async tests",
             max_ratio=1.05,
         ),
+        compare(
+            times,
+            f"pytest + aksara plugin, {ASYNC_TESTS:,} async tests, {LEAN}",
+            f"pytest + pytest-asyncio, {ASYNC_TESTS:,} async tests, {LEAN}",
+            max_ratio=1.05,
+        ),
     ]
 
 
@@ -307,9 +358,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--write", action="store_true", help=f"update the start-up section of {RESULTS_FILE.name}"
     )
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="run the children with PYTHONDONTWRITEBYTECODE=1 (no __pycache__)",
+    )
     options = parser.parse_args(argv)
     if options.repeats < 1:
         parser.error("--repeats must be at least 1")
+    global BYTECODE_CACHE
+    BYTECODE_CACHE = not options.no_bytecode_cache
     comparisons = run(options.repeats)
     text = section(comparisons, options.repeats)
     print(text)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["URL_ATTRIBUTE", "alembic_config", "migrations_fingerprint"]
+__all__ = ["URL_ATTRIBUTE", "alembic_config", "check_location", "migrations_fingerprint"]
 
 # env.py can read the test database URL from here (or from ``-x url=...``).
 URL_ATTRIBUTE = "aksara_test_url"
@@ -38,6 +38,11 @@ def alembic_config(settings: Settings, url: URL) -> Config:
     config.cmd_opts = argparse.Namespace(x=[f"url={rendered}"])
     config.attributes[URL_ATTRIBUTE] = rendered
     return config
+
+
+def check_location(settings: Settings) -> None:
+    """Raise :class:`ConfigurationError` unless setting ``migrations`` is an Alembic set-up."""
+    _locate(settings)
 
 
 def migrations_fingerprint(settings: Settings) -> str:

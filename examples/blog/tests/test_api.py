@@ -87,3 +87,18 @@ class TestPayment(AksaraTestCase):
 
         assert response.status_code == 200
         mock_payment.assert_called_once_with(amount=100)
+
+
+# The edit-run loop's test (benchmarks/loop.py): one factory row, one request
+# through the `client` fixture.
+from tests.factories import UserFactory
+
+
+async def test_me_is_the_token_user(client):
+    user = await UserFactory.create()
+
+    response = await client.get(
+        "/api/me/", headers={"Authorization": f"Bearer {create_token(user)}"}
+    )
+
+    assert response.json() == {"id": user.id, "email": user.email}
