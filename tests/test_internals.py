@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import sys
 import threading
 import types
 import warnings
@@ -897,6 +898,18 @@ def test_a_respx_route_answers_above_the_ai_net() -> None:
 # -- Starlette, Celery and pytest-split -------------------------------------------------------
 
 
+@pytest.fixture
+def imports_undone() -> Iterator[None]:
+    """Forget the modules a test imports: a Starlette imported here, in the process that
+    later runs in-process pytester projects, would be shared with their freshly imported
+    FastAPI, and their routes would answer 307."""
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+
+
+@pytest.mark.usefixtures("imports_undone")
 def test_starlette_builds_each_background_task_with_background_task() -> None:
     pytest.importorskip("starlette")
     from starlette.background import BackgroundTask, BackgroundTasks
