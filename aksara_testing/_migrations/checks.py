@@ -22,11 +22,10 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy import MetaData
-    from sqlalchemy.engine import URL
     from sqlalchemy.engine.reflection import Inspector
 
-    from .._db import RunLock
     from .._runtime import Runtime
+    from .scratch import Scratch
 
 __all__ = ["CheckRun", "Outcome"]
 
@@ -64,6 +63,7 @@ class CheckRun:
         self.url = _scratch_url(runtime, purpose="checks")
         self.config = alembic_config(runtime.settings, self.url)
         self._outcomes: dict[str, Outcome] | None = None
+        self._scratch: Scratch | None = None
         self.revisions: list[str] = []
         try:
             self.script: ScriptDirectory = script_directory(self.config)
@@ -121,6 +121,43 @@ class CheckRun:
             f"`alembic merge -m merge {' '.join(heads)}` or give each branch a branch_labels",
         )
 
+    def start(self) -> None:
+        """PostgreSQL: start creating the scratch database now, in the background.
+
+        Called when pytest starts collecting; the checks, later, only wait for
+        whatever is left of it. SQLite's scratch file costs nothing to make.
+        """
+        from .._db import backend_of, check_safe
+
+        if self._scratch is not None or self._outcomes is not None:
+            return
+        if backend_of(self.url) != "postgresql":
+            return
+        try:
+            target = check_safe(self.url, self.runtime.settings)
+        except Exception:  # the pass checks again and reports it as a failed check
+            return
+        from .scratch import Scratch
+
+        self._scratch = Scratch(target, str(self.runtime.settings.root))
+
+    def finish(self) -> str | None:
+        """At the session's end: drop a scratch database the checks never used.
+
+        Returns the reason if it could not be dropped (it is then still on the server).
+        """
+        scratch = self._scratch
+        if scratch is None or scratch.closed:
+            return None
+        try:
+            scratch.close()
+        except Exception as exc:
+            return (
+                f"could not drop the migration checks' scratch database "
+                f"{scratch.target.url.database}: {error_line(exc)}; drop it yourself"
+            )
+        return None
+
     def _pass(self, progress: _Progress) -> None:
         from .._db import check_safe, drop_database, recreate_database, redirect_app_database
         from .runner import run_env
@@ -136,18 +173,22 @@ class CheckRun:
                     scratch=True,
                 )
 
-        async def on_scratch() -> None:
-            # PostgreSQL: another run's checks of this project use the same name.
-            lock = await _name_lock(target.url, str(settings.root))
+        self.start()
+        scratch = self._scratch
+        if scratch is not None:  # PostgreSQL
             try:
-                await recreate_database(target)
-                try:
-                    migrate()  # env.py runs in its own thread; this loop only waits
-                finally:
-                    await drop_database(target)
+                scratch.wait_ready()
+                migrate()
             finally:
-                if lock is not None:
-                    await lock.release()
+                scratch.close()
+            return
+
+        async def on_scratch() -> None:
+            await recreate_database(target)
+            try:
+                migrate()  # env.py runs in its own thread; this loop only waits
+            finally:
+                await drop_database(target)
 
         asyncio.run(on_scratch())
 
@@ -370,14 +411,3 @@ def _describe(diff: Any) -> str:
 def _columns_of(subject: Any) -> str:
     columns: Iterable[Any] = getattr(subject, "columns", ())
     return "(" + ", ".join(getattr(c, "name", str(c)) for c in columns) + ")"
-
-
-async def _name_lock(url: URL, owner: str) -> RunLock | None:
-    """The run lock on the scratch database's name (PostgreSQL); busy: a one-line error."""
-    from .._db import backend_of
-
-    if backend_of(url) != "postgresql":
-        return None  # SQLite: the scratch file is in this run's own folder
-    from .._db import RunLock
-
-    return await RunLock.take(url, owner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,25 @@ class MigrationChecksPlugin:
 
     def __init__(self, run: CheckRun) -> None:
         self.run = run
+
+    def pytest_collectstart(self, collector: pytest.Collector) -> None:
+        # The session's collection starting (never in an xdist controller, which
+        # runs no items): the scratch database gets made meanwhile.
+        if isinstance(collector, pytest.Session) and not collector.config.option.collectonly:
+            self.run.start()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        problem = self.run.finish()  # deselected or interrupted checks: their database goes
+        if problem is None:
+            return
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"aksara: {problem}", red=True, bold=True)
+        else:
+            print(f"aksara: {problem}", file=sys.stderr)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect
     def pytest_collection_modifyitems(
