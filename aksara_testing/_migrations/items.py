@@ -54,24 +54,32 @@ class MigrationChecksPlugin:
     def __init__(self, run: CheckRun) -> None:
         self.run = run
 
-    def pytest_collectstart(self, collector: pytest.Collector) -> None:
-        # The session's collection starting (never in an xdist controller, which
-        # runs no items): the scratch database gets made meanwhile.
-        if isinstance(collector, pytest.Session) and not collector.config.option.collectonly:
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # Called as this plugin is registered. Not in an xdist controller (it runs no
+        # items), nor for --collect-only: the scratch database gets made meanwhile.
+        controller = getattr(config.option, "dist", "no") != "no"
+        if not (controller and not hasattr(config, "workerinput")) and not (
+            config.option.collectonly
+        ):
             self.run.start()
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        problem = self.run.finish()  # deselected or interrupted checks: their database goes
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # The very end (pytest has reported): the drop has had all that time to finish.
+        problem = self.run.finish()
         if problem is None:
             return
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(f"aksara: {problem}", red=True, bold=True)
         else:
             print(f"aksara: {problem}", file=sys.stderr)
-        if session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        session = getattr(self, "session", None)
+        if session is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # what pytest.main returns
 
     @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect
     def pytest_collection_modifyitems(

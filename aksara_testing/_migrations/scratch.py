@@ -1,14 +1,16 @@
-"""The checks' PostgreSQL scratch database, created in the background while pytest collects.
+"""The checks' PostgreSQL scratch database, created and dropped in the background.
 
-``CREATE DATABASE`` is a tenth to a quarter of a second of server work. It
-starts when pytest starts collecting, on a thread with an event loop of its
-own, and the checks wait for it only if it is not ready when they run. One
+``CREATE DATABASE`` is a tenth to a quarter of a second of server work, and
+on PostgreSQL 15 ``DROP DATABASE`` waits for a checkpoint. The creation starts
+when pytest is configured, on a thread with an event loop of its own, and the
+checks wait for it only if it is not ready when they run. One
 admin connection takes the run lock on the name, creates the database and
 drops it afterwards.
 
-Nothing is left behind: the checks drop it when they end, and if they never
-ran (deselected, interrupted) :meth:`Scratch.close` at the session's end
-does; a drop that fails is reported, never dropped silently. A run killed
+The drop starts when the checks are done and is waited for at the very end
+of the run, while pytest reports; if the checks never ran (deselected,
+interrupted) it starts then. Either way the run waits for it, and a drop that
+fails is reported and fails the run: nothing is left behind silently. A run killed
 outright (``kill -9``) leaves the database, and the next run's ``DROP ...
 WITH (FORCE)`` replaces it.
 """
@@ -63,20 +65,20 @@ class Scratch:
         """Wait until the database exists; raises what stopped it (the name in use, the server)."""
         self._ready.result()
 
-    @property
-    def closed(self) -> bool:
-        return self._closing is not None
+    def drop_soon(self) -> None:
+        """Start dropping the database and letting go of its name; :meth:`close` waits for it.
 
-    def close(self) -> None:
-        """Drop the database and let go of its name; raises if the drop failed.
-
-        Safe to call more than once and from any thread: the drop runs once,
-        every caller waits for it and sees its outcome.
+        Safe to call more than once and from any thread: the drop runs once.
         """
         with self._guard:
             if self._closing is None:
                 self._closing = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
                 self._closing.add_done_callback(lambda _: self._stop())
+
+    def close(self) -> None:
+        """Drop the database (if :meth:`drop_soon` has not yet) and wait; raises if that failed."""
+        self.drop_soon()
+        assert self._closing is not None
         self._closing.result()
 
     async def _close(self) -> None:
