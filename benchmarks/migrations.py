@@ -427,7 +427,8 @@ def _install_probes(marks: list[tuple[str, float]]) -> None:
     wrap(database, "drop_database")
     wrap(scratch.Scratch, "_create")  # PostgreSQL: in the background, from collection on
     wrap(scratch.Scratch, "wait_ready")  # what of it the checks still wait for
-    wrap(scratch.Scratch, "close")
+    wrap(scratch.Scratch, "drop_soon")
+    wrap(checks.CheckRun, "finish")  # what of the drop the run still waits for, at its end
 
 
 def phases(marks: list[tuple[str, float]]) -> list[tuple[str, float]]:
@@ -448,15 +449,21 @@ def phases(marks: list[tuple[str, float]]) -> list[tuple[str, float]]:
     if "_create start" in at:  # PostgreSQL: created in the background, dropped by close()
         create = [
             (
-                "create the scratch database (in the background, from collection on)",
+                "create the scratch database (in the background, from pytest_configure on)",
                 span("_create"),
             ),
             ("  of which the checks waited for", span("wait_ready")),
         ]
-        drop = span("close")
+        drop = [
+            (
+                "drop the scratch database (in the background, from the checks' end on)",
+                at["finish end"][-1] - at["drop_soon start"][0],
+            ),
+            ("  of which the run waited for, at its end", span("finish")),
+        ]
     else:
         create = [("create the scratch database", span("recreate_database"))]
-        drop = span("drop_database")
+        drop = [("drop the scratch database", span("drop_database"))]
     return [
         ("pytest start, collection, reporting", total - run),
         *create,
@@ -472,7 +479,7 @@ def phases(marks: list[tuple[str, float]]) -> list[tuple[str, float]]:
         ("downgrade head→base", snapshot_starts[1] - snapshot_ends[0]),
         ("upgrade again base→head (round trip)", snapshot_starts[2] - snapshot_ends[1]),
         ("env.py end", at["run_env end"][0] - snapshot_ends[2]),
-        ("drop the scratch database", drop),
+        *drop,
     ]
 
 

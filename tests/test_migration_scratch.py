@@ -101,6 +101,17 @@ def test_deselected_checks_leave_no_scratch_database(pg_project: Project) -> Non
     result = pg_project.run("--aksara-migrations", "-k", "test_own")
     result.assert_outcomes(passed=1, deselected=9)
     assert leftovers(pg_project) == []
+    pg_project.run("--aksara-migrations", "--collect-only").assert_outcomes()
+    assert leftovers(pg_project) == []
+
+
+def test_a_revision_that_does_not_load_leaves_no_scratch_database(pg_project: Project) -> None:
+    root = add_migrations(pg_project, "async")
+    write_revision(root, "dd04", revision_file("dd04", HEAD, "broken", "op.create_table(", "pass"))
+    result = pg_project.run("--aksara-migrations")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SyntaxError in dd04.py line 13: *never closed*"])
+    assert leftovers(pg_project) == []
 
 
 def start_checks(path: Path) -> subprocess.Popen[str]:

@@ -70,11 +70,19 @@ class CheckRun:
         self._outcomes: dict[str, Outcome] | None = None
         self._scratch: Scratch | None = None
         self.revisions: list[str] = []
+        if _runs_items(runtime.config):
+            self.start()  # before the revision files load: they take a while too
         try:
             self.script: ScriptDirectory = script_directory(self.config)
             self.revisions = [s.revision for s in reversed(list(self.script.walk_revisions()))]
         except MigrationError as exc:  # a revision file that does not load: one failing check
             self._outcomes = {"revisions_load": Outcome("failed", str(exc))}
+            if self._scratch is not None:
+                self._scratch.drop_soon()  # not needed after all; finish() waits for it
+        except BaseException:
+            if self._scratch is not None:
+                self._scratch.close()
+            raise
 
     def names(self) -> list[str]:
         if self._outcomes is not None and "revisions_load" in self._outcomes:
@@ -136,12 +144,12 @@ class CheckRun:
     def start(self) -> None:
         """PostgreSQL: start creating the scratch database now, in the background.
 
-        Called when pytest starts collecting; the checks, later, only wait for
+        Called as pytest is configured; the checks, later, only wait for
         whatever is left of it. SQLite's scratch file costs nothing to make.
         """
         from .._db import backend_of, check_safe
 
-        if self._scratch is not None or self._outcomes is not None:
+        if self._scratch is not None:
             return
         if backend_of(self.url) != "postgresql":
             return
@@ -314,3 +322,10 @@ def _round_trip_verdict(progress: _Progress, error: BaseException | None, reason
     if changes:
         return Outcome("failed", "up-down-up changed the schema: " + "; ".join(changes))
     return PASSED
+
+
+def _runs_items(config: Any) -> bool:
+    """False in an xdist controller (its workers run the items) and for --collect-only."""
+    option = config.option
+    controller = getattr(option, "dist", "no") != "no" and not hasattr(config, "workerinput")
+    return not controller and not option.collectonly

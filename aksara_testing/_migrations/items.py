@@ -54,15 +54,6 @@ class MigrationChecksPlugin:
     def __init__(self, run: CheckRun) -> None:
         self.run = run
 
-    def pytest_configure(self, config: pytest.Config) -> None:
-        # Called as this plugin is registered. Not in an xdist controller (it runs no
-        # items), nor for --collect-only: the scratch database gets made meanwhile.
-        controller = getattr(config.option, "dist", "no") != "no"
-        if not (controller and not hasattr(config, "workerinput")) and not (
-            config.option.collectonly
-        ):
-            self.run.start()
-
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
 
