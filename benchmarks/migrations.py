@@ -942,7 +942,9 @@ def section(
         f"timed in the same rounds: *{PYTEST_ALONE}* (`pytest.main` in the same project "
         "without `--aksara-migrations`), the up-down-up migration work (on SQLite under the "
         "checks' driver set-up; it still starts env.py three times, the checks once) and on "
-        f"PostgreSQL *{CREATE_DROP}* (on an open connection). pytest-alembic uses a sync "
+        f"PostgreSQL *{CREATE_DROP}* (on an open connection); *{FLOOR}* adds them up "
+        "round by round, and the PostgreSQL target is the median of the per-round ratios "
+        "checks ÷ that sum. pytest-alembic uses a sync "
         "engine (sqlite3 / psycopg) from "
         "its `alembic_engine` fixture on the same database, in its own virtualenv. "
         f"{options.repeats} rounds after a warm-up, variant order rotated every round; "
@@ -956,8 +958,10 @@ def section(
         "What keeps the checks near that floor: one env.py run on one connection for all "
         "three passes; revision files parsed once (at collection, for the item names); the "
         "schema at head read once, by autogenerate's `get_multi_*` reflection, and reused "
-        "for the round trip's first snapshot; on PostgreSQL the scratch database dropped and "
-        "created on one admin connection; on SQLite env.py's aiosqlite calls run on its own "
+        "for the round trip's first snapshot; on PostgreSQL the scratch database created in "
+        "the background from `pytest_configure` on (before the revision files load, while "
+        "pytest collects) and dropped in the background after the checks, waited for at the "
+        "run's end (while pytest reports), all on the run lock's one admin connection; on SQLite env.py's aiosqlite calls run on its own "
         "loop thread (no worker-thread hop per statement) and the scratch file is written "
         "without fsync; 63 items cost ~0.02 s of pytest's time together.",
         "",
