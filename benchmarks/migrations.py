@@ -961,7 +961,8 @@ def section(
         "for the round trip's first snapshot; on PostgreSQL the scratch database created in "
         "the background from `pytest_configure` on (before the revision files load, while "
         "pytest collects) and dropped in the background after the checks, waited for at the "
-        "run's end (while pytest reports), all on the run lock's one admin connection; on SQLite env.py's aiosqlite calls run on its own "
+        "run's end (while pytest reports), all on the run lock's one admin connection; "
+        "on SQLite env.py's aiosqlite calls run on its own "
         "loop thread (no worker-thread hop per statement) and the scratch file is written "
         "without fsync; 63 items cost ~0.02 s of pytest's time together.",
         "",
