@@ -105,6 +105,15 @@ def test_deselected_checks_leave_no_scratch_database(pg_project: Project) -> Non
     assert leftovers(pg_project) == []
 
 
+def test_under_xdist_the_worker_makes_and_drops_the_scratch_database(
+    pg_project: Project,
+) -> None:
+    add_migrations(pg_project, "async")
+    result = pg_project.run("--aksara-migrations", "-n", "1")
+    result.assert_outcomes(passed=9)
+    assert leftovers(pg_project) == []
+
+
 def test_a_revision_that_does_not_load_leaves_no_scratch_database(pg_project: Project) -> None:
     root = add_migrations(pg_project, "async")
     write_revision(root, "dd04", revision_file("dd04", HEAD, "broken", "op.create_table(", "pass"))

@@ -202,7 +202,13 @@ class CheckRun:
                 scratch.wait_ready()
                 migrate()
             finally:
-                scratch.drop_soon()  # waited for, and any failure reported, by finish()
+                if hasattr(self.runtime.config, "workerinput"):
+                    # An xdist worker's end of run reaches no terminal and no exit
+                    # status: a failed drop fails a check instead.
+                    self._scratch = None
+                    scratch.close()
+                else:
+                    scratch.drop_soon()  # waited for, and any failure reported, by finish()
             return
 
         async def on_scratch() -> None:
