@@ -12,21 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._text import error_line
+from .schema_diff import autogenerate as _autogenerate
+from .schema_diff import compare as _compare
+from .schema_diff import describe as _describe
+from .schema_diff import inspect_bind as _inspect
+from .schema_diff import snapshot as _snapshot
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy import MetaData
-    from sqlalchemy.engine import URL
     from sqlalchemy.engine.reflection import Inspector
 
-    from .._db import RunLock
     from .._runtime import Runtime
+    from .scratch import Scratch
 
 __all__ = ["CheckRun", "Outcome"]
 
@@ -64,12 +68,21 @@ class CheckRun:
         self.url = _scratch_url(runtime, purpose="checks")
         self.config = alembic_config(runtime.settings, self.url)
         self._outcomes: dict[str, Outcome] | None = None
+        self._scratch: Scratch | None = None
         self.revisions: list[str] = []
+        if _runs_items(runtime.config):
+            self.start()  # before the revision files load: they take a while too
         try:
             self.script: ScriptDirectory = script_directory(self.config)
             self.revisions = [s.revision for s in reversed(list(self.script.walk_revisions()))]
         except MigrationError as exc:  # a revision file that does not load: one failing check
             self._outcomes = {"revisions_load": Outcome("failed", str(exc))}
+            if self._scratch is not None:
+                self._scratch.drop_soon()  # not needed after all; finish() waits for it
+        except BaseException:
+            if self._scratch is not None:
+                self._scratch.close()
+            raise
 
     def names(self) -> list[str]:
         if self._outcomes is not None and "revisions_load" in self._outcomes:
@@ -93,16 +106,23 @@ class CheckRun:
         outcomes: dict[str, Outcome] = {"single_head": self._single_head()}
         progress = _Progress()
         failure: list[BaseException] = []
+        stop = threading.Event()
 
         def in_thread() -> None:  # no event loop of pytest's is touched
             try:
-                self._pass(progress)
+                self._pass(progress, stop)
             except BaseException as exc:
                 failure.append(exc)
 
-        thread = threading.Thread(target=in_thread, name="aksara-migration-checks")
+        # A daemon: after Ctrl-C nothing waits for a revision in progress; the scratch
+        # database is dropped all the same, at the run's end (finish()).
+        thread = threading.Thread(target=in_thread, name="aksara-migration-checks", daemon=True)
         thread.start()
-        thread.join()
+        try:
+            thread.join()
+        except BaseException:  # Ctrl-C: env.py stops before its next revision
+            stop.set()
+            raise
         error = failure[0] if failure else None
         outcomes.update(self._judge(progress, error))
         return outcomes
@@ -121,7 +141,45 @@ class CheckRun:
             f"`alembic merge -m merge {' '.join(heads)}` or give each branch a branch_labels",
         )
 
-    def _pass(self, progress: _Progress) -> None:
+    def start(self) -> None:
+        """PostgreSQL: start creating the scratch database now, in the background.
+
+        Called as pytest is configured; the checks, later, only wait for
+        whatever is left of it. SQLite's scratch file costs nothing to make.
+        """
+        from .._db import backend_of, check_safe
+
+        if self._scratch is not None:
+            return
+        if backend_of(self.url) != "postgresql":
+            return
+        try:
+            target = check_safe(self.url, self.runtime.settings)
+        except Exception:  # the pass checks again and reports it as a failed check
+            return
+        from .scratch import Scratch
+
+        self._scratch = Scratch(target, str(self.runtime.settings.root))
+
+    def finish(self) -> str | None:
+        """At the run's end: wait for the scratch database's drop (start it if never used).
+
+        Returns the reason if it could not be dropped (it is then still on the server).
+        """
+        scratch, self._scratch = self._scratch, None
+        if scratch is None:
+            return None
+        try:
+            scratch.close()
+        except Exception as exc:
+            name = scratch.target.url.database
+            return (
+                f"could not drop the migration checks' scratch database {name}: "
+                f'{error_line(exc)}; it is still on the server: drop it (DROP DATABASE "{name}")'
+            )
+        return None
+
+    def _pass(self, progress: _Progress, stop: threading.Event) -> None:
         from .._db import check_safe, drop_database, recreate_database, redirect_app_database
         from .runner import run_env
 
@@ -134,20 +192,31 @@ class CheckRun:
                     self.config,
                     lambda heads, context: self._work(progress, heads, context),
                     scratch=True,
+                    stop=stop,
                 )
 
-        async def on_scratch() -> None:
-            # PostgreSQL: another run's checks of this project use the same name.
-            lock = await _name_lock(target.url, str(settings.root))
+        self.start()
+        scratch = self._scratch
+        if scratch is not None:  # PostgreSQL
             try:
-                await recreate_database(target)
-                try:
-                    migrate()  # env.py runs in its own thread; this loop only waits
-                finally:
-                    await drop_database(target)
+                scratch.wait_ready()
+                migrate()
             finally:
-                if lock is not None:
-                    await lock.release()
+                if hasattr(self.runtime.config, "workerinput"):
+                    # An xdist worker's end of run reaches no terminal and no exit
+                    # status: a failed drop fails a check instead.
+                    self._scratch = None
+                    scratch.close()
+                else:
+                    scratch.drop_soon()  # waited for, and any failure reported, by finish()
+            return
+
+        async def on_scratch() -> None:
+            await recreate_database(target)
+            try:
+                migrate()  # env.py runs in its own thread; this loop only waits
+            finally:
+                await drop_database(target)
 
         asyncio.run(on_scratch())
 
@@ -261,123 +330,8 @@ def _round_trip_verdict(progress: _Progress, error: BaseException | None, reason
     return PASSED
 
 
-def _inspect(context: MigrationContext) -> Inspector:
-    from sqlalchemy import inspect
-
-    return inspect(context.bind)
-
-
-def _autogenerate(context: MigrationContext, metadata: MetaData) -> tuple[list[Any], Inspector]:
-    """``alembic.autogenerate.compare_metadata`` plus the inspector it used."""
-    from alembic.autogenerate import compare
-    from alembic.autogenerate.api import AutogenContext
-    from alembic.operations import ops
-
-    populate = getattr(compare, "_populate_migration_script", None)
-    if populate is None:  # not in this Alembic: compare, then read the schema again
-        from alembic.autogenerate import compare_metadata
-
-        return list(compare_metadata(context, metadata)), _inspect(context)
-    autogen = AutogenContext(context, metadata=metadata)
-    script = ops.MigrationScript(
-        rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([])
-    )
-    populate(autogen, script)  # what compare_metadata does, keeping autogen.inspector
-    assert script.upgrade_ops is not None
-    return list(script.upgrade_ops.as_diffs()), autogen.inspector
-
-
-def _snapshot(inspector: Inspector, version_table: str) -> dict[str, Any]:
-    """The schema as comparable data, read with one query per kind of object.
-
-    ``get_multi_*`` reflects every table at once (a handful of catalog
-    queries on PostgreSQL instead of five per table). What autogenerate
-    already read through ``inspector`` is taken from its cache.
-    """
-    names = [t for t in inspector.get_table_names() if t != version_table]
-    if not names:
-        return {}
-    columns = _multi(inspector, "columns", names)
-    keys = _multi(inspector, "pk_constraint", names)
-    foreign = _multi(inspector, "foreign_keys", names)
-    indexes = _multi(inspector, "indexes", names)
-    uniques = _multi(inspector, "unique_constraints", names)
-    schema: dict[str, Any] = {}
-    for table in names:
-        key = (None, table)
-        schema[table] = {
-            "columns": sorted(
-                (c["name"], str(c["type"]), bool(c["nullable"])) for c in columns.get(key, ())
-            ),
-            "primary key": sorted(keys[key]["constrained_columns"] if key in keys else ()),
-            "foreign keys": sorted(
-                (tuple(fk["constrained_columns"]), fk["referred_table"])
-                for fk in foreign.get(key, ())
-            ),
-            "indexes": sorted(
-                (tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
-                for i in indexes.get(key, ())
-            ),
-            "unique": sorted(tuple(u["column_names"]) for u in uniques.get(key, ())),
-        }
-    return schema
-
-
-def _multi(inspector: Inspector, kind: str, names: list[str]) -> dict[Any, Any]:
-    """``inspector.get_multi_<kind>`` for ``names``, from autogenerate's read when it made one.
-
-    Alembic's autogenerate keeps each ``get_multi_*`` result in the
-    inspector's ``info_cache`` under ``alembic_<kind>``; a table it filtered
-    out (env.py's ``include_name``) means reading again.
-    """
-    cached = inspector.info_cache.get(f"alembic_{kind}")
-    if isinstance(cached, dict) and all((None, name) in cached for name in names):
-        return cached
-    found: dict[Any, Any] = getattr(inspector, f"get_multi_{kind}")(filter_names=names)
-    return found
-
-
-def _compare(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
-    changes = [f"table {t} is gone" for t in sorted(set(first) - set(second))]
-    changes += [f"table {t} is new" for t in sorted(set(second) - set(first))]
-    for table in sorted(set(first) & set(second)):
-        for part, before in first[table].items():
-            after = second[table][part]
-            if before != after:
-                changes.append(f"{table} {part}: {before} became {after}")
-    return changes
-
-
-def _describe(diff: Any) -> str:
-    """One autogenerate difference as a short phrase (``add_column posts.slug``)."""
-    if isinstance(diff, list):
-        return "; ".join(_describe(d) for d in diff)
-    op, *args = diff
-    if op.startswith("modify_"):
-        _schema, table, column, _existing, old, new = args
-        return f"{op} {table}.{column}: {old!r} -> {new!r}"
-    if op in ("add_column", "remove_column"):
-        _schema, table, column = args
-        return f"{op} {table}.{column.name}"
-    subject = args[0]
-    name = getattr(subject, "name", None) or _columns_of(subject)
-    table = getattr(getattr(subject, "table", None), "name", None)
-    if op.endswith("_fk"):
-        table = subject.parent.name
-    return f"{op} {name}" + (f" on {table}" if table and table != name else "")
-
-
-def _columns_of(subject: Any) -> str:
-    columns: Iterable[Any] = getattr(subject, "columns", ())
-    return "(" + ", ".join(getattr(c, "name", str(c)) for c in columns) + ")"
-
-
-async def _name_lock(url: URL, owner: str) -> RunLock | None:
-    """The run lock on the scratch database's name (PostgreSQL); busy: a one-line error."""
-    from .._db import backend_of
-
-    if backend_of(url) != "postgresql":
-        return None  # SQLite: the scratch file is in this run's own folder
-    from .._db import RunLock
-
-    return await RunLock.take(url, owner)
+def _runs_items(config: Any) -> bool:
+    """False in an xdist controller (its workers run the items) and for --collect-only."""
+    option = config.option
+    controller = getattr(option, "dist", "no") != "no" and not hasattr(config, "workerinput")
+    return not controller and not option.collectonly

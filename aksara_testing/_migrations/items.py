@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,24 @@ class MigrationChecksPlugin:
 
     def __init__(self, run: CheckRun) -> None:
         self.run = run
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # The very end (pytest has reported): the drop has had all that time to finish.
+        problem = self.run.finish()
+        if problem is None:
+            return
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"aksara: {problem}", red=True, bold=True)
+        else:
+            print(f"aksara: {problem}", file=sys.stderr)
+        session = getattr(self, "session", None)
+        if session is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # what pytest.main returns
 
     @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect
     def pytest_collection_modifyitems(

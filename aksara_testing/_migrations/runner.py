@@ -110,16 +110,19 @@ async def in_thread(function: Callable[[], None]) -> None:
         _STOP.reset(token)
 
 
-def run_env(config: Config, work: Work, *, scratch: bool = False) -> None:
+def run_env(
+    config: Config, work: Work, *, scratch: bool = False, stop: threading.Event | None = None
+) -> None:
     """Run env.py with ``work`` as its migration function, in a worker thread.
 
     A failing revision raises :class:`MigrationError` naming it. ``scratch``:
     the database is thrown away afterwards, so SQLite need not fsync it.
     Ctrl-C stops the wait at once (see :func:`_interruptible`); env.py's
     thread then stops before its next revision, and is not waited for beyond
-    that. The logging set-up env.py makes is undone when it ends.
+    that. The logging set-up env.py makes is undone when it ends. Setting
+    ``stop`` (from another thread) does the same as Ctrl-C.
     """
-    stop = _STOP.get() or threading.Event()
+    stop = stop or _STOP.get() or threading.Event()
     tracker = StepTracker(work, stop)
     failure: list[BaseException] = []
 
