@@ -63,27 +63,34 @@ async def _admin_connection(url: URL) -> AsyncIterator[AsyncConnection]:
         await engine.dispose()
 
 
-async def drop(url: URL, attempts: int = 20) -> None:
+# How long a drop keeps retrying while sessions it may not end (autovacuum) are still
+# in the database: a deadline, since under load one retry can take seconds.
+DROP_WAIT_SECONDS = 30.0
+
+
+async def drop(url: URL) -> None:
     """Drop the database, ending its sessions (retried while autovacuum is in it)."""
     async with _admin_connection(url) as connection:
-        await _drop_on(connection, url.database or "", attempts=attempts)
+        await _drop_on(connection, url.database or "")
 
 
-async def recreate(url: URL, attempts: int = 20) -> None:
+async def recreate(url: URL) -> None:
     """Drop the database if it exists and create it empty, on one admin connection."""
     async with _admin_connection(url) as connection:
-        await _drop_on(connection, url.database or "", attempts=attempts)
+        await _drop_on(connection, url.database or "")
         await connection.execute(text(f"CREATE DATABASE {_quote(url.database or '')}"))
 
 
-async def _drop_on(connection: Any, name: str, *, force: bool = True, attempts: int = 20) -> None:
+async def _drop_on(
+    connection: Any, name: str, *, force: bool = True, seconds: float = DROP_WAIT_SECONDS
+) -> None:
     """``DROP DATABASE IF EXISTS name WITH (FORCE)`` on an admin ``connection``, retried.
 
     ``FORCE`` ends the sessions still in the database (a leftover of a killed
     run). Without it, the drop waits for them, retried as :func:`_transient` says.
     """
     sql = f"DROP DATABASE IF EXISTS {_quote(name)}" + (" WITH (FORCE)" if force else "")
-    await _retried(connection, sql, attempts, name)
+    await _retried(connection, sql, name, seconds=seconds)
 
 
 _READ_COMMENT = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
@@ -120,7 +127,6 @@ async def _clone_on(
     template: URL,
     url: URL,
     comment: str | None,
-    attempts: int = 20,
     wait: float | None = None,
 ) -> None:
     """Replace the database at ``url`` by a copy of ``template`` on ``connection`` (autocommit).
@@ -132,7 +138,7 @@ async def _clone_on(
     """
     from ..errors import ConfigurationError
 
-    await _drop_on(connection, url.database or "", attempts=attempts)
+    await _drop_on(connection, url.database or "")
     await _wait_unused(connection, template.database or "")
     sql = f"CREATE DATABASE {_quote(url.database or '')} TEMPLATE {_quote(template.database or '')}"
     # The server itself waits up to 5 s for other sessions to leave the template on
@@ -191,16 +197,25 @@ async def _wait_unused(connection: Any, name: str, seconds: float = 0.5) -> None
         await asyncio.sleep(0.002)
 
 
-async def _retried(connection: Any, sql: str, attempts: int, database: str) -> None:
-    """Run ``sql`` (about ``database``), retrying while :func:`_transient` says to."""
-    for attempt in range(attempts):
+async def _retried(
+    connection: Any, sql: str, database: str, *, seconds: float = DROP_WAIT_SECONDS
+) -> None:
+    """Run ``sql`` (about ``database``), retrying while :func:`_transient` says to.
+
+    Retried until ``seconds`` have passed since the first attempt (the last
+    attempt starts before the deadline); the pause grows from 50 ms to 1 s.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while True:
         try:
             await connection.execute(text(sql))
             return
         except Exception as exc:
-            if attempt == attempts - 1 or not await _transient(connection, exc, database):
+            if time.monotonic() >= deadline or not await _transient(connection, exc, database):
                 raise
-            await asyncio.sleep(0.05 * (attempt + 1))
+        await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 1.0)
 
 
 async def _transient(connection: Any, exc: Exception, database: str) -> bool:
