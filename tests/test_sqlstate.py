@@ -127,22 +127,64 @@ class AdminConnection:
 
 def test_an_object_in_use_error_in_german_is_retried() -> None:
     connection = AdminConnection(IN_USE, IN_USE)
-    asyncio.run(_postgres._retried(connection, "CREATE DATABASE x", 5, "test_app"))
+    asyncio.run(_postgres._retried(connection, "CREATE DATABASE x", "test_app"))
     assert len(connection.statements) == 3
 
 
 def test_force_meeting_a_session_it_may_not_end_is_retried_until_it_leaves() -> None:
     # Autovacuum runs as the superuser; DROP ... WITH (FORCE) cannot end it: 42501.
     connection = AdminConnection(NOT_OWNER, others_inside=1)
-    asyncio.run(_postgres._retried(connection, "DROP DATABASE x WITH (FORCE)", 5, "test_app"))
+    asyncio.run(_postgres._retried(connection, "DROP DATABASE x WITH (FORCE)", "test_app"))
     assert len(connection.statements) == 2
 
 
 def test_a_missing_privilege_with_nobody_inside_is_raised_at_once() -> None:
     connection = AdminConnection(NOT_OWNER, others_inside=0)
     with pytest.raises(GermanServerError):
-        asyncio.run(_postgres._retried(connection, "DROP DATABASE x", 5, "test_app"))
+        asyncio.run(_postgres._retried(connection, "DROP DATABASE x", "test_app"))
     assert len(connection.statements) == 1
+
+
+class Clock:
+    """Stands in for ``time.monotonic`` and ``asyncio.sleep``: sleeping moves the clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.pauses: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(_postgres.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(_postgres.asyncio, "sleep", clock.sleep)
+    return clock
+
+
+def test_a_drop_meeting_autovacuum_is_retried_until_its_deadline_however_many_times(
+    clock: Clock,
+) -> None:
+    # Under load autovacuum can stay for seconds: 25 refusals (once the old count's
+    # limit was 20) still end in a dropped database, well within the 30 s.
+    connection = AdminConnection(*[NOT_OWNER] * 25, others_inside=1)
+    asyncio.run(_postgres._drop_on(connection, "test_app"))
+    assert len(connection.statements) == 26
+    assert clock.now - 1000.0 < _postgres.DROP_WAIT_SECONDS
+
+
+def test_a_drop_still_refused_at_its_deadline_raises_the_servers_error(clock: Clock) -> None:
+    connection = AdminConnection(*[NOT_OWNER] * 1000, others_inside=1)
+    with pytest.raises(GermanServerError):
+        asyncio.run(_postgres._drop_on(connection, "test_app", seconds=30))
+    assert clock.now - 1000.0 == pytest.approx(30)  # waited the whole 30 s, not longer
+    assert max(clock.pauses) <= 1.0  # and looked again at least once a second
 
 
 def test_a_template_kept_in_use_in_german_is_the_one_line_clone_error() -> None:
@@ -150,7 +192,7 @@ def test_a_template_kept_in_use_in_german_is_the_one_line_clone_error() -> None:
     template = make_url("postgresql+asyncpg://u@h/test_app_template")
     url = make_url("postgresql+asyncpg://u@h/test_app_gw0")
     with pytest.raises(AksaraError, match="another connection keeps using test_app_template"):
-        asyncio.run(_postgres._clone_on(connection, template, url, None, attempts=2, wait=0))
+        asyncio.run(_postgres._clone_on(connection, template, url, None, wait=0))
 
 
 # --- through a real server --------------------------------------------------------------------

@@ -23,6 +23,7 @@ __all__ = [
     "DatabaseHandle",
     "SchemaSource",
     "build_database",
+    "build_schema",
     "create_engine_for",
     "drop_database",
     "empty_tables",
@@ -106,11 +107,7 @@ async def build_database(
     await recreate_database(target)
     engine = create_engine_for(url)
     try:
-        if source.build is not None:
-            await source.build(engine)
-        elif source.metadata is not None:
-            async with engine.begin() as connection:
-                await connection.run_sync(source.metadata.create_all)
+        await build_schema(engine, source)
     except BaseException:
         await engine.dispose()
         await drop_database(target)  # a half-built database is never left behind
@@ -118,6 +115,15 @@ async def build_database(
     if not is_memory(url):
         await store_fingerprint(url, wanted)
     return DatabaseHandle(url, engine, note=note, fingerprint=wanted)
+
+
+async def build_schema(engine: AsyncEngine, source: SchemaSource) -> None:
+    """Build ``source``'s schema in the (empty) database of ``engine``."""
+    if source.build is not None:
+        await source.build(engine)
+    elif source.metadata is not None:
+        async with engine.begin() as connection:
+            await connection.run_sync(source.metadata.create_all)
 
 
 async def mark_dirty(url: URL) -> None:

@@ -13,6 +13,7 @@ it at the end of the run if no worker did) unless ``--reuse-db`` keeps everythin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import shutil
@@ -25,6 +26,7 @@ from .lifecycle import (
     DatabaseHandle,
     SchemaSource,
     build_database,
+    build_schema,
     create_engine_for,
     drop_database,
     fingerprint_comment,
@@ -86,7 +88,9 @@ async def build_worker_database(
         return WorkerDatabase(handle)
     await engine.dispose()
     if backend_of(template.url) == "postgresql":
-        last = await _clone_postgres(template, target, source, wanted, admin, lock, drop_after)
+        last = await _clone_postgres(
+            template, target, source, wanted, admin, lock, drop_after, reuse=reuse
+        )
     else:
         with worker_lock(lock):
             last = drop_after is not None and _count_clone(lock) >= drop_after
@@ -128,50 +132,82 @@ async def _clone_postgres(
     admin: RunLock | None,
     lock: Path,
     drop_after: int | None,
+    *,
+    reuse: bool,
 ) -> bool:
     """PostgreSQL: ``CREATE DATABASE target TEMPLATE template``; True if it dropped the template.
 
     Clones hold the template's name *shared*, so the workers of a run clone at
     the same moment; building and dropping hold it *exclusively*, so nobody
     clones a template half built or being dropped (this run's workers, or
-    another checkout's run on the same server). Workers look at the template
-    one at a time (a short wait, except behind the one that builds it). The
-    builder closes its connections before anyone clones: PostgreSQL copies
-    only an unused template. The template's fingerprint is read from the
-    catalogue, so nobody connects to it except to build it.
+    another checkout's run on the same server). The builder closes its
+    connections before anyone clones: PostgreSQL copies only an unused
+    template. The template's fingerprint is read from the catalogue, so nobody
+    connects to it except to build it. The clone carries the fingerprint only
+    under ``--reuse-db`` (otherwise it is dropped at the end, unread).
     """
     from .postgres import RunLock
 
     own = admin is None  # then a connection of our own, holding the target's name as a run would
     server = admin or await RunLock.take(target.url, "clone", wait=True)
     comment = fingerprint_comment(fingerprint)
-    shared = False
     try:
-        async with server.building(template.url):
-            await server.lock(template.url, shared=True)
-            shared = True
-            # A template left by a killed run is reused only if its fingerprint matches.
-            if await server.comment_of(template.url) != comment:
-                await server.unlock(template.url, shared=True)
-                shared = False
-                async with server.holding(template.url):  # no clone, no drop meanwhile
-                    built = await build_database(template, source, reuse=False)
-                    await built.engine.dispose()  # PostgreSQL clones only a template nobody uses
-                    await server.lock(template.url, shared=True)  # no drop slips in between
-                    shared = True
-        with worker_lock(lock):  # counted while holding the template: its drop waits for us
-            last = drop_after is not None and _count_clone(lock) >= drop_after
-        await server.clone(template.url, target.url, comment=comment)
-        await server.unlock(template.url, shared=True)
-        shared = False
+        await _hold_template(server, template, source, comment)
+        try:
+            with worker_lock(lock):  # counted while holding the template: its drop waits for us
+                last = drop_after is not None and _count_clone(lock) >= drop_after
+            await server.clone(template.url, target.url, comment=comment if reuse else None)
+        finally:
+            await server.unlock(template.url, shared=True)
         if last:  # every worker has its clone or is making it (the drop waits for those)
             server.drop_soon(template.url)
         return last
     finally:
-        if shared:
-            await server.unlock(template.url, shared=True)
         if own:
             await server.release()
+
+
+async def _hold_template(
+    server: RunLock, template: SafeTarget, source: SchemaSource, comment: str
+) -> None:
+    """Return holding the template's name shared, the template built with ``comment``.
+
+    The first worker to come takes the name exclusively and builds the template
+    if it is missing or stale (a killed run's leftover is reused only if its
+    fingerprint matches); the others wait for the name shared, and are let in
+    together the moment the builder lets go: no queue, one round trip each.
+    """
+    while True:
+        if await server.try_lock(template.url):  # nobody builds, drops or clones it now
+            try:
+                if await server.comment_of(template.url) != comment:
+                    await _build_template(server, template, source, comment)
+                await server.lock(template.url, shared=True)  # no drop slips in between
+            finally:
+                await server.unlock(template.url)
+            return
+        await server.lock(template.url, shared=True)  # waits out a build or a drop
+        if await server.comment_of(template.url) == comment:
+            return
+        # Dropped meanwhile, or its build failed: take a turn at building it.
+        await server.unlock(template.url, shared=True)
+        await asyncio.sleep(0.01)
+
+
+async def _build_template(
+    server: RunLock, template: SafeTarget, source: SchemaSource, comment: str
+) -> None:
+    """Create and build the template; the admin work on the lock's own connection."""
+    await server.recreate(template.url)
+    engine = create_engine_for(template.url)
+    try:
+        await build_schema(engine, source)
+    except BaseException:
+        await engine.dispose()
+        await server.drop(template.url)  # a half-built template is never left behind
+        raise
+    await engine.dispose()  # PostgreSQL clones only a template nobody uses
+    await server.comment(template.url, comment)
 
 
 def _count_clone(lock: Path) -> int:

@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .diagnostics import ADMIN_DATABASE
 from .guard import ADMIN_APPLICATION  # the guard lets these connections through
-from .sqlstate import INSUFFICIENT_PRIVILEGE, INVALID_CATALOG_NAME, OBJECT_IN_USE, sqlstate
+from .sqlstate import (
+    DUPLICATE_DATABASE,
+    INSUFFICIENT_PRIVILEGE,
+    INVALID_CATALOG_NAME,
+    OBJECT_IN_USE,
+    sqlstate,
+)
 
 __all__ = [
     "RunLock",
@@ -63,27 +69,34 @@ async def _admin_connection(url: URL) -> AsyncIterator[AsyncConnection]:
         await engine.dispose()
 
 
-async def drop(url: URL, attempts: int = 20) -> None:
+# How long a drop keeps retrying while sessions it may not end (autovacuum) are still
+# in the database: a deadline, since under load one retry can take seconds.
+DROP_WAIT_SECONDS = 30.0
+
+
+async def drop(url: URL) -> None:
     """Drop the database, ending its sessions (retried while autovacuum is in it)."""
     async with _admin_connection(url) as connection:
-        await _drop_on(connection, url.database or "", attempts=attempts)
+        await _drop_on(connection, url.database or "")
 
 
-async def recreate(url: URL, attempts: int = 20) -> None:
+async def recreate(url: URL) -> None:
     """Drop the database if it exists and create it empty, on one admin connection."""
     async with _admin_connection(url) as connection:
-        await _drop_on(connection, url.database or "", attempts=attempts)
+        await _drop_on(connection, url.database or "")
         await connection.execute(text(f"CREATE DATABASE {_quote(url.database or '')}"))
 
 
-async def _drop_on(connection: Any, name: str, *, force: bool = True, attempts: int = 20) -> None:
+async def _drop_on(
+    connection: Any, name: str, *, force: bool = True, seconds: float = DROP_WAIT_SECONDS
+) -> None:
     """``DROP DATABASE IF EXISTS name WITH (FORCE)`` on an admin ``connection``, retried.
 
     ``FORCE`` ends the sessions still in the database (a leftover of a killed
     run). Without it, the drop waits for them, retried as :func:`_transient` says.
     """
     sql = f"DROP DATABASE IF EXISTS {_quote(name)}" + (" WITH (FORCE)" if force else "")
-    await _retried(connection, sql, attempts, name)
+    await _retried(connection, sql, name, seconds=seconds)
 
 
 _READ_COMMENT = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
@@ -120,33 +133,40 @@ async def _clone_on(
     template: URL,
     url: URL,
     comment: str | None,
-    attempts: int = 20,
     wait: float | None = None,
 ) -> None:
     """Replace the database at ``url`` by a copy of ``template`` on ``connection`` (autocommit).
 
-    ``DROP ... WITH (FORCE)`` (a leftover of a killed run), ``CREATE DATABASE
-    ... TEMPLATE``, then the ``comment``. PostgreSQL refuses a template that has
-    other connections ("source database ... is being accessed by other users",
-    e.g. autovacuum after the migrations): we wait for them to leave, and retry.
+    ``CREATE DATABASE ... TEMPLATE``; if ``url``'s database exists (a leftover
+    of a killed run, or a reused one being rebuilt), ``DROP ... WITH (FORCE)``
+    and again; then the ``comment``, if any. PostgreSQL refuses a template that
+    has other connections ("source database ... is being accessed by other
+    users", e.g. autovacuum after the migrations): we wait for them to leave,
+    and retry.
     """
     from ..errors import ConfigurationError
 
-    await _drop_on(connection, url.database or "", attempts=attempts)
+    name = url.database or ""
     await _wait_unused(connection, template.database or "")
-    sql = f"CREATE DATABASE {_quote(url.database or '')} TEMPLATE {_quote(template.database or '')}"
+    sql = f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(template.database or '')}"
     # The server itself waits up to 5 s for other sessions to leave the template on
     # each attempt: a deadline, not a number of attempts, bounds the whole wait.
     wait = CLONE_WAIT_SECONDS if wait is None else wait
     deadline = time.monotonic() + wait
+    dropped = False
     while True:
         try:
             await connection.execute(text(sql))
             break
         except Exception as exc:
-            if sqlstate(exc) != OBJECT_IN_USE or time.monotonic() > deadline:
-                if sqlstate(exc) != OBJECT_IN_USE:
-                    raise
+            code = sqlstate(exc)
+            if code == DUPLICATE_DATABASE and not dropped:
+                await _drop_on(connection, name)
+                dropped = True
+                continue
+            if code != OBJECT_IN_USE:
+                raise
+            if time.monotonic() > deadline:
                 holders = await _holders(connection, template.database or "")
                 raise ConfigurationError(
                     f"could not clone {template.database} into {url.database}: another "
@@ -156,7 +176,7 @@ async def _clone_on(
                 ) from None
             await asyncio.sleep(0.05)
     if comment is not None:
-        await _comment_on(connection, url.database or "", comment)
+        await _comment_on(connection, name, comment)
 
 
 CLONE_WAIT_SECONDS = 5.0  # and the server waits up to 5 s within the last attempt
@@ -191,16 +211,25 @@ async def _wait_unused(connection: Any, name: str, seconds: float = 0.5) -> None
         await asyncio.sleep(0.002)
 
 
-async def _retried(connection: Any, sql: str, attempts: int, database: str) -> None:
-    """Run ``sql`` (about ``database``), retrying while :func:`_transient` says to."""
-    for attempt in range(attempts):
+async def _retried(
+    connection: Any, sql: str, database: str, *, seconds: float = DROP_WAIT_SECONDS
+) -> None:
+    """Run ``sql`` (about ``database``), retrying while :func:`_transient` says to.
+
+    Retried until ``seconds`` have passed since the first attempt (the last
+    attempt starts before the deadline); the pause grows from 50 ms to 1 s.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while True:
         try:
             await connection.execute(text(sql))
             return
         except Exception as exc:
-            if attempt == attempts - 1 or not await _transient(connection, exc, database):
+            if time.monotonic() >= deadline or not await _transient(connection, exc, database):
                 raise
-            await asyncio.sleep(0.05 * (attempt + 1))
+        await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 1.0)
 
 
 async def _transient(connection: Any, exc: Exception, database: str) -> bool:
@@ -222,9 +251,9 @@ async def _transient(connection: Any, exc: Exception, database: str) -> bool:
     return bool(await connection.scalar(query, {"name": database}))
 
 
-def _lock_key(url: URL, purpose: str = "") -> dict[str, str]:
-    """The advisory lock key of ``url``'s database name (the run lock's), or of a ``purpose``."""
-    return {"k": f"aksara{purpose}:{url.database or ''}"}
+def _lock_key(url: URL) -> dict[str, str]:
+    """The advisory lock key of ``url``'s database name (the run lock's)."""
+    return {"k": f"aksara:{url.database or ''}"}
 
 
 class RunLock:
@@ -286,20 +315,12 @@ class RunLock:
         finally:
             await self.unlock(url)
 
-    @contextlib.asynccontextmanager
-    async def building(self, url: URL) -> AsyncIterator[None]:
-        """One holder at a time, server-wide, decides whether ``url``'s database needs building.
-
-        A lock of its own, apart from the name's: while one worker builds a
-        template, the others wait here without queueing on the template's name,
-        so they can all clone it at once afterwards.
-        """
-        key = _lock_key(url, " build")
-        await self._connection.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
-        try:
-            yield
-        finally:
-            await self._connection.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+    async def try_lock(self, url: URL) -> bool:
+        """Hold the lock on ``url``'s database name exclusively if nobody holds it; False if not."""
+        taken = await self._connection.scalar(
+            text("SELECT pg_try_advisory_lock(hashtext(:k))"), _lock_key(url)
+        )
+        return bool(taken)
 
     async def lock(self, url: URL, *, shared: bool = False) -> None:
         """Wait for, then hold, the lock on ``url``'s database name (until :meth:`unlock`).
@@ -320,6 +341,18 @@ class RunLock:
             text(_READ_COMMENT + ":name"), {"name": url.database or ""}
         )
         return value if isinstance(value, str) else None
+
+    async def recreate(self, url: URL) -> None:
+        """Drop ``url``'s database if it exists and create it empty, on this lock's connection."""
+        await _drop_on(self._connection, url.database or "")
+        await self._connection.execute(text(f"CREATE DATABASE {_quote(url.database or '')}"))
+
+    async def drop(self, url: URL) -> None:
+        """Drop ``url``'s database (ending its sessions), on this lock's connection."""
+        await _drop_on(self._connection, url.database or "")
+
+    async def comment(self, url: URL, comment: str) -> None:
+        await _comment_on(self._connection, url.database or "", comment)
 
     async def clone(self, template: URL, url: URL, comment: str | None = None) -> None:
         """Replace ``url``'s database by a copy of ``template``, on this lock's connection."""

@@ -9,6 +9,7 @@ it over, each under its own name. Importing this module imports no driver.
 from __future__ import annotations
 
 __all__ = [
+    "DUPLICATE_DATABASE",
     "INSUFFICIENT_PRIVILEGE",
     "INVALID_CATALOG_NAME",
     "LOCK_NOT_AVAILABLE",
@@ -17,6 +18,7 @@ __all__ = [
 ]
 
 INVALID_CATALOG_NAME = "3D000"  # the database does not exist
+DUPLICATE_DATABASE = "42P04"  # CREATE DATABASE of a name that exists
 INSUFFICIENT_PRIVILEGE = "42501"  # also DROP ... WITH (FORCE) meeting another role's session
 OBJECT_IN_USE = "55006"  # a database (or template) other sessions are connected to
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
