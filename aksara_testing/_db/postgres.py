@@ -358,15 +358,6 @@ class RunLock:
         """Replace ``url``'s database by a copy of ``template``, on this lock's connection."""
         await _clone_on(self._connection, template, url, comment)
 
-    async def recreate(self, url: URL) -> None:
-        """:func:`recreate` on this lock's connection (one connection fewer)."""
-        await _drop_on(self._connection, url.database or "")
-        await self._connection.execute(text(f"CREATE DATABASE {_quote(url.database or '')}"))
-
-    async def drop(self, url: URL) -> None:
-        """:func:`drop` on this lock's connection."""
-        await _drop_on(self._connection, url.database or "")
-
     def drop_soon(self, url: URL) -> None:
         """Drop ``url``'s database in the background, holding its name's lock meanwhile.
 
