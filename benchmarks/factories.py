@@ -30,6 +30,17 @@ What it measures (issue 6, "Benchmarks")
        ``Use(faker.email)`` collides on the unique column in a batch is checked
        once per backend and reported.
 
+   Each baseline runs twice (issue 18, item 6): with Faker's default
+   configuration (weighted sampling, what its users get; ``name`` costs ~72
+   µs a value) and with the configuration our Faker uses,
+   ``Faker(use_weighting=False)`` (~7 µs), so the "fair" rows compare
+   factory code with the same Faker work on both sides: factory_boy through a
+   ``factory.Faker`` subclass whose ``_get_faker`` hands out an unweighted
+   Faker, polyfactory with ``__faker__`` and its ``Use(...)`` providers on an
+   unweighted Faker, the raw ORM calling an unweighted Faker. Targets on the
+   fair rows: >= 1.5x the raw ORM on ``db_session``, >= 2x factory_boy,
+   >= 6x polyfactory (and >= 1x the raw ORM on a plain engine, as before).
+
    Ours is ``await PostFactory.create_batch(1000)`` inside a real pytest run
    with the plugin configured from ``[tool.aksara]`` (``database_url``,
    ``models``): the factories then write through the test layer's session, on
@@ -41,7 +52,8 @@ What it measures (issue 6, "Benchmarks")
 2. ``build_batch(10000)`` of the same post factory (each post builds its
    author: 20,000 objects, 30,000 Faker values), no database, against
    factory_boy ``build_batch``, polyfactory ``batch`` and the hand-written
-   construction with the same Faker calls.
+   construction with the same Faker calls; again with both Faker
+   configurations (no target set for building; reported).
 
 3. Where the time goes: one ``create_batch(1000)`` per backend and key type,
    (i) with wall-clock probes (time in Faker, in persistence, in statement
@@ -50,7 +62,8 @@ What it measures (issue 6, "Benchmarks")
    precomputed values, and (ii) under cProfile (CPU time, grouped by package,
    top functions by own time). Also reported: how far below the baselines the
    Faker time alone sits (the best ratio any factory making the same Faker
-   calls could reach), Faker's cost per value with and without its
+   calls could reach; for the fair rows, against Faker's time plus the
+   statements' execution), Faker's cost per value with and without its
    ``use_weighting``, and whether polyfactory's Faker emails collide.
 
 Method
@@ -1193,17 +1206,20 @@ def where_time_goes(
                 if r["job"] == backend and r["keys"] == keys and r["variant"] == "probe"
             )
             faker = probe["spent"]["faker"]
+            floor = faker + probe["spent"]["execute"]
 
-            def ceiling(variant: str) -> str:
+            def ceiling(variant: str, below: float) -> str:
                 theirs = by_round(records, backend, keys, variant)  # noqa: B023
-                return f"{statistics.median(theirs.values()) / faker:.1f}{TIMES}"  # noqa: B023
+                return f"{statistics.median(theirs.values()) / below:.1f}{TIMES}"
 
             ceilings.append(
-                f"{backend}/{keys} {ceiling('factory_boy')} factory_boy, "
-                f"{ceiling('polyfactory')} polyfactory (same Faker configuration: "
-                f"{ceiling('factory_boy' + FAIR)} factory_boy, "
-                f"{ceiling('polyfactory' + FAIR)} polyfactory, "
-                f"{ceiling('raw_session' + FAIR)} raw ORM on `db_session`)"
+                f"{backend}/{keys} {ceiling('factory_boy', faker)} factory_boy, "
+                f"{ceiling('polyfactory', faker)} polyfactory; with the same Faker "
+                f"configuration, against Faker + statements ({faker * 1e3:.0f} + "
+                f"{probe['spent']['execute'] * 1e3:.0f} ms): "
+                f"{ceiling('factory_boy' + FAIR, floor)} factory_boy, "
+                f"{ceiling('polyfactory' + FAIR, floor)} polyfactory, "
+                f"{ceiling('raw_session' + FAIR, floor)} raw ORM on `db_session`"
             )
 
     def build_ratio(a: str, b: str) -> str:
@@ -1214,7 +1230,8 @@ def where_time_goes(
         "Ceilings set by Faker: the same Faker values alone take the time in the Faker column, "
         "so a `create_batch` that spent nothing else could be at most "
         + "; ".join(ceilings)
-        + ". For building, hand-written construction with the same Faker calls is "
+        + " (medians of the baselines over the rounds against this one probed call). "
+        "For building, hand-written construction with the same Faker calls is "
         f"{build_ratio('raw', 'factory_boy')} factory_boy with Faker's default and "
         f"{build_ratio('raw' + FAIR, 'factory_boy' + FAIR)} with the same Faker configuration "
         "as ours: a factory with zero overhead of its own could not do better.",
@@ -1282,10 +1299,15 @@ def section(
         "the same Faker calls (`name`, `sentence`, `paragraph`) and a counter/Sequence "
         "email for the unique column; keys come from the database (int) or "
         "`default=uuid.uuid4`. Ours draws them from aksara's Faker, which runs with "
-        "`use_weighting=False` (uniform sampling; `name()` about 10x faster); the baselines "
-        "use Faker's default weighted sampling, as their users get it. With weighted "
-        "sampling ours was 1.17-1.36x factory_boy and 0.86-0.99x raw ORM on the same "
-        "session (run of 2026-11-24 before the switch). See the module docstring of "
+        "`use_weighting=False` (uniform sampling; `name()` about 10x faster). Every baseline "
+        "runs twice: with Faker's default weighted sampling, as its users get it "
+        "(*default (weighted)* rows, issue 6's targets), and with the same Faker "
+        "configuration as ours (*same as ours* rows, issue 18's targets: factory_boy through a "
+        "`factory.Faker` subclass whose registry holds `Faker(use_weighting=False)`; "
+        "polyfactory with `__faker__ = Faker(use_weighting=False)` and `Use(fake.name)`...; "
+        "the raw ORM calls a `Faker(use_weighting=False)`). With weighted sampling ours was "
+        "1.17-1.36x factory_boy and 0.86-0.99x raw ORM on the same session (run of "
+        "2026-11-24 before the switch). See the module docstring of "
         "`benchmarks/factories.py`.",
         "",
         "Baselines: *raw ORM, plain async engine* = objects built by hand with the same Faker "

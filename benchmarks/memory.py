@@ -121,20 +121,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 '''
 
-DB_TEST = '''
+DB_TEST = """
 
 async def test_db_{i}(db_session: AsyncSession) -> None:
     db_session.add(Item(name="item {i}"))
     await db_session.commit()
     assert await db_session.scalar(select(func.count()).select_from(Item)) == 1
-'''
+"""
 
-PLAIN_TEST = '''
+PLAIN_TEST = """
 
 async def test_plain_{i}() -> None:
     await asyncio.sleep(0)
     assert {i} + 1 == {j}
-'''
+"""
 
 BASELINE_PYPROJECT = """[tool.pytest.ini_options]
 asyncio_mode = "auto"
