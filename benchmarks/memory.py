@@ -36,12 +36,14 @@ then ``--repeats`` rounds in which every (backend, variant, size) job runs
 once, in an order rotated every round. Reported: medians over the rounds, and
 the ratio as the median of the per-round ratios (a)/(b).
 
-``--trace`` adds one run of each variant at the full size under
-``tracemalloc`` (started at ``pytest_configure``, snapshot at
-``pytest_unconfigure``, so it shows what is still held at the end of the run)
-and lists the largest live allocations by file and line, to find what is kept
-per test. Its figures come from a separate run: tracing slows the run and
-costs memory of its own, so it is not part of the RSS rows.
+``--trace`` adds two runs of ``aksara test`` on SQLite, of ``--small`` and
+2 x ``--small`` tests, under ``tracemalloc`` (4 frames; started at
+``pytest_configure``, snapshot after ``gc.collect()`` at
+``pytest_unconfigure``, so it holds what is still allocated at the end) and
+compares the snapshots: what one more test keeps, in all and in allocations
+with a frame in ``aksara_testing`` (ours), with our largest ones listed.
+Tracing slows a run about fivefold and costs memory of its own, so these
+runs are not part of the RSS rows.
 
 Databases: SQLite files in the temporary projects. PostgreSQL (when
 ``AKSARA_TEST_POSTGRES_URL`` is set): the baseline uses
@@ -153,7 +155,7 @@ sys.stdout.write(done.stderr[-3000:])
 """
 
 TRACE_PLUGIN = '''
-"""Loaded with -p benchtrace: what is still allocated when the run ends."""
+"""Loaded with -p benchtrace: a tracemalloc snapshot of what is still allocated at the end."""
 
 import gc
 import os
@@ -161,24 +163,13 @@ import tracemalloc
 
 
 def pytest_configure(config):
-    tracemalloc.start(1)
+    tracemalloc.start(4)
 
 
 def pytest_unconfigure(config):
     gc.collect()
-    snapshot = tracemalloc.take_snapshot()
+    tracemalloc.take_snapshot().dump(os.environ["BENCH_TRACE_OUT"])
     tracemalloc.stop()
-    snapshot = snapshot.filter_traces([
-        tracemalloc.Filter(False, tracemalloc.__file__),
-        tracemalloc.Filter(False, "<frozen importlib._bootstrap*>"),
-    ])
-    stats = snapshot.statistics("lineno")
-    with open(os.environ["BENCH_TRACE_OUT"], "w") as out:
-        total = sum(s.size for s in stats)
-        out.write(f"{total}\\n")
-        for stat in stats[:25]:
-            frame = stat.traceback[0]
-            out.write(f"{stat.size}\\t{stat.count}\\t{frame.filename}:{frame.lineno}\\n")
 '''
 
 
@@ -329,7 +320,7 @@ def peaks(records: list[dict[str, Any]], name: str) -> dict[int, int]:
 
 def section(
     records: list[dict[str, Any]],
-    traces: dict[str, tuple[int, list[str]]],
+    traces: list[str],
     backends: Sequence[str],
     options: argparse.Namespace,
     pg_version: str | None,
@@ -402,26 +393,42 @@ def section(
     if traces:
         lines += [
             "",
-            f"`--trace`: one run per variant of {big:,} tests under `tracemalloc` (started at "
-            "`pytest_configure`, snapshot after `gc.collect()` at `pytest_unconfigure`): "
-            "what is still allocated at the end of the run, largest lines first (size, "
-            "blocks):",
+            f"`--trace`: `aksara test` on SQLite with {small:,} and {2 * small:,} tests under "
+            "`tracemalloc` (4 frames, snapshot after `gc.collect()` at `pytest_unconfigure`), "
+            f"the snapshots compared, per extra test: {traces[0]}",
             "",
+            *(f"- {line.strip()}" for line in traces[1:]),
         ]
-        for name, (total, top) in traces.items():
-            lines.append(f"- {name}: {total / 1024 / 1024:.1f} MB traced; " + "; ".join(top))
     lines.append(END_MARKER)
     return "\n".join(lines)
 
 
-def read_trace(path: Path) -> tuple[int, list[str]]:
-    total, *rows = path.read_text().splitlines()
-    top = []
-    for row in rows[:8]:
-        size, count, where = row.split("\t")
-        where = re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", where)
-        top.append(f"`{where}` {int(size) / 1024:.0f} KB/{int(count):,}")
-    return int(total), top
+def compare_traces(small: Path, big: Path, tests: int) -> list[str]:
+    """What one more test keeps: all of it, and what has a frame in aksara_testing."""
+    import tracemalloc
+
+    before, after = tracemalloc.Snapshot.load(str(small)), tracemalloc.Snapshot.load(str(big))
+    diff = after.compare_to(before, "traceback")
+    ours = [d for d in diff if any("/aksara_testing/" in f.filename for f in d.traceback)]
+    total = sum(d.size_diff for d in diff)
+    own = sum(d.size_diff for d in ours)
+    lines = [
+        f"all allocations {total / 1024 / tests:.2f} KB/test; with a frame in `aksara_testing` "
+        f"{own / 1024 / tests:.2f} KB/test. Ours, largest first (bytes/test, blocks/test, "
+        "the innermost of our frames):"
+    ]
+    for d in sorted(ours, key=lambda d: -d.size_diff)[:5]:
+        if d.size_diff < tests:  # under a byte per test
+            break
+        # tracemalloc lists frames oldest first: the last of ours, then where it was allocated
+        frame = [f for f in d.traceback if "/aksara_testing/" in f.filename][-1]
+        where = re.sub(r"^.*/aksara_testing/", "aksara_testing/", frame.filename)
+        inner = re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", d.traceback[-1].filename)
+        lines.append(
+            f"  `{where}:{frame.lineno}` (allocated in `{inner}:{d.traceback[-1].lineno}`) "
+            f"{d.size_diff / tests:.0f} B, {d.count_diff / tests:.2f}"
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------
@@ -454,7 +461,7 @@ def main(argv_: Sequence[str] | None = None) -> int:
     env = {**clean_env(), "PYTHONPYCACHEPREFIX": str(root / "pycache")}
     pg_version = None
     records: list[dict[str, Any]] = []
-    traces: dict[str, tuple[int, list[str]]] = {}
+    traces: list[str] = []
     try:
         jobs: list[Job] = []
         for backend in backends:
@@ -490,12 +497,14 @@ def main(argv_: Sequence[str] | None = None) -> int:
                 print(f"round {round_}: {json.dumps(record)}", file=sys.stderr, flush=True)
                 records.append(record)
         if options.trace:
-            for job in jobs:
-                if job.tests == options.tests:
-                    out = root / f"trace-{job.backend}-{job.variant}.txt"
-                    print(f"trace: {job.name}", file=sys.stderr, flush=True)
-                    run_job(job, env, trace_out=out)
-                    traces[job.name] = read_trace(out)
+            snapshots = []
+            for size in (options.small, 2 * options.small):
+                job = Job("sqlite", "aksara", size, root / "trace" / str(size))
+                write_project(job.root, "aksara", size, "sqlite:///app.db")
+                print(f"trace: {job.name}", file=sys.stderr, flush=True)
+                snapshots.append(root / f"trace-{size}.snapshot")
+                run_job(job, env, trace_out=snapshots[-1])
+            traces = compare_traces(*snapshots, options.small)
     finally:
         if server and "postgres" in backends:
             pg_admin(server, f'DROP DATABASE IF EXISTS "{check_name(BASELINE_DB)}" WITH (FORCE)')
