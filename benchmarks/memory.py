@@ -424,6 +424,7 @@ def compare_traces(small: Path, big: Path, tests: int) -> list[str]:
         frame = [f for f in d.traceback if "/aksara_testing/" in f.filename][-1]
         where = re.sub(r"^.*/aksara_testing/", "aksara_testing/", frame.filename)
         inner = re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", d.traceback[-1].filename)
+        inner = re.sub(r"^.*/(?=aksara_testing/)", "", inner)
         lines.append(
             f"  `{where}:{frame.lineno}` (allocated in `{inner}:{d.traceback[-1].lineno}`) "
             f"{d.size_diff / tests:.0f} B, {d.count_diff / tests:.2f}"
