@@ -95,6 +95,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _wire as wire  # noqa: E402  (statement and round-trip counting, shared with sync_run.py)
+
 TEMPLATES = HERE / "templates"
 RESULTS_FILE = HERE.parent / "RESULTS.md"
 START_MARKER = "<!-- isolation:start -->"
@@ -230,8 +233,10 @@ def database_name(variant: Variant) -> str:
     return name
 
 
-def database_url(backend: Backend, variant: Variant, project: Path) -> str:
-    """The URL written into a generated project."""
+def database_url(
+    backend: Backend, variant: Variant, project: Path, proxy_port: int | None = None
+) -> str:
+    """The URL written into a generated project (through the counting proxy on ``proxy_port``)."""
     if backend.name == "sqlite":
         if variant.url_style == "plain":
             return "sqlite:///app.db"  # relative to the project (pytest's cwd)
@@ -244,7 +249,8 @@ def database_url(backend: Backend, variant: Variant, project: Path) -> str:
     if variant.derives_test_database:
         name = name.removeprefix("test_")
     url = make_url(backend.server_url).set(drivername=driver, database=name)
-    return url.render_as_string(hide_password=False)
+    rendered = url.render_as_string(hide_password=False)
+    return wire.proxied_url(rendered, proxy_port) if proxy_port is not None else rendered
 
 
 def missing_modules(variant: Variant, backend: Backend) -> list[str]:
@@ -270,14 +276,16 @@ def expand_tests(template: str, n: int) -> str:
     return header + marker + "".join(copies)
 
 
-def generate_project(variant: Variant, backend: Backend, n: int, root: Path) -> Path:
+def generate_project(
+    variant: Variant, backend: Backend, n: int, root: Path, proxy_port: int | None = None
+) -> Path:
     project = root / backend.name / variant.template / f"n{n}"
     shutil.copytree(
         TEMPLATES / variant.template,
         project,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.db"),
     )
-    url = database_url(backend, variant, project)
+    url = database_url(backend, variant, project, proxy_port)
     for path in project.rglob("*"):
         if path.suffix in {".py", ".toml"}:
             text = path.read_text().replace(URL_PLACEHOLDER, url)
@@ -353,7 +361,9 @@ def pytest_env(pycache: Path) -> dict[str, str]:
     return env
 
 
-def run_job(job: Job) -> float:
+def run_job(
+    job: Job, extra_args: Sequence[str] = (), extra_env: dict[str, str] | None = None
+) -> float:
     """Run one generated project; return its wall-clock seconds."""
     cmd = [
         sys.executable,
@@ -365,12 +375,13 @@ def run_job(job: Job) -> float:
         "-p",
         "no:cacheprovider",
         *job.variant.pytest_args,
+        *extra_args,
     ]
     start = time.perf_counter()
     proc = subprocess.run(
         cmd,
         cwd=job.project,
-        env=pytest_env(job.pycache),
+        env={**pytest_env(job.pycache), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
@@ -457,6 +468,60 @@ def time_jobs(jobs: Sequence[Job], repeats: int, warmup: int) -> dict[Job, list[
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Statements and round trips per test
+# --------------------------------------------------------------------------
+
+COUNTED = ("b", "e")  # the baseline and ours
+
+
+def count_statements(
+    backend: Backend, variant: Variant, k: int, root: Path, pycache: Path
+) -> wire.Counts:
+    """Per-test statements (PostgreSQL: and round trips) of ``variant``, from 1- and K-test runs."""
+    samples = []
+    with wire.maybe_proxy(backend.server_url) as proxy:
+        for n in (1, k):
+            port = proxy.port if proxy else None
+            project = generate_project(variant, backend, n, root / "counts", port)
+            job = Job(backend, variant, n, project, pycache)
+            if proxy is not None:
+                samples.append(proxy.measure(lambda job=job: run_job(job)))
+            else:
+                args, env = wire.sqlite_plugin(project)
+                run_job(job, args, env)
+                samples.append(wire.read_sqlite_counts(project))
+    return wire.per_test(samples[0], samples[1], k)
+
+
+def count_all(
+    jobs: Sequence[Job], k: int, root: Path, pycache: Path
+) -> dict[tuple[str, str], wire.Counts]:
+    """Counts of the counted variants among ``jobs``, by (backend, variant letter)."""
+    counts: dict[tuple[str, str], wire.Counts] = {}
+    for job in jobs:
+        key = (job.backend.name, job.variant.letter)
+        if job.n == 1 and job.variant.letter in COUNTED and key not in counts:
+            log(f"counting statements: {job.backend.name} {job.variant.label}")
+            counts[key] = count_statements(job.backend, job.variant, k, root, pycache)
+    return counts
+
+
+def counts_table(counts: dict[tuple[str, str], wire.Counts]) -> str:
+    lines = [
+        "| Backend | Variant | statements/test | round trips/test | statements |",
+        "|---|---|---:|---:|---|",
+    ]
+    order = sorted(counts, key=lambda key: (key[0] != "sqlite", key[1]))
+    for backend, letter in order:
+        c = counts[(backend, letter)]
+        label = next(v.label for v in VARIANTS if v.letter == letter)
+        lines.append(
+            f"| {backend} | {label} | {wire._num(c.total)} | {c.trips()} | {c.describe()} |"
+        )
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------
@@ -627,14 +692,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="letters of the variants to run, e.g. 'abd' (default all)",
     )
     parser.add_argument(
+        "--count-tests", type=int, default=21, help="K, tests in the statement-count runs"
+    )
+    parser.add_argument("--no-counts", action="store_true", help="skip the statement counts")
+    parser.add_argument(
+        "--counts-only", action="store_true", help="only count statements (no timing)"
+    )
+    parser.add_argument(
         "--write", action="store_true", help=f"update the isolation section of {RESULTS_FILE.name}"
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the generated projects and print where they are"
     )
     args = parser.parse_args(argv)
-    if args.tests < 2 or args.repeats < 1 or args.warmup < 0:
-        parser.error("need --tests >= 2, --repeats >= 1, --warmup >= 0")
+    if args.tests < 2 or args.repeats < 1 or args.warmup < 0 or args.count_tests < 2:
+        parser.error("need --tests >= 2, --repeats >= 1, --warmup >= 0, --count-tests >= 2")
+    if args.counts_only and (args.no_counts or args.write):
+        parser.error("--counts-only counts and prints: not with --no-counts or --write")
     if BASELINE not in args.variants:
         log(f"note: variant ({BASELINE}) not selected, so no ratios are reported")
     return args
@@ -691,6 +765,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         with _maybe_postgres(plan) as pg_version:
             jobs = preflight(jobs, notes)
+            counts = {}
+            if not args.no_counts:
+                counts = count_all(jobs, args.count_tests, root, root / "pycache")
+                print(counts_table(counts))
+            if args.counts_only:
+                return 0
             timings = time_jobs(jobs, args.repeats, args.warmup) if jobs else {}
     finally:
         if args.keep:
