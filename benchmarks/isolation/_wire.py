@@ -42,13 +42,13 @@ from typing import Any
 
 __all__ = [
     "COUNT_FILE_ENV",
-    "maybe_proxy",
     "KINDS",
     "PLUGIN_FILE",
     "Counts",
     "PostgresProxy",
     "Sample",
     "kind",
+    "maybe_proxy",
     "per_test",
     "proxied_url",
     "read_sqlite_counts",
@@ -292,9 +292,7 @@ class PostgresProxy:
         time.sleep(0.2)  # the proxy's threads see the last messages
         after = self.snapshot()
         assert before.round_trips is not None and after.round_trips is not None
-        return Sample(
-            after.round_trips - before.round_trips, after.statements - before.statements
-        )
+        return Sample(after.round_trips - before.round_trips, after.statements - before.statements)
 
     def _accept(self) -> None:
         while True:
