@@ -20,8 +20,10 @@ Two halves:
 Per test = (count with K tests - count with 1 test)/(K - 1), which cancels
 start-up, schema and test-database work (:func:`per_test`).
 
-At import this module uses the standard library only (it is a pytest plugin
-of the generated projects); SQLAlchemy is imported where it is needed.
+At import this module uses the standard library and pytest only (it is a
+pytest plugin of the generated projects); SQLAlchemy is imported where it is
+needed. The test process also counts its Python function calls (``sys.setprofile``
+around each test's run protocol): a figure the machine's load does not move.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import os
 import socket
 import sqlite3
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -39,6 +42,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 __all__ = [
     "COUNT_FILE_ENV",
@@ -104,7 +109,7 @@ def _trace_connection(dbapi_connection: Any) -> None:
     inline = getattr(aio, "sqlite3_connection", None)  # aksara's loop-thread aiosqlite
     if isinstance(inline, sqlite3.Connection):
         inline.set_trace_callback(_trace)
-    elif aio is not None and hasattr(aio, "_execute"):  # aiosqlite: on its worker thread
+    elif type(aio).__module__.startswith("aiosqlite"):  # aiosqlite: on its worker thread
         from sqlalchemy.util import await_only
 
         await_only(aio._execute(lambda: aio._conn.set_trace_callback(_trace)))
@@ -124,6 +129,27 @@ def _install() -> None:
 _install()
 
 
+CALLS = "Python calls"  # a pseudo-kind: function calls while tests run (load-independent)
+
+
+def _count_call(_frame: Any, event: str, _arg: Any) -> None:
+    if event in ("call", "c_call"):
+        COUNTS[CALLS] += 1
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: Any, nextitem: Any) -> Iterator[object]:
+    """Count the Python function calls (and C calls) of each test's whole run protocol."""
+    counting = bool(os.environ.get(COUNT_FILE_ENV))
+    if counting:
+        sys.setprofile(_count_call)
+    try:
+        return (yield)
+    finally:
+        if counting:
+            sys.setprofile(None)
+
+
 def pytest_unconfigure(config: Any) -> None:
     path = os.environ.get(COUNT_FILE_ENV)
     if path:
@@ -138,7 +164,10 @@ def pytest_unconfigure(config: Any) -> None:
 
 @dataclass(frozen=True)
 class Sample:
-    """What one run sent: round trips (None: SQLite, in-process) and statements by kind."""
+    """What one run sent: round trips (None: SQLite, in-process) and statements by kind.
+
+    ``statements`` also holds the test process's Python calls (:data:`CALLS`), when counted.
+    """
 
     round_trips: int | None
     statements: Counter[str]
@@ -148,6 +177,7 @@ class Sample:
 class Counts:
     statements: dict[str, float]  # per test, by kind
     round_trips: float | None  # per test (PostgreSQL); None: in-process (SQLite)
+    calls: float | None = None  # Python function calls per test in the test process
 
     @property
     def total(self) -> float:
@@ -177,7 +207,8 @@ def per_test(one: Sample, many: Sample, k: int) -> Counts:
     trips = None
     if one.round_trips is not None and many.round_trips is not None:
         trips = (many.round_trips - one.round_trips) / (k - 1)
-    return Counts({key: v for key, v in kinds.items() if abs(v) > 0.01}, trips)
+    calls = kinds.pop(CALLS, None)
+    return Counts({key: v for key, v in kinds.items() if abs(v) > 0.01}, trips, calls)
 
 
 def sqlite_plugin(project: Path) -> tuple[list[str], dict[str, str]]:
@@ -187,8 +218,9 @@ def sqlite_plugin(project: Path) -> tuple[list[str], dict[str, str]]:
     return ["-p", "_wire"], {COUNT_FILE_ENV: str(out), "PYTHONPATH": str(project)}
 
 
-def read_sqlite_counts(project: Path) -> Sample:
-    return Sample(None, Counter(json.loads((project / "counts.json").read_text())))
+def read_sqlite_counts(project: Path, round_trips: int | None = None) -> Sample:
+    """What the plugin counted in ``project``'s run (SQLite statements, Python calls)."""
+    return Sample(round_trips, Counter(json.loads((project / "counts.json").read_text())))
 
 
 def proxied_url(url: str, port: int) -> str:
@@ -285,14 +317,20 @@ class PostgresProxy:
         with self.lock:
             return Sample(self.round_trips, Counter(self.kinds))
 
-    def measure(self, run: Callable[[], object]) -> Sample:
-        """What ``run()`` (a whole project run through this proxy) sent."""
+    def measure(self, run: Callable[[], object], project: Path | None = None) -> Sample:
+        """What ``run()`` (a whole project run through this proxy) sent.
+
+        With ``project``, the run also loaded the plugin: its Python calls are added.
+        """
         before = self.snapshot()
         run()
         time.sleep(0.2)  # the proxy's threads see the last messages
         after = self.snapshot()
         assert before.round_trips is not None and after.round_trips is not None
-        return Sample(after.round_trips - before.round_trips, after.statements - before.statements)
+        statements = after.statements - before.statements
+        if project is not None:
+            statements[CALLS] = read_sqlite_counts(project).statements[CALLS]
+        return Sample(after.round_trips - before.round_trips, statements)
 
     def _accept(self) -> None:
         while True:
