@@ -36,7 +36,7 @@ machine.
 
 Variants
 --------
-(a) plain-async        async tests with no database work (the floor)
+(a) plain-async        async tests with no database work
 (b) savepoint-fixture  the usual hand-written SQLAlchemy savepoint conftest
 (c) delete-all         real commits, every table emptied after each test
 (d) pytest-django      @pytest.mark.django_db sync tests, Django ORM
@@ -44,6 +44,20 @@ Variants
                        ``[tool.aksara]``, no conftest; skipped with a note
                        while ``aksara_testing`` cannot be imported or its
                        1-test project does not pass (plugin not ready yet)
+(f) work-only          the floor: the same work with no isolation at all (one
+                       session on one connection in one transaction for the
+                       run, ``join_transaction_mode="rollback_only"`` so
+                       ``commit()`` only flushes; the rows pile up, so it
+                       asserts ``>= 1``): what every variant pays
+
+Statements and round trips per test ((b), (e), (f); ``--count-tests`` K):
+the 1- and K-test projects run once more with a counter (``_wire.py``, shared
+with ``sync_run.py``); per test = (count_K - count_1)/(K - 1). SQLite: every
+statement the SQLite library runs (sqlite3's trace callback). PostgreSQL: the
+projects connect through a counting proxy in this process; round trip = a
+simple query or a Sync, each answered by ReadyForQuery. A bare round trip
+(asyncpg, ``SELECT 1`` as a simple query, median of 1,000) is timed before
+each pass, for the floor's parts.
 
 Each variant blocks the other variants' pytest plugins (``-p no:django``,
 ``-p no:asyncio``, ``-p no:aksara``): an installed but unused pytest-django
@@ -66,7 +80,8 @@ instead of creating and dropping its own.
 Usage::
 
     python benchmarks/isolation/run.py [--backend sqlite|postgres|all]
-        [--repeats 5] [--tests 1000] [--warmup 1] [--variants abcde] [--write] [--keep]
+        [--repeats 5] [--tests 1000] [--warmup 1] [--variants abcdef] [--count-tests 21]
+        [--no-counts] [--counts-only] [--write] [--keep]
 
 ``--write`` replaces the section between ``<!-- isolation:start -->`` and
 ``<!-- isolation:end -->`` in ``benchmarks/RESULTS.md`` (creating the file or
@@ -78,6 +93,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -89,12 +105,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _wire as wire  # noqa: E402  (statement and round-trip counting, shared with sync_run.py)
+
 TEMPLATES = HERE / "templates"
 RESULTS_FILE = HERE.parent / "RESULTS.md"
 START_MARKER = "<!-- isolation:start -->"
@@ -104,6 +123,9 @@ URL_PLACEHOLDER = "@DATABASE_URL@"
 REPEAT_MARKER = "# --- repeated for each test ---"
 TEST_FILE = "test_items.py"
 BASELINE = "b"
+OURS = "e"
+FLOOR = "f"
+TARGETS = {"postgres": 0.5, "sqlite": 0.35}  # issue 18: (e) against (b)
 NOISY_SPREAD = 0.5
 RUN_TIMEOUT_S = 1800
 DB_NAME_RE = re.compile(r"test_bench_[a-z0-9_]+")
@@ -214,6 +236,15 @@ VARIANTS: tuple[Variant, ...] = (
         requires=("aksara_testing",),
         postgres_requires=("asyncpg",),
     ),
+    Variant(
+        "f",
+        "work-only",
+        "work_only",
+        "the floor: the test's own work, no isolation (one session, one transaction)",
+        plugins=("asyncio",),
+        requires=("pytest_asyncio", "sqlalchemy", "aiosqlite"),
+        postgres_requires=("asyncpg",),
+    ),
 )
 
 
@@ -230,8 +261,10 @@ def database_name(variant: Variant) -> str:
     return name
 
 
-def database_url(backend: Backend, variant: Variant, project: Path) -> str:
-    """The URL written into a generated project."""
+def database_url(
+    backend: Backend, variant: Variant, project: Path, proxy_port: int | None = None
+) -> str:
+    """The URL written into a generated project (through the counting proxy on ``proxy_port``)."""
     if backend.name == "sqlite":
         if variant.url_style == "plain":
             return "sqlite:///app.db"  # relative to the project (pytest's cwd)
@@ -244,7 +277,8 @@ def database_url(backend: Backend, variant: Variant, project: Path) -> str:
     if variant.derives_test_database:
         name = name.removeprefix("test_")
     url = make_url(backend.server_url).set(drivername=driver, database=name)
-    return url.render_as_string(hide_password=False)
+    rendered = url.render_as_string(hide_password=False)
+    return wire.proxied_url(rendered, proxy_port) if proxy_port is not None else rendered
 
 
 def missing_modules(variant: Variant, backend: Backend) -> list[str]:
@@ -270,14 +304,16 @@ def expand_tests(template: str, n: int) -> str:
     return header + marker + "".join(copies)
 
 
-def generate_project(variant: Variant, backend: Backend, n: int, root: Path) -> Path:
+def generate_project(
+    variant: Variant, backend: Backend, n: int, root: Path, proxy_port: int | None = None
+) -> Path:
     project = root / backend.name / variant.template / f"n{n}"
     shutil.copytree(
         TEMPLATES / variant.template,
         project,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.db"),
     )
-    url = database_url(backend, variant, project)
+    url = database_url(backend, variant, project, proxy_port)
     for path in project.rglob("*"):
         if path.suffix in {".py", ".toml"}:
             text = path.read_text().replace(URL_PLACEHOLDER, url)
@@ -308,6 +344,26 @@ async def _execute_admin(server_url: str, statements: Sequence[str]) -> str:
         return str(await conn.fetchval("SHOW server_version"))
     finally:
         await conn.close()
+
+
+async def _round_trips(server_url: str, samples: int) -> float:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn(server_url))
+    try:
+        times = []
+        for _ in range(samples):
+            start = time.perf_counter()
+            await conn.execute("SELECT 1")  # one simple-query message, one ReadyForQuery
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+    finally:
+        await conn.close()
+
+
+def round_trip_ms(server_url: str, samples: int = 1000) -> float:
+    """The median time of one bare round trip to the server through asyncpg, in ms."""
+    return asyncio.run(_round_trips(server_url, samples))
 
 
 def drop_statement(name: str) -> str:
@@ -353,7 +409,9 @@ def pytest_env(pycache: Path) -> dict[str, str]:
     return env
 
 
-def run_job(job: Job) -> float:
+def run_job(
+    job: Job, extra_args: Sequence[str] = (), extra_env: dict[str, str] | None = None
+) -> float:
     """Run one generated project; return its wall-clock seconds."""
     cmd = [
         sys.executable,
@@ -365,12 +423,13 @@ def run_job(job: Job) -> float:
         "-p",
         "no:cacheprovider",
         *job.variant.pytest_args,
+        *extra_args,
     ]
     start = time.perf_counter()
     proc = subprocess.run(
         cmd,
         cwd=job.project,
-        env=pytest_env(job.pycache),
+        env={**pytest_env(job.pycache), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
@@ -437,11 +496,18 @@ def rotated(items: Sequence[Job], by: int) -> list[Job]:
     return [*items[k:], *items[:k]]
 
 
-def time_jobs(jobs: Sequence[Job], repeats: int, warmup: int) -> dict[Job, list[float]]:
+def time_jobs(
+    jobs: Sequence[Job],
+    repeats: int,
+    warmup: int,
+    each_pass: Callable[[], None] = lambda: None,
+) -> dict[Job, list[float]]:
     timings: dict[Job, list[float]] = {job: [] for job in jobs}
     total = (warmup + repeats) * len(jobs)
     done = 0
     for rep in range(-warmup, repeats):
+        if rep >= 0:
+            each_pass()
         for job in rotated(jobs, rep):
             seconds = run_job(job)
             done += 1
@@ -457,6 +523,63 @@ def time_jobs(jobs: Sequence[Job], repeats: int, warmup: int) -> dict[Job, list[
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Statements and round trips per test
+# --------------------------------------------------------------------------
+
+COUNTED = ("a", "b", "e", "f")  # no database, the baseline, ours, the floor
+
+
+def count_statements(
+    backend: Backend, variant: Variant, k: int, root: Path, pycache: Path
+) -> wire.Counts:
+    """Per-test statements (PostgreSQL: and round trips) of ``variant``, from 1- and K-test runs."""
+    samples = []
+    with wire.maybe_proxy(backend.server_url) as proxy:
+        for n in (1, k):
+            port = proxy.port if proxy else None
+            project = generate_project(variant, backend, n, root / "counts", port)
+            job = Job(backend, variant, n, project, pycache)
+            args, env = wire.sqlite_plugin(project)  # also counts Python calls
+            if proxy is not None:
+                samples.append(proxy.measure(functools.partial(run_job, job, args, env), project))
+            else:
+                run_job(job, args, env)
+                samples.append(wire.read_sqlite_counts(project))
+    return wire.per_test(samples[0], samples[1], k)
+
+
+def count_all(
+    jobs: Sequence[Job], k: int, root: Path, pycache: Path
+) -> dict[tuple[str, str], wire.Counts]:
+    """Counts of the counted variants among ``jobs``, by (backend, variant letter)."""
+    counts: dict[tuple[str, str], wire.Counts] = {}
+    for job in jobs:
+        key = (job.backend.name, job.variant.letter)
+        if job.n == 1 and job.variant.letter in COUNTED and key not in counts:
+            log(f"counting statements: {job.backend.name} {job.variant.label}")
+            counts[key] = count_statements(job.backend, job.variant, k, root, pycache)
+    return counts
+
+
+def counts_table(counts: dict[tuple[str, str], wire.Counts]) -> str:
+    lines = [
+        "| Backend | Variant | statements/test | round trips/test | Python calls/test "
+        "| statements |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    order = sorted(counts, key=lambda key: (key[0] != "sqlite", key[1]))
+    for backend, letter in order:
+        c = counts[(backend, letter)]
+        label = next(v.label for v in VARIANTS if v.letter == letter)
+        calls = f"{c.calls:,.0f}" if c.calls is not None else "-"
+        lines.append(
+            f"| {backend} | {label} | {wire._num(c.total)} | {c.trips()} | {calls} "
+            f"| {c.describe()} |"
+        )
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------
@@ -506,17 +629,98 @@ def build_rows(timings: dict[Job, list[float]], n: int) -> list[Row]:
 
 def markdown_table(rows: Sequence[Row], n: int) -> str:
     lines = [
-        f"| Backend | Variant | ms/test (median) | range | x (b) | T1 s | T{n} s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        f"| Backend | Variant | ms/test (median) | range | x (b) | target | met | T1 s | T{n} s |",
+        "|---|---|---:|---:|---:|---|---|---:|---:|",
     ]
     for r in rows:
         ratio = f"{statistics.median(r.ratios):.2f}x" if r.ratios else "-"
+        target, met = "", ""
+        if r.variant.letter == OURS and r.ratios and r.backend in TARGETS:
+            goal = TARGETS[r.backend]
+            target = f"<= {goal:.2f}x"
+            met = "yes" if statistics.median(r.ratios) <= goal else "**no**"
+        elif r.variant.letter == FLOOR:
+            target = "floor"
         lines.append(
             f"| {r.backend} | {r.variant.label} | {r.median_ms:.2f} | "
-            f"{min(r.costs_ms):.2f} to {max(r.costs_ms):.2f} | {ratio} | "
+            f"{min(r.costs_ms):.2f} to {max(r.costs_ms):.2f} | {ratio} | {target} | {met} | "
             f"{statistics.median(r.t1):.2f} | {statistics.median(r.tn):.2f} |"
         )
     return "\n".join(lines)
+
+
+def _paired(rows: Sequence[Row], backend: str, a: str, b: str) -> list[float] | None:
+    """Per-pass differences cost(a) - cost(b), ms/test, on ``backend``."""
+    found = {r.variant.letter: r for r in rows if r.backend == backend}
+    if a not in found or b not in found:
+        return None
+    return [x - y for x, y in zip(found[a].costs_ms, found[b].costs_ms, strict=True)]
+
+
+def floor_notes(
+    rows: Sequence[Row],
+    counts: dict[tuple[str, str], wire.Counts],
+    round_trip_ms: Sequence[float],
+) -> list[str]:
+    """The floor under the target and its parts, per backend, from this run's rows."""
+    notes = []
+    for backend in ("sqlite", "postgres"):
+        found = {r.variant.letter: r for r in rows if r.backend == backend}
+        if not {BASELINE, OURS, FLOOR} <= set(found):
+            continue
+        base, ours, floor = found[BASELINE], found[OURS], found[FLOOR]
+        goal = TARGETS[backend]
+        work = _paired(rows, backend, FLOOR, "a")
+        isolation = _paired(rows, backend, OURS, FLOOR)
+        assert isolation is not None
+        allowed = [goal * b - f for b, f in zip(base.costs_ms, floor.costs_ms, strict=True)]
+        text = (
+            f"{backend}: floor (f) = {floor.median_ms:.2f} ms/test = "
+            f"{statistics.median(floor.ratios):.2f}x (b)"
+        )
+        if work is not None:
+            text += (
+                f" (the async test itself, (a), {found['a'].median_ms:.2f} ms + its ORM work "
+                f"and statements {statistics.median(work):.2f} ms)"
+            )
+        text += (
+            f". The target {goal:.2f}x (b) leaves {statistics.median(allowed):.2f} ms/test "
+            f"for isolation on top of the floor; aksara's isolation costs (e) - (f) = "
+            f"{statistics.median(isolation):.2f} ms/test"
+        )
+        ours_counts, floor_counts = counts.get((backend, OURS)), counts.get((backend, FLOOR))
+        if (
+            backend == "postgres"
+            and ours_counts
+            and ours_counts.round_trips
+            and floor_counts
+            and floor_counts.round_trips is not None
+            and round_trip_ms
+        ):
+            floor_trips = floor_counts.round_trips
+            extra = ours_counts.round_trips - floor_trips
+            rt = statistics.median(round_trip_ms)
+            text += (
+                f", of which {wire._num(extra)} round trips more than the floor's "
+                f"{wire._num(floor_trips)} x {rt:.3f} ms (a bare round trip measured in this "
+                f"run, median of {len(round_trip_ms)} samples) = {extra * rt:.2f} ms; the rest is "
+                "Python: SQLAlchemy's savepoint transactions for the session, a new session "
+                "per test, the plugin's hooks"
+            )
+        calls = {
+            letter: counts[(backend, letter)].calls
+            for letter in ("a", "b", "e", "f")
+            if (backend, letter) in counts
+        }
+        if all(calls.get(letter) is not None for letter in ("a", "b", "e", "f")):
+            a, b, e, f = (float(calls[letter] or 0) for letter in ("a", "b", "e", "f"))
+            text += (
+                f". In Python calls per test (a count the machine's load does not move; (a) = "
+                f"{a:,.0f}), over the test with no database: (b) {b - a:,.0f}, (e) {e - a:,.0f} "
+                f"= {(e - a) / (b - a):.2f}x, (f) {f - a:,.0f} = {(f - a) / (b - a):.2f}x"
+            )
+        notes.append(text + f" ({'met' if statistics.median(ours.ratios) <= goal else 'missed'}).")
+    return notes
 
 
 def noise_notes(rows: Sequence[Row]) -> list[str]:
@@ -574,7 +778,35 @@ def machine_description(pg_version: str | None) -> str:
     )
 
 
-def render_section(table: str, machine: str, notes: Sequence[str], command: str) -> str:
+ROUND_TRIPS = (
+    "Round trips above the test's own. The test's own work needs two: its INSERT (sent "
+    "by the commit's flush) and its SELECT; inside a test the commit itself needs the "
+    "server only for isolation. aksara (e) sends four per test on PostgreSQL: (1) "
+    "`ROLLBACK TO SAVEPOINT aksara_1; SAVEPOINT sa_savepoint_1` in one simple-query "
+    "message just before the INSERT: the previous test's rollback (aksara sends it at the "
+    "next database use, not at teardown) and the savepoint the session's transaction "
+    'runs in (`join_transaction_mode="create_savepoint"`, so that `rollback()` works '
+    "as in production); (2) the INSERT; (3) `RELEASE SAVEPOINT sa_savepoint_1; SAVEPOINT "
+    "sa_savepoint_2` before the SELECT: the commit, and the savepoint of the session's "
+    "next transaction, which a later `rollback()` in the same test returns to; (4) the "
+    "SELECT. Three is reached only by dropping (3), i.e. a session whose `commit()` "
+    "leaves no savepoint (a later `rollback()` would then undo the committed rows too), "
+    "or by pipelining (3) with the SELECT, which asyncpg does not offer: each of its "
+    "messages waits for its ReadyForQuery. The savepoint statements go to asyncpg as "
+    "simple queries (no Parse/Describe/Bind); no `BEGIN` or `SELECT 1` is sent per test. "
+    "The hand-written fixture (b) sends every statement in its own round trip, and "
+    "begins and rolls back a real transaction per test."
+)
+
+
+def render_section(
+    table: str,
+    machine: str,
+    notes: Sequence[str],
+    command: str,
+    counts: str = "",
+    floors: Sequence[str] = (),
+) -> str:
     today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     parts = [
         START_MARKER,
@@ -585,10 +817,30 @@ def render_section(table: str, machine: str, notes: Sequence[str], command: str)
         "Each test inserts a row, commits, counts the rows and asserts 1. Per-test cost "
         "= (T_N - T_1)/(N - 1) from whole `pytest` subprocess runs, interleaved across "
         "variants; median over the passes, ratio = median of per-pass ratios against (b). "
-        "See `benchmarks/isolation/run.py` for the method.",
+        "(f) is the floor: the same test with no isolation at all (one session on one "
+        "connection in one transaction, `commit()` only flushes; rows pile up, so it "
+        "asserts >= 1): the test's own work, which every variant pays. Targets (issue 18): "
+        f"(e) <= {TARGETS['postgres']:.2f}x (b) on PostgreSQL (asyncpg), <= "
+        f"{TARGETS['sqlite']:.2f}x on SQLite. See `benchmarks/isolation/run.py` for the method.",
         "",
         table,
     ]
+    if floors:
+        parts += ["", "Floors, from the same passes (per-pass differences, medians):", ""]
+        parts += [f"- {floor}" for floor in floors]
+    if counts:
+        parts += [
+            "",
+            "Statements and round trips per test, (count with K tests - count with 1)/(K - 1) "
+            "(SQLite: the statements the SQLite library runs, via sqlite3's trace callback; "
+            "PostgreSQL: the client's protocol messages through a counting proxy, round trip "
+            "= a simple query or a Sync, each answered by ReadyForQuery; see "
+            "`benchmarks/isolation/_wire.py`):",
+            "",
+            counts,
+            "",
+            ROUND_TRIPS,
+        ]
     if notes:
         parts += ["", *(f"- {note}" for note in notes)]
     parts += [END_MARKER]
@@ -623,8 +875,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="untimed passes (default 1)")
     parser.add_argument(
         "--variants",
-        default="abcde",
+        default="abcdef",
         help="letters of the variants to run, e.g. 'abd' (default all)",
+    )
+    parser.add_argument(
+        "--count-tests", type=int, default=21, help="K, tests in the statement-count runs"
+    )
+    parser.add_argument("--no-counts", action="store_true", help="skip the statement counts")
+    parser.add_argument(
+        "--counts-only", action="store_true", help="only count statements (no timing)"
     )
     parser.add_argument(
         "--write", action="store_true", help=f"update the isolation section of {RESULTS_FILE.name}"
@@ -633,8 +892,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the generated projects and print where they are"
     )
     args = parser.parse_args(argv)
-    if args.tests < 2 or args.repeats < 1 or args.warmup < 0:
-        parser.error("need --tests >= 2, --repeats >= 1, --warmup >= 0")
+    if args.tests < 2 or args.repeats < 1 or args.warmup < 0 or args.count_tests < 2:
+        parser.error("need --tests >= 2, --repeats >= 1, --warmup >= 0, --count-tests >= 2")
+    if args.counts_only and (args.no_counts or args.write):
+        parser.error("--counts-only counts and prints: not with --no-counts or --write")
     if BASELINE not in args.variants:
         log(f"note: variant ({BASELINE}) not selected, so no ratios are reported")
     return args
@@ -691,7 +952,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         with _maybe_postgres(plan) as pg_version:
             jobs = preflight(jobs, notes)
-            timings = time_jobs(jobs, args.repeats, args.warmup) if jobs else {}
+            counts = {}
+            if not args.no_counts:
+                counts = count_all(jobs, args.count_tests, root, root / "pycache")
+                print(counts_table(counts))
+            if args.counts_only:
+                return 0
+            pg = next((j.backend for j in jobs if j.backend.server_url), None)
+            trips: list[float] = []
+
+            def measure_round_trip() -> None:
+                if pg is not None and pg.server_url is not None:
+                    trips.append(round_trip_ms(pg.server_url))
+
+            timings = time_jobs(jobs, args.repeats, args.warmup, measure_round_trip) if jobs else {}
     finally:
         if args.keep:
             log(f"generated projects kept in {root}")
@@ -706,13 +980,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = build_rows(timings, args.tests)
     notes += noise_notes(rows)
     table = markdown_table(rows, args.tests)
+    floors = floor_notes(rows, counts, trips)
     print(table)
+    for floor in floors:
+        print(f"\n- {floor}", end="")
     for note in notes:
         print(f"\n- {note}", end="")
     print()
     if args.write:
         command = " ".join(["python", "benchmarks/isolation/run.py", *sys.argv[1:]])
-        write_results(render_section(table, machine_description(pg_version), notes, command))
+        counted = counts_table(counts) if counts else ""
+        write_results(
+            render_section(table, machine_description(pg_version), notes, command, counted, floors)
+        )
         log(f"wrote {RESULTS_FILE}")
     return 0
 

@@ -52,12 +52,13 @@ paired within a pass. Target (issue 20): <= 1.0x on every backend. Each run
 must report exactly N passed tests.
 
 Statement counts: the same projects with 1 and K (``--count-tests``) tests,
-run once more with a counter; per test = (count_K - count_1)/(K - 1). SQLite:
-every statement the SQLite library runs (``sqlite3`` trace callback, plugin
-``sync_templates/_count/_benchcount.py``). PostgreSQL: the projects connect
-through a small proxy in this process that reads the client's protocol
-messages: round trips = simple queries + Syncs (each waits for the server's
-ReadyForQuery), statements = the statements in simple queries + Executes.
+run once more with a counter; per test = (count_K - count_1)/(K - 1). The
+counting is ``_wire.py``'s, shared with ``run.py``: SQLite, every statement
+the SQLite library runs (``sqlite3`` trace callback, ``_wire.py`` loaded as a
+plugin of the project); PostgreSQL, the projects connect through a small proxy
+in this process that reads the client's protocol messages: round trips =
+simple queries + Syncs (each waits for the server's ReadyForQuery),
+statements = the statements in simple queries + Executes.
 
 Leak check: the write project with N tests under ``aksara test --reuse-db``
 ((c) and (e)), then ``SELECT count(*) FROM items`` on the kept test database
@@ -91,7 +92,6 @@ names (the second stops with aksara's "in use by another run").
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import importlib.util
 import json
@@ -100,15 +100,11 @@ import platform
 import re
 import resource
 import shutil
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -140,10 +136,10 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 # The async benchmark's helpers (test expansion, admin SQL, machine info) and the
-# statement classifier shared with the SQLite counting plugin.
+# statement counting both benchmarks share.
 base = _load("_isolation_run", HERE / "run.py")
+wire = base.wire
 PLUGINS = TEMPLATES / "_plugins"
-benchcount = _load("_benchcount", PLUGINS / "_benchcount.py")
 sys.path.insert(0, str(BENCHMARKS))
 from _results import replace_section  # noqa: E402
 
@@ -246,7 +242,6 @@ def generate(
     root: Path,
     *,
     proxy_port: int | None = None,
-    counting: bool = False,
 ) -> Path:
     where = target.driver if target else "nodb"
     project = root / where / variant.template / (workload or variant.tests or "") / f"n{n}"
@@ -254,7 +249,7 @@ def generate(
     # The app first: a variant's template may replace one of its modules (aksara_engine).
     shutil.copytree(TEMPLATES / "_app", project, ignore=ignore)
     shutil.copytree(TEMPLATES / variant.template, project, dirs_exist_ok=True, ignore=ignore)
-    shutil.copy(PLUGINS / ("_benchcount.py" if counting else "_benchtime.py"), project)
+    shutil.copy(PLUGINS / "_benchtime.py", project)
     tests = (TEMPLATES / "_tests" / f"{variant.tests or workload}.py").read_text()
     (project / TEST_FILE).write_text(base.expand_tests(tests, n))
     url = database_url(target, variant.database, proxy_port)
@@ -388,182 +383,28 @@ def recipe_database(server_url: str | None) -> Iterator[str | None]:
         admin(server_url, [base.drop_statement(name) for name in names])
 
 
-_STARTUP_CODES = {80877103, 80877104}  # SSLRequest, GSSENCRequest: the server answers 'N'
-
-
-class _ClientStream:
-    """Parses what a client sends a PostgreSQL server and counts it in ``proxy``."""
-
-    def __init__(self, proxy: PostgresProxy) -> None:
-        self.proxy = proxy
-        self.buffer = b""
-        self.started = False
-        self.statements: dict[bytes, str] = {}  # prepared statement name -> SQL
-        self.portals: dict[bytes, str] = {}
-
-    def feed(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            if not self.started:
-                if len(self.buffer) < 8:
-                    return
-                (length,) = struct.unpack("!I", self.buffer[:4])
-                if len(self.buffer) < length:
-                    return
-                (code,) = struct.unpack("!I", self.buffer[4:8])
-                self.buffer = self.buffer[length:]
-                self.started = code not in _STARTUP_CODES
-                continue
-            if len(self.buffer) < 5:
-                return
-            (length,) = struct.unpack("!I", self.buffer[1:5])
-            if len(self.buffer) < length + 1:
-                return
-            tag, body = self.buffer[:1], self.buffer[5 : length + 1]
-            self.buffer = self.buffer[length + 1 :]
-            self.message(tag, body)
-
-    def message(self, tag: bytes, body: bytes) -> None:
-        if tag == b"Q":
-            self.proxy.count_round_trip()
-            for sql in body.rstrip(b"\0").decode(errors="replace").split(";"):
-                self.proxy.count_statement(sql)
-        elif tag == b"P":
-            name, rest = body.split(b"\0", 1)
-            self.statements[name] = rest.split(b"\0", 1)[0].decode(errors="replace")
-        elif tag == b"B":
-            portal, statement, _ = body.split(b"\0", 2)
-            self.portals[portal] = self.statements.get(statement, "?")
-        elif tag == b"E":
-            portal = body.split(b"\0", 1)[0]
-            self.proxy.count_statement(self.portals.get(portal, "?"))
-        elif tag == b"S":
-            self.proxy.count_round_trip()
-
-
-class PostgresProxy:
-    """A TCP proxy to the PostgreSQL server that counts round trips and statements."""
-
-    def __init__(self, server_url: str) -> None:
-        from sqlalchemy.engine import make_url
-
-        url = make_url(server_url)
-        self.upstream = (url.host or "127.0.0.1", url.port or 5432)
-        self.lock = threading.Lock()
-        self.round_trips = 0
-        self.kinds: Counter[str] = Counter()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def count_round_trip(self) -> None:
-        with self.lock:
-            self.round_trips += 1
-
-    def count_statement(self, sql: str) -> None:
-        found = benchcount.kind(sql)
-        if found:
-            with self.lock:
-                self.kinds[found] += 1
-
-    def snapshot(self) -> tuple[int, Counter[str]]:
-        with self.lock:
-            return self.round_trips, Counter(self.kinds)
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream)
-            for sock in (client, server):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            stream = _ClientStream(self)
-            threading.Thread(target=self._pump, args=(client, server, stream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, None), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, stream: _ClientStream | None) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                if stream is not None:
-                    stream.feed(data)
-                sink.sendall(data)
-        for sock in (source, sink):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 # --------------------------------------------------------------------------
 # Statement counts
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class Counts:
-    statements: dict[str, float]  # per test, by kind
-    round_trips: float | None  # per test (PostgreSQL)
-
-    @property
-    def total(self) -> float:
-        return sum(self.statements.values())
-
-    def describe(self) -> str:
-        order = [*benchcount.KINDS, *sorted(set(self.statements) - set(benchcount.KINDS))]
-        parts = [
-            f"{_num(self.statements[k])} {k}"
-            for k in order
-            if k in self.statements and abs(self.statements[k]) > 0.01
-        ]
-        return ", ".join(parts)
-
-
-def _num(x: float) -> str:
-    return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.2f}"
-
-
 def count_statements(
     target: Target, variant: Variant, workload: str, k: int, root: Path, pycache: Path
-) -> Counts:
+) -> wire.Counts:
     """Per-test statements (and PostgreSQL round trips) of ``variant`` on ``target``."""
-    samples: list[tuple[int, Counter[str]]] = []
-    proxy = PostgresProxy(target.server_url) if target.server_url is not None else None
-    try:
+    samples = []
+    with wire.maybe_proxy(target.server_url) as proxy:
         for n in (1, k):
-            project = generate(
-                variant,
-                target,
-                workload,
-                n,
-                root / "counts",
-                proxy_port=proxy.port if proxy else None,
-                counting=proxy is None,
-            )
+            port = proxy.port if proxy else None
+            project = generate(variant, target, workload, n, root / "counts", proxy_port=port)
             job = Job(variant, target, workload, n, project)
             if proxy is not None:
-                before = proxy.snapshot()
-                run(job, pycache)
-                time.sleep(0.2)  # the proxy's threads see the last messages
-                after = proxy.snapshot()
-                samples.append((after[0] - before[0], after[1] - before[1]))
+                samples.append(proxy.measure(lambda job=job: run(job, pycache)))
             else:
-                out = project / "counts.json"
-                env = {"BENCH_COUNT_FILE": str(out), "PYTHONPATH": str(project)}
-                run(job, pycache, ["-p", "_benchcount"], env)
-                samples.append((0, Counter(json.loads(out.read_text()))))
-    finally:
-        if proxy is not None:
-            proxy.close()
-    (rt1, c1), (rtk, ck) = samples
-    kinds = {key: (ck[key] - c1[key]) / (k - 1) for key in set(ck) | set(c1)}
-    return Counts(
-        {key: v for key, v in kinds.items() if abs(v) > 0.01},
-        (rtk - rt1) / (k - 1) if proxy is not None else None,
-    )
+                args, env = wire.sqlite_plugin(project)
+                run(job, pycache, args, env)
+                samples.append(wire.read_sqlite_counts(project))
+    return wire.per_test(samples[0], samples[1], k)
 
 
 # --------------------------------------------------------------------------
@@ -637,7 +478,7 @@ class Row:
     target: Target
     workload: str
     values: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # variant -> metric
-    counts: dict[str, Counts] = field(default_factory=dict)
+    counts: dict[str, wire.Counts] = field(default_factory=dict)
 
     @property
     def ours(self) -> list[Variant]:
@@ -769,10 +610,9 @@ def counts_table(rows: Sequence[Row]) -> str:
             c = r.counts.get(variant.key)
             if c is None:
                 continue
-            trips = _num(c.round_trips) if c.round_trips is not None else "in-process"
             lines.append(
-                f"| {r.target.label} | {r.workload} | {variant.label} | {_num(c.total)} | "
-                f"{trips} | {c.describe()} |"
+                f"| {r.target.label} | {r.workload} | {variant.label} | {wire._num(c.total)} | "
+                f"{c.trips()} | {c.describe()} |"
             )
     return "\n".join(lines)
 
