@@ -33,6 +33,13 @@ class Scratch:
     """The scratch database at ``target``, being created from the moment this exists."""
 
     def __init__(self, target: SafeTarget, owner: str) -> None:
+        from .._db import admin_engine
+
+        # Import here what the thread will run (our database modules, SQLAlchemy's
+        # dialect, the driver): an import on the thread would run pytest's assertion
+        # rewriting next to the main thread's collection, and two threads building ASTs
+        # at once can fail on CPython 3.11 ("AST constructor recursion depth mismatch").
+        admin_engine(target.url)
         self.target = target
         self._owner = owner
         self._lock: RunLock | None = None
