@@ -49,8 +49,12 @@ Variants
                        run, ``join_transaction_mode="rollback_only"`` so
                        ``commit()`` only flushes; the rows pile up, so it
                        asserts ``>= 1``): what every variant pays
+(g) aksara-flush-commit a what-if, not an option of the plugin: (e) with the
+                       test's session joined in ``rollback_only`` mode, so
+                       ``commit()`` only flushes: what the production
+                       behaviour of ``commit()``/``rollback()`` in a test costs
 
-Statements and round trips per test ((b), (e), (f); ``--count-tests`` K):
+Statements and round trips per test ((b), (e), (f), (g); ``--count-tests`` K):
 the 1- and K-test projects run once more with a counter (``_wire.py``, shared
 with ``sync_run.py``); per test = (count_K - count_1)/(K - 1). SQLite: every
 statement the SQLite library runs (sqlite3's trace callback). PostgreSQL: the
@@ -80,7 +84,7 @@ instead of creating and dropping its own.
 Usage::
 
     python benchmarks/isolation/run.py [--backend sqlite|postgres|all]
-        [--repeats 5] [--tests 1000] [--warmup 1] [--variants abcdef] [--count-tests 21]
+        [--repeats 5] [--tests 1000] [--warmup 1] [--variants abcdefg] [--count-tests 21]
         [--no-counts] [--counts-only] [--write] [--keep]
 
 ``--write`` replaces the section between ``<!-- isolation:start -->`` and
@@ -125,6 +129,7 @@ TEST_FILE = "test_items.py"
 BASELINE = "b"
 OURS = "e"
 FLOOR = "f"
+WHAT_IF = "g"  # (e) with commit() only flushing
 TARGETS = {"postgres": 0.5, "sqlite": 0.35}  # issue 18: (e) against (b)
 NOISY_SPREAD = 0.5
 RUN_TIMEOUT_S = 1800
@@ -243,6 +248,18 @@ VARIANTS: tuple[Variant, ...] = (
         "the floor: the test's own work, no isolation (one session, one transaction)",
         plugins=("asyncio",),
         requires=("pytest_asyncio", "sqlalchemy", "aiosqlite"),
+        postgres_requires=("asyncpg",),
+    ),
+    Variant(
+        "g",
+        "aksara-flush-commit",
+        "aksara_flush_commit",
+        "what-if: (e) with commit() only flushing (rollback_only session)",
+        plugins=("aksara", "asyncio"),
+        url_style="plain",
+        optional=True,
+        derives_test_database=True,
+        requires=("aksara_testing",),
         postgres_requires=("asyncpg",),
     ),
 )
@@ -529,7 +546,7 @@ def log(message: str) -> None:
 # Statements and round trips per test
 # --------------------------------------------------------------------------
 
-COUNTED = ("a", "b", "e", "f")  # no database, the baseline, ours, the floor
+COUNTED = ("a", "b", "e", "f", "g")  # no database, the baseline, ours, the floor, what-if
 
 
 def count_statements(
@@ -719,6 +736,27 @@ def floor_notes(
                 f"{a:,.0f}), over the test with no database: (b) {b - a:,.0f}, (e) {e - a:,.0f} "
                 f"= {(e - a) / (b - a):.2f}x, (f) {f - a:,.0f} = {(f - a) / (b - a):.2f}x"
             )
+        what_if = found.get(WHAT_IF)
+        if what_if is not None and what_if.ratios:
+            saved = _paired(rows, backend, OURS, WHAT_IF)
+            assert saved is not None
+            text += (
+                f". What-if (g), the same plugin with `commit()` only flushing (the production "
+                f"behaviour of `commit()` and `rollback()` inside a test given up): "
+                f"{what_if.median_ms:.2f} ms/test = {statistics.median(what_if.ratios):.2f}x (b), "
+                f"(e) - (g) = {statistics.median(saved):.2f} ms/test"
+            )
+            what_if_counts = counts.get((backend, WHAT_IF))
+            if what_if_counts and what_if_counts.calls is not None and ours_counts:
+                text += (
+                    f", {float(ours_counts.calls or 0) - float(what_if_counts.calls):,.0f} "
+                    "Python calls"
+                )
+                if what_if_counts.round_trips is not None and ours_counts.round_trips:
+                    text += (
+                        f" and {wire._num(ours_counts.round_trips - what_if_counts.round_trips)} "
+                        "round trip"
+                    )
         notes.append(text + f" ({'met' if statistics.median(ours.ratios) <= goal else 'missed'}).")
     return notes
 
@@ -875,7 +913,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="untimed passes (default 1)")
     parser.add_argument(
         "--variants",
-        default="abcdef",
+        default="abcdefg",
         help="letters of the variants to run, e.g. 'abd' (default all)",
     )
     parser.add_argument(
