@@ -75,7 +75,7 @@ class Resolver:
         return stub
 
     def fake(self, provider: str, **kwargs: Any) -> Any:
-        return self.state.fake(provider, **kwargs)
+        return self.state.fake_synced(provider, **kwargs)  # synced by next_sequence in __init__
 
     def build_child(self, factory: type[Factory[Any]], overrides: dict[str, Any]) -> Any:
         return factory._make(overrides, self.state, self.hooks)

@@ -72,11 +72,21 @@ class FactoryState:
         return self._faker
 
     def fake(self, provider: str, **kwargs: Any) -> Any:
-        faker = self.faker
+        """A value of Faker's ``provider``, drawn for the scope working now."""
+        self._sync()
+        return self.fake_synced(provider, **kwargs)
+
+    def fake_synced(self, provider: str, **kwargs: Any) -> Any:
+        """:meth:`fake` for callers already synced with the scope working now.
+
+        A :class:`Resolver` is: it took the object's sequence number when it was
+        made, and one object is built within one scope. Skipping the scope check
+        saves three calls per value (3% of the calls of a ``build_batch``).
+        """
         method = self._providers.get(provider)
         if method is None:  # bound once: Faker's proxy lookup costs as much as a value
             try:
-                method = self._providers[provider] = getattr(faker, provider)
+                method = self._providers[provider] = getattr(self.faker, provider)
             except AttributeError:
                 raise UnknownProvider(provider) from None
         return method(**kwargs)
