@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .diagnostics import ADMIN_DATABASE
 from .guard import ADMIN_APPLICATION  # the guard lets these connections through
+from .holders import dead_holder_wait, died_here, holder_of
 from .sqlstate import (
     DUPLICATE_DATABASE,
     INSUFFICIENT_PRIVILEGE,
@@ -283,23 +284,29 @@ class RunLock:
         name = url.database or ""
         label = f"{ADMIN_APPLICATION}: {name} pid {os.getpid()} {owner}"[:63]
         engine = admin_engine(url, application_name=label)
+        started = time.monotonic()
         connection = await engine.connect()
         key = f"aksara:{name}"
         function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
         taken = await connection.scalar(text(f"SELECT {function}(hashtext(:k))"), {"k": key})
         if wait or taken:
             return cls(engine, connection)
-        holder = await connection.scalar(
-            text(
-                "SELECT application_name FROM pg_stat_activity "
-                "WHERE application_name LIKE :prefix AND pid <> pg_backend_pid() LIMIT 1"
-            ),
-            {"prefix": f"{ADMIN_APPLICATION}: {name} pid %"},
-        )
+        holder = await holder_of(connection, name)
+        if holder is not None and died_here(*holder):  # a killed run's connection, leaving
+            deadline = started + dead_holder_wait()
+            while not taken and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                taken = await connection.scalar(
+                    text(f"SELECT {function}(hashtext(:k))"), {"k": key}
+                )
+            if taken:
+                return cls(engine, connection)
+            holder = await holder_of(connection, name)
         await connection.close()
         await engine.dispose()
         raise ConfigurationError(
-            f"test database {name} is in use by another run ({holder or 'unknown holder'}); "
+            f"test database {name} is in use by another run "
+            f"({holder[0] if holder else 'unknown holder'}); "
             "wait for it to finish, or give this checkout its own test_database_url"
         )
 
