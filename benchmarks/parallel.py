@@ -597,6 +597,8 @@ class SetupTimes:
     scratch: dict[int, list[float]]  # N -> seconds for N databases migrated from scratch
     # PostgreSQL: N -> (one migrate, N concurrent bare clones) in seconds, per round
     floor: dict[int, list[tuple[float, float]]]
+    # PostgreSQL: N -> (builder's run lock taken, template built, last clone), per round
+    phases: dict[int, list[tuple[float, float, float]]]
 
     def one_migrate(self) -> float:
         return statistics.median(self.scratch[1])
@@ -734,6 +736,12 @@ async def _floor_round(project: Path, workers: int) -> tuple[float, float]:
     return migrated - start, cloned - migrated
 
 
+# Where our time went in the last PostgreSQL "clones" measurement, seconds from the start:
+# the builder's run lock taken, the template built (its connections closed), the last clone.
+# Read by measure_setup; not timed work of its own (two clock readings per worker).
+LAST_PHASES: list[tuple[float, float, float]] = []
+
+
 def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path) -> float:
     """Seconds until the last of N workers has its clone, the N starting together.
 
@@ -741,16 +749,24 @@ def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path)
     a process with its own: its run lock first (PostgreSQL: one server connection,
     which then does all the admin work), then ``build_worker_database``.
     """
-    from aksara_testing._db.parallel import build_worker_database
+    from aksara_testing._db import parallel as product
 
     start = threading.Barrier(len(targets) + 1)
     ready: list[float] = []
+    taken: dict[int, float] = {}  # thread -> its run lock taken
+    built: list[tuple[int, float]] = []  # (the builder's thread, the template built)
     errors: list[BaseException] = []
+    build_template = product._build_template
+
+    async def timed_build(*args: Any) -> None:
+        await build_template(*args)
+        built.append((threading.get_ident(), time.perf_counter()))
 
     async def worker(target: Any) -> None:
         admin = await run_lock(target)
+        taken[threading.get_ident()] = time.perf_counter()
         try:
-            built = await build_worker_database(
+            made = await product.build_worker_database(
                 template,
                 target,
                 source,
@@ -760,7 +776,7 @@ def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path)
                 drop_after=len(targets),
             )
             ready.append(time.perf_counter())
-            await built.handle.engine.dispose()
+            await made.handle.engine.dispose()
         finally:
             if admin is not None:
                 await admin.release()  # after the template's drop, if this worker started it
@@ -775,12 +791,20 @@ def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path)
     threads = [threading.Thread(target=thread, args=(target,)) for target in targets]
     for each in threads:
         each.start()
-    start.wait()
-    began = time.perf_counter()
-    for each in threads:
-        each.join()
+    product._build_template = timed_build  # type: ignore[assignment]
+    try:
+        start.wait()
+        began = time.perf_counter()
+        for each in threads:
+            each.join()
+    finally:
+        product._build_template = build_template  # type: ignore[assignment]
     if errors:
         raise errors[0]
+    LAST_PHASES.clear()
+    if len(built) == 1 and built[0][0] in taken:
+        builder, done = built[0]
+        LAST_PHASES.append((taken[builder] - began, done - began, max(ready) - began))
     return max(ready) - began
 
 
@@ -828,6 +852,7 @@ def measure_setup(project: Path, backend: str, repeats: int) -> SetupTimes:
     clones: dict[int, list[float]] = {n: [] for n in WORKER_COUNTS}
     scratch: dict[int, list[float]] = {n: [] for n in WORKER_COUNTS}
     floor: dict[int, list[tuple[float, float]]] = {n: [] for n in WORKER_COUNTS}
+    phases: dict[int, list[tuple[float, float, float]]] = {n: [] for n in WORKER_COUNTS}
     for round_ in range(repeats):
         for index, workers in enumerate(WORKER_COUNTS):
             order = SETUP_ORDERS[(round_ + index) % len(SETUP_ORDERS)]
@@ -840,6 +865,8 @@ def measure_setup(project: Path, backend: str, repeats: int) -> SetupTimes:
                 else:
                     found = clones if how == "clones" else scratch
                     found[workers].append(setup_round(project, workers, how))
+                    if how == "clones" and LAST_PHASES:
+                        phases[workers].append(LAST_PHASES[0])
             seen = f"ours {clones[workers][-1] * 1000:.0f} ms"
             if floor[workers]:
                 migrate, cloned = floor[workers][-1]
@@ -847,9 +874,12 @@ def measure_setup(project: Path, backend: str, repeats: int) -> SetupTimes:
                     f", floor {(migrate + cloned) * 1000:.0f} ms ({migrate * 1000:.0f} + "
                     f"{cloned * 1000:.0f}), {clones[workers][-1] / (migrate + cloned):.2f}{TIMES}"
                 )
+            if phases[workers]:
+                lock, built, last = (x * 1000 for x in phases[workers][-1])
+                seen += f"; ours: lock {lock:.0f}, template {built:.0f}, last clone {last:.0f}"
             print(f"  {backend} N = {workers}: {seen}; order {', '.join(order)}", file=sys.stderr)
         print(f"  {backend} set-up round {round_ + 1}/{repeats}", file=sys.stderr)
-    return SetupTimes(backend, clones, scratch, floor)
+    return SetupTimes(backend, clones, scratch, floor, phases)
 
 
 async def _clone_strategies(project: Path, repeats: int) -> dict[str, list[float]]:
@@ -1098,6 +1128,29 @@ def setup_table(results: Sequence[SetupTimes]) -> str:
     return "\n".join(lines)
 
 
+def phase_table(results: Sequence[SetupTimes]) -> str:
+    """PostgreSQL: where our time goes, beside the floor's two parts."""
+    lines = [
+        "| workers N | builder's run lock taken | template built (its connections closed) "
+        "| its N clones (last clone - template built) | floor: migrate | floor: N clones "
+        "| ours - floor: up to the template | ours - floor: clones |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for n in WORKER_COUNTS:
+            if not r.phases[n] or not r.floor[n]:
+                continue
+            lock = statistics.median(p[0] for p in r.phases[n]) * 1000
+            built = statistics.median(p[1] for p in r.phases[n]) * 1000
+            cloned = statistics.median(p[2] - p[1] for p in r.phases[n]) * 1000
+            migrate, clones = r.floor_part(n, 0) * 1000, r.floor_part(n, 1) * 1000
+            lines.append(
+                f"| {n} | {lock:.0f} | {built:.0f} | {cloned:.0f} | {migrate:.0f} | {clones:.0f} "
+                f"| {built - migrate:+.0f} | {cloned - clones:+.0f} |"
+            )
+    return "\n".join(lines)
+
+
 def shard_table(results: dict[str, dict[str, list[Shard]]]) -> str:
     lines = [
         "| backend | algorithm | tests per group | estimated per group (s) "
@@ -1163,6 +1216,19 @@ def clones_section(
             "",
             setup_table(setups),
             "",
+            *(
+                [
+                    "Where our time goes (PostgreSQL; ms from the start, medians of the rounds): "
+                    "the run lock of the worker that builds the template (its connection opened, "
+                    "the others' at the same time), the template built and its connections "
+                    "closed, then the clones. Beside the floor's two parts, from the same rounds.",
+                    "",
+                    phase_table(setups),
+                    "",
+                ]
+                if any(s.phases[n] for s in setups for n in WORKER_COUNTS)
+                else []
+            ),
             *(
                 [
                     "What-if, not what the plugin does today: the clone statement alone, with "
