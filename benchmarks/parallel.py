@@ -1216,6 +1216,16 @@ def clones_section(
             "",
             setup_table(setups),
             "",
+            "Clones of one template do run at once: `CREATE DATABASE ... TEMPLATE` takes a "
+            "share lock on the template, which only a drop or `ALTER` waits for; with "
+            "PostgreSQL 15's default strategy (WAL_LOG) each clone writes the template's "
+            "pages to the WAL and syncs it once, no checkpoint. So N clones share the two "
+            "cores and the disk with each other and with every other run on the machine: "
+            "on this shared machine one clone has taken from 30 ms to 1 s, one migrate from "
+            "0.2 to 6 s, which is why single rounds range widely (an earlier 2-round run "
+            "found the floor for N = 8 below the one for N = 4) and only medians of "
+            "side-by-side rounds mean anything.",
+            "",
             *(
                 [
                     "Where our time goes (PostgreSQL; ms from the start, medians of the rounds): "
