@@ -13,10 +13,14 @@ Three measurements per backend (PostgreSQL needs ``AKSARA_TEST_POSTGRES_URL``):
    alternating. Ratio = median of the per-round ratios T(-n 0) / T(-n 2).
    Every run must report all tests passed. Target (issue 18): our speed-up at
    least 0.9x plain pytest-xdist's own (the no-database baseline) in the same
-   run. The per-worker fixed cost is measured directly as well: the small
-   suite at ``-n 2`` with a stamping plugin, each worker's CPU seconds before
-   its first test (start-up, collection, database set-up), against plain
-   xdist's and the hand-written fixture's.
+   run. Its floor is measured too: plain xdist on tests that cost as much CPU
+   at ``-n 0`` as ours (the spin cut to match). Every run carries a stamping
+   plugin that gives the CPU per test inside the test loop: ``-n 0``'s, a
+   ``-n 2`` worker's and the controller's, so the per-test cost xdist adds is
+   seen apart from the fixed costs. The per-worker fixed cost is measured
+   directly as well: the small suite at ``-n 2`` with a stamping plugin, each
+   worker's CPU seconds before its first test (start-up, collection, database
+   set-up), against plain xdist's and the hand-written fixture's.
 2. **Worker databases ready, clones vs migrating each.** In-process, through
    the plugin's own functions: N = 1, 2, 4, 8 workers' databases made the way
    ``-n N`` makes them: N workers started together (a thread with its own
@@ -220,14 +224,19 @@ import pytest
 
 @pytest.mark.parametrize("i", range({count}))
 async def test_busy(i):
-    end = time.perf_counter() + 0.002  # about what a database test here costs
+    end = time.perf_counter() + {spin}  # about what a database test here costs
     while time.perf_counter() < end:
         pass
 """
 
 
-def write_baseline(root: Path, tests: int) -> Path:
-    """The same number of async tests, each spinning 2 ms of CPU; no database, no aksara."""
+BUSY_SPIN = 0.002
+MATCHED = "baseline: plain pytest-xdist, no database, tests as costly as {backend}'s"
+
+
+def write_baseline(root: Path, tests: int, spin: float = BUSY_SPIN) -> Path:
+    """The same number of async tests, each spinning ``spin`` s (2 ms) of CPU; no database,
+    no aksara."""
     root.mkdir(parents=True)
     (root / "pyproject.toml").write_text(
         "[tool.pytest.ini_options]\n"
@@ -238,7 +247,7 @@ def write_baseline(root: Path, tests: int) -> Path:
     per_module = tests // MODULES
     for module in range(MODULES):
         count = per_module + (1 if module < tests % MODULES else 0)
-        body = dedent(BUSY_MODULE.format(count=count)).lstrip()
+        body = dedent(BUSY_MODULE.format(count=count, spin=f"{spin:.6f}")).lstrip()
         (root / f"test_module_{module:02d}.py").write_text(body)
     return root
 
@@ -1133,6 +1142,15 @@ def verdict(suites: Sequence[SuiteTimes], cores: float) -> str:
             f"{ours.ceiling(2):.2f}{TIMES} on 2 free cores, {ours.ceiling(cores):.2f}{TIMES} "
             f"on the {cores:.2f} measured), the hand-written fixture {hand.ratio:.2f}{TIMES}"
         )
+        matched = found.get(MATCHED.format(backend=backend))
+        if matched is not None:
+            parts[-1] += (
+                f", plain xdist on tests as costly as aksara's ({matched.per_test * 1000:.2f} "
+                f"ms of CPU each at `-n 0`, against {ours.per_test * 1000:.2f} ms) "
+                f"{matched.ratio:.2f}{TIMES}, so aksara reaches "
+                f"{ours.ratio / matched.ratio:.2f}{TIMES} of plain xdist's speed-up on tests "
+                "that cost what its tests cost"
+            )
     plain = found[BASELINE]
     ending = (
         f"Plain pytest-xdist without a database: {plain.ratio:.2f}{TIMES} (its CPU allows "
@@ -1242,6 +1260,9 @@ def section(
             "",
             "Baselines, timed in the same rounds, run by `python -m pytest -p no:aksara`: "
             "*no database* is the same number of async tests, each spinning 2 ms of CPU; "
+            "*tests as costly as X's* is that suite with the spin cut so that a test costs "
+            "as much CPU at `-n 0` as X's test did in this run (X's per-test CPU less pytest's "
+            "own per test, measured on the 2 ms row: see the per-test table); "
             "*hand-written rollback fixture* is the same database suite (same models and "
             "tests) with the fixture people write without aksara: a connection per test "
             "inside a transaction, a session joined with `create_savepoint`, rolled back "
@@ -1384,6 +1405,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             suite = write_suite(Path(tmp) / f"suite-{backend}", backend, options.tests)
             large = measure_suite(suite, backend, options.tests, repeats)
             suites.append(large)
+            # The floor of the relative target: plain xdist on tests that cost as much CPU
+            # at -n 0 as ours (the spin less pytest's own cost per test, from the 2 ms row).
+            spin = max(0.0, large.per_test - (suites[0].per_test - BUSY_SPIN))
+            matched = write_baseline(Path(tmp) / f"matched-{backend}", options.tests, spin)
+            suites.append(
+                measure_suite(matched, MATCHED.format(backend=backend), options.tests, repeats)
+            )
             small_suite = write_suite(Path(tmp) / f"small-{backend}", backend, small_size)
             small = measure_suite(small_suite, backend, small_size, repeats)
             models[backend] = CostModel.fit(large, small)
