@@ -16,10 +16,14 @@ Three measurements per backend (PostgreSQL needs ``AKSARA_TEST_POSTGRES_URL``):
    alternating. Ratio = median of the per-round ratios T(-n 0) / T(-n 2).
    Every run must report all tests passed. Target (issue 18): our speed-up at
    least 0.9x plain pytest-xdist's own (the no-database baseline) in the same
-   run. The per-worker fixed cost is measured directly as well: the small
-   suite at ``-n 2`` with a stamping plugin, each worker's CPU seconds before
-   its first test (start-up, collection, database set-up), against plain
-   xdist's and the hand-written fixture's.
+   run. Its floor is measured too: plain xdist on tests that cost as much CPU
+   at ``-n 0`` as ours (the spin cut to match). Every run carries a stamping
+   plugin that gives the CPU per test inside the test loop: ``-n 0``'s, a
+   ``-n 2`` worker's and the controller's, so the per-test cost xdist adds is
+   seen apart from the fixed costs. The per-worker fixed cost is measured
+   directly as well: the small suite at ``-n 2`` with a stamping plugin, each
+   worker's CPU seconds before its first test (start-up, collection, database
+   set-up), against plain xdist's and the hand-written fixture's.
 2. **Worker databases ready, clones vs migrating each.** In-process, through
    the plugin's own functions: N = 1, 2, 4, 8 workers' databases made the way
    ``-n N`` makes them: N workers started together (a thread with its own
@@ -227,14 +231,19 @@ import pytest
 
 @pytest.mark.parametrize("i", range({count}))
 async def test_busy(i):
-    end = time.perf_counter() + 0.002  # about what a database test here costs
+    end = time.perf_counter() + {spin}  # about what a database test here costs
     while time.perf_counter() < end:
         pass
 """
 
 
-def write_baseline(root: Path, tests: int) -> Path:
-    """The same number of async tests, each spinning 2 ms of CPU; no database, no aksara."""
+BUSY_SPIN = 0.002
+MATCHED = "baseline: plain pytest-xdist, no database, tests as costly as {backend}'s"
+
+
+def write_baseline(root: Path, tests: int, spin: float = BUSY_SPIN) -> Path:
+    """The same number of async tests, each spinning ``spin`` s (2 ms) of CPU; no database,
+    no aksara."""
     root.mkdir(parents=True)
     (root / "pyproject.toml").write_text(
         "[tool.pytest.ini_options]\n"
@@ -245,7 +254,7 @@ def write_baseline(root: Path, tests: int) -> Path:
     per_module = tests // MODULES
     for module in range(MODULES):
         count = per_module + (1 if module < tests % MODULES else 0)
-        body = dedent(BUSY_MODULE.format(count=count)).lstrip()
+        body = dedent(BUSY_MODULE.format(count=count, spin=f"{spin:.6f}")).lstrip()
         (root / f"test_module_{module:02d}.py").write_text(body)
     return root
 
@@ -412,6 +421,37 @@ class SuiteTimes:
     workers: list[float]
     serial_cpu: list[float]
     workers_cpu: list[float]
+    # CPU seconds per test inside the test loop, per round (see LOOP_PLUGIN): `-n 0`'s
+    # process; `-n 2`'s workers (their CPU from their first test to their last, over the
+    # tests they ran) and the controller (its CPU in its test loop, over all the tests).
+    loop_serial: list[float]
+    loop_workers: list[float]
+    loop_controller: list[float]
+
+    @property
+    def per_test(self) -> float:
+        """c: one test's CPU without workers (median, seconds)."""
+        return statistics.median(self.loop_serial)
+
+    @property
+    def worker_extra(self) -> float:
+        """What a test costs a ``-n 2`` worker on top of c (median of per-round differences)."""
+        pairs = zip(self.loop_workers, self.loop_serial, strict=True)
+        return statistics.median(w - s for w, s in pairs)
+
+    @property
+    def controller(self) -> float:
+        return statistics.median(self.loop_controller)
+
+    @property
+    def overhead(self) -> float:
+        """o: the CPU ``-n 2`` adds per test, workers and controller together."""
+        return self.worker_extra + self.controller
+
+    def loop_speedup(self, overhead: float | None = None) -> float:
+        """Speed-up of the test loop alone on 2 free cores: 2c / (c + o)."""
+        o = self.overhead if overhead is None else overhead
+        return 2 * self.per_test / (self.per_test + o)
 
     @property
     def ratio(self) -> float:
@@ -456,30 +496,111 @@ class CostModel:
         return max(0.0, (speedup * self.fixed_workers - self.fixed_serial) / gain)
 
 
+LOOP_PLUGIN = """
+import json, os
+
+import pytest
+
+OUT = os.environ["BENCH_LOOP"]
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+_SEEN = {"tests": 0, "first": None, "last": None, "loop": None}
+
+
+def _cpu():
+    times = os.times()
+    return times.user + times.system
+
+
+def pytest_runtest_call(item):
+    if _SEEN["first"] is None:
+        _SEEN["first"] = _cpu()
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _SEEN["tests"] += 1
+    _SEEN["last"] = _cpu()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own loop, which returns its result
+def pytest_runtestloop(session):
+    _SEEN["loop"] = _cpu()
+
+
+def pytest_sessionfinish(session):
+    row = dict(_SEEN, who=WORKER, end=_cpu())
+    with open(OUT, "a") as out:
+        out.write(json.dumps(row) + "\\n")
+"""
+
+
+def loop_costs(stamps: Path, tests: int) -> tuple[float, float | None]:
+    """(CPU per test of the processes that ran tests, the controller's per test or None).
+
+    A process that ran tests: its CPU from its first test's call to its last test's end,
+    over the tests it ran (its start-up, collection, database set-up and first fixture
+    set-up are left out). The controller (``-n 2``): its CPU from the start of its test
+    loop to the end of the session, over all the tests.
+    """
+    rows = [json.loads(line) for line in stamps.read_text().splitlines()]
+    ran = [r for r in rows if r["first"] is not None]  # (xdist's controller runs none)
+    per_test = sum(r["last"] - r["first"] for r in ran) / sum(r["tests"] - 1 for r in ran)
+    controller = [r for r in rows if r["who"] == "controller" and r["first"] is None]
+    if not controller:
+        return per_test, None
+    return per_test, (controller[0]["end"] - controller[0]["loop"]) / tests
+
+
 def measure_suite(project: Path, backend: str, tests: int, repeats: int) -> SuiteTimes:
     expect = f"{tests} passed"
     variants = {"serial": ("-q", "-n", "0"), "workers": ("-q", "-n", "2")}
     command: Sequence[str] = (AKSARA, "test")
     if backend.startswith("baseline"):
         command = (sys.executable, "-m", "pytest", "-p", "no:aksara")
+    folder = project.parent / f"{project.name}-loop"
+    folder.mkdir(exist_ok=True)
+    (folder / "bench_loop.py").write_text(dedent(LOOP_PLUGIN).lstrip())
+    stamps = folder / "loop.jsonl"
+    extra = {"BENCH_LOOP": str(stamps), "PYTHONPATH": str(folder)}
+
+    def run(args: Sequence[str]) -> tuple[float, str, float]:
+        stamps.unlink(missing_ok=True)
+        return aksara_test(
+            project, *args, "-p", "bench_loop", expect=expect, command=command, extra_env=extra
+        )
+
     for args in variants.values():  # warm-up: bytecode, first server connections
-        aksara_test(project, *args, expect=expect, command=command)
+        run(args)
     times: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
+    loop: dict[str, list[float]] = {"serial": [], "workers": [], "controller": []}
     for round_ in range(repeats):
         order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
         for name in order:
-            run = aksara_test(project, *variants[name], expect=expect, command=command)
-            times[name].append(run[0])
-            cpu[name].append(run[2])
+            elapsed, _output, used = run(variants[name])
+            times[name].append(elapsed)
+            cpu[name].append(used)
+            per_test, controller = loop_costs(stamps, tests)
+            loop[name].append(per_test)
+            if name == "workers":
+                loop["controller"].append(controller or 0.0)
         print(f"  {backend} {tests}-test suite round {round_ + 1}/{repeats}", file=sys.stderr)
     return SuiteTimes(
-        backend, tests, times["serial"], times["workers"], cpu["serial"], cpu["workers"]
+        backend,
+        tests,
+        times["serial"],
+        times["workers"],
+        cpu["serial"],
+        cpu["workers"],
+        loop["serial"],
+        loop["workers"],
+        loop["controller"],
     )
 
 
 STAMP_PLUGIN = """
 import json, os, time
+
+import pytest
 
 OUT = os.environ["BENCH_STAMPS"]
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "controller")
@@ -500,6 +621,7 @@ def _stamp(event):
         out.write(json.dumps(row) + "\\n")
 
 
+@pytest.hookimpl(trylast=True)  # after every plugin's configure (ours too)
 def pytest_configure(config):
     _stamp("configured")
 
@@ -1052,6 +1174,26 @@ def suite_table(results: Sequence[SuiteTimes], tests: int, cores: float) -> str:
     return "\n".join(lines)
 
 
+def loop_table(results: Sequence[SuiteTimes]) -> str:
+    lines = [
+        "| suite | c: per test, `-n 0` (CPU ms) | per test in a `-n 2` worker (CPU ms) "
+        "| worker's extra per test (ms) | controller per test (ms) "
+        "| o = worker's extra + controller (ms) | o more than plain xdist's (ms) "
+        "| test loop's speed-up on 2 free cores, 2c / (c + o) | the same with plain xdist's o |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    plain = next(r for r in results if r.backend == BASELINE)
+    for r in results:
+        ms = 1000
+        lines.append(
+            f"| {r.backend} | {r.per_test * ms:.2f} | {statistics.median(r.loop_workers) * ms:.2f} "
+            f"| {r.worker_extra * ms:+.2f} | {r.controller * ms:.2f} | {r.overhead * ms:.2f} "
+            f"| {(r.overhead - plain.overhead) * ms:+.2f} | {r.loop_speedup():.2f}{TIMES} "
+            f"| {r.loop_speedup(plain.overhead):.2f}{TIMES} |"
+        )
+    return "\n".join(lines)
+
+
 def worker_cost_table(costs: Sequence[WorkerCost]) -> str:
     lines = [
         "| variant | start-up (CPU s) | collection (CPU s) | to the first test (CPU s) "
@@ -1081,6 +1223,15 @@ def verdict(suites: Sequence[SuiteTimes], cores: float) -> str:
             f"{ours.ceiling(2):.2f}{TIMES} on 2 free cores, {ours.ceiling(cores):.2f}{TIMES} "
             f"on the {cores:.2f} measured), the hand-written fixture {hand.ratio:.2f}{TIMES}"
         )
+        matched = found.get(MATCHED.format(backend=backend))
+        if matched is not None:
+            parts[-1] += (
+                f", plain xdist on tests as costly as aksara's ({matched.per_test * 1000:.2f} "
+                f"ms of CPU each at `-n 0`, against {ours.per_test * 1000:.2f} ms) "
+                f"{matched.ratio:.2f}{TIMES}, so aksara reaches "
+                f"{ours.ratio / matched.ratio:.2f}{TIMES} of plain xdist's speed-up on tests "
+                "that cost what its tests cost"
+            )
     plain = found[BASELINE]
     ending = (
         f"Plain pytest-xdist without a database: {plain.ratio:.2f}{TIMES} (its CPU allows "
@@ -1308,6 +1459,9 @@ def section(
             "",
             "Baselines, timed in the same rounds, run by `python -m pytest -p no:aksara`: "
             "*no database* is the same number of async tests, each spinning 2 ms of CPU; "
+            "*tests as costly as X's* is that suite with the spin cut so that a test costs "
+            "as much CPU at `-n 0` as X's test did in this run (X's per-test CPU less pytest's "
+            "own per test, measured on the 2 ms row: see the per-test table); "
             "*hand-written rollback fixture* is the same database suite (same models and "
             "tests) with the fixture people write without aksara: a connection per test "
             "inside a transaction, a session joined with `create_savepoint`, rolled back "
@@ -1322,6 +1476,20 @@ def section(
             "hooks on them, and each worker serialises them: with 2 ms tests that is "
             "~1 ms of extra CPU per test, about half of a test, on top of a second start-up "
             "and collection per worker.",
+            "",
+            "Per-test CPU inside the test loop, from the same runs (a stamping plugin, "
+            "`-p bench_loop`, in every run above): c = one test's CPU at `-n 0`, from the "
+            "first test's call to the last test's end over the tests run (start-up, "
+            "collection and the database set-up left out); under `-n 2`, the same in each "
+            "worker (what a test costs there: c plus serialising its reports for the "
+            "controller) and the controller's CPU in its test loop over all tests "
+            "(receiving, rebuilding and reporting the reports). o = what `-n 2` adds per "
+            "test, all processes together; 2c / (c + o) is the speed-up the test loop "
+            "allows on 2 free cores, and the last column is that with plain xdist's o: the "
+            "most a suite whose tests cost c can get if xdist cost it no more than it costs "
+            "plain tests. Medians of per-round values.",
+            "",
+            loop_table(suites),
             "",
             "Where the time goes: the same suite at a tenth of the size, timed the same way, "
             "gives a straight line per variant (suite time = fixed + tests x per test, through "
@@ -1409,6 +1577,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             suite = write_suite(Path(tmp) / f"suite-{backend}", backend, options.tests)
             large = measure_suite(suite, backend, options.tests, repeats)
             suites.append(large)
+            # The floor of the relative target: plain xdist on tests that cost as much CPU
+            # at -n 0 as ours (the spin less pytest's own cost per test, from the 2 ms row).
+            spin = max(0.0, large.per_test - (suites[0].per_test - BUSY_SPIN))
+            matched = write_baseline(Path(tmp) / f"matched-{backend}", options.tests, spin)
+            suites.append(
+                measure_suite(matched, MATCHED.format(backend=backend), options.tests, repeats)
+            )
             small_suite = write_suite(Path(tmp) / f"small-{backend}", backend, small_size)
             small = measure_suite(small_suite, backend, small_size, repeats)
             models[backend] = CostModel.fit(large, small)
