@@ -86,8 +86,9 @@ ratios are the medians of the per-round ratios (baseline time / our time, so
 above 1 means ours is faster); rows/s counts posts and authors.
 
 The probes of part 3 wrap two internals (``persistence.persist`` and
-``FactoryState.fake``) for the length of one call; if they change shape the
-profile step fails loudly rather than reporting nonsense.
+``FactoryState.fake_synced``, which a factory's values go through) for the
+length of one call; if they change shape the profile step fails loudly rather
+than reporting nonsense.
 
 Databases: the baselines use a SQLite file in the temporary project (WAL and
 ``foreign_keys=ON``, as the plugin sets them) and the PostgreSQL database
@@ -658,7 +659,7 @@ async def probe(db_session, keys):
     spent = {"faker": 0.0, "persist": 0.0, "execute": 0.0}
     counts = {"faker": 0, "statements": 0, "rows": 0}
     verbs = {}
-    original_persist, original_fake = persistence.persist, FactoryState.fake
+    original_persist, original_fake = persistence.persist, FactoryState.fake_synced
 
     async def timed_persist(factory_class, objects):
         start = time.perf_counter()
@@ -692,7 +693,7 @@ async def probe(db_session, keys):
     def after(conn, cursor, statement, parameters, context, executemany):
         spent["execute"] += time.perf_counter() - conn.info.pop("bench_start")
 
-    persistence.persist, FactoryState.fake = timed_persist, timed_fake
+    persistence.persist, FactoryState.fake_synced = timed_persist, timed_fake
     event.listen(Engine, "before_cursor_execute", before)
     event.listen(Engine, "after_cursor_execute", after)
     try:
@@ -702,10 +703,12 @@ async def probe(db_session, keys):
         posts = await factory.create_batch(N)
         total = time.perf_counter() - start
     finally:
-        persistence.persist, FactoryState.fake = original_persist, original_fake
+        persistence.persist, FactoryState.fake_synced = original_persist, original_fake
         event.remove(Engine, "before_cursor_execute", before)
         event.remove(Engine, "after_cursor_execute", after)
     check_posts(posts, N)
+    if not counts["faker"]:
+        raise RuntimeError("the Faker probe saw no call: FactoryState.fake_synced changed shape")
 
     # Constructing the same objects from ready values: the ORM's own cost.
     fake = FakerGenerator()
