@@ -13,20 +13,16 @@ from typing import Any
 
 from sqlalchemy import text
 
+from .diagnostics import CONNECT_TIMEOUT
 from .guard import ADMIN_APPLICATION
 
-__all__ = ["dead_holder_wait", "died_here", "holder_of"]
+__all__ = ["DEAD_HOLDER_WAIT", "died_here", "holder_of"]
 
 
-def dead_holder_wait() -> float:
-    """How long after it began connecting a run waits for a dead holder's lock to go.
-
-    Within the first connection's time limit (``connect_first``), which the
-    whole lock taking runs under, with half a second left to name the holder.
-    """
-    from .diagnostics import CONNECT_TIMEOUT
-
-    return CONNECT_TIMEOUT - 0.5
+# How long after it began connecting a run waits for a dead holder's lock to go:
+# within the first connection's time limit (``connect_first``), which the whole
+# lock taking runs under, with half a second left to name the holder.
+DEAD_HOLDER_WAIT = CONNECT_TIMEOUT - 0.5
 
 
 async def holder_of(connection: Any, name: str) -> tuple[str, Any] | None:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .diagnostics import ADMIN_DATABASE
 from .guard import ADMIN_APPLICATION  # the guard lets these connections through
-from .holders import dead_holder_wait, died_here, holder_of
+from .holders import DEAD_HOLDER_WAIT, died_here, holder_of
 from .sqlstate import (
     DUPLICATE_DATABASE,
     INSUFFICIENT_PRIVILEGE,
@@ -286,19 +286,16 @@ class RunLock:
         engine = admin_engine(url, application_name=label)
         started = time.monotonic()
         connection = await engine.connect()
-        key = f"aksara:{name}"
         function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
-        taken = await connection.scalar(text(f"SELECT {function}(hashtext(:k))"), {"k": key})
+        statement = text(f"SELECT {function}(hashtext(:k))")
+        taken = await connection.scalar(statement, _lock_key(url))
         if wait or taken:
             return cls(engine, connection)
         holder = await holder_of(connection, name)
         if holder is not None and died_here(*holder):  # a killed run's connection, leaving
-            deadline = started + dead_holder_wait()
-            while not taken and time.monotonic() < deadline:
+            while not taken and time.monotonic() < started + DEAD_HOLDER_WAIT:
                 await asyncio.sleep(0.05)
-                taken = await connection.scalar(
-                    text(f"SELECT {function}(hashtext(:k))"), {"k": key}
-                )
+                taken = await connection.scalar(statement, _lock_key(url))
             if taken:
                 return cls(engine, connection)
             holder = await holder_of(connection, name)
