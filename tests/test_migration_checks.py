@@ -6,14 +6,10 @@ fails the item that names the culprit, with the facts on one line.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shutil
 import subprocess
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +25,7 @@ from migration_project import (
     revision_file,
     write_revision,
 )
+from run_locks import lock_held_by
 
 BLOG = Path(__file__).resolve().parents[1] / "examples" / "blog"
 ALL_CHECKS = [
@@ -107,31 +104,6 @@ def test_the_checks_run_beside_the_projects_own_tests_and_follow_k(
     selected.assert_outcomes(passed=3, deselected=1 + len(ALL_CHECKS) - 3)
 
 
-@contextlib.contextmanager
-def another_run_holding(server_url: str, name: str) -> Iterator[str]:
-    """Another run's lock on database ``name``, as ``RunLock`` takes it; yields its label."""
-    import asyncpg
-
-    label = f"aksara admin: {name} pid 1 /elsewhere"
-    ready, done = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        connection = await asyncpg.connect(server_url, server_settings={"application_name": label})
-        await connection.execute("SELECT pg_advisory_lock(hashtext($1))", f"aksara:{name}")
-        ready.set()
-        await asyncio.to_thread(done.wait)
-        await connection.close()
-
-    thread = threading.Thread(target=asyncio.run, args=(hold(),))
-    thread.start()
-    try:
-        assert ready.wait(30), "the other run never took its lock"
-        yield label
-    finally:
-        done.set()
-        thread.join(30)
-
-
 @pytest.mark.postgres
 def test_a_second_runs_checks_keep_off_the_scratch_database_the_first_is_using(
     pytester: pytest.Pytester, postgres_url: str
@@ -139,7 +111,7 @@ def test_a_second_runs_checks_keep_off_the_scratch_database_the_first_is_using(
     project = Project(pytester, "postgres", postgres_url)
     add_migrations(project, "async")
     name = f"test_{project.name}_checks"
-    with another_run_holding(postgres_url, name) as label:
+    with lock_held_by(postgres_url, name, 1) as label:  # pid 1: a live run
         result = run_checks(project)
 
     assert outcome_of(result, f"upgrade[{FIRST}]") == "FAILED"

@@ -8,16 +8,14 @@ using the database; a live run (or one elsewhere) is still named at once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from parallel_process import ParallelProject
+from run_locks import lock_held_by
 
 pytestmark = pytest.mark.postgres
 
@@ -35,48 +33,6 @@ def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
-
-
-@contextlib.contextmanager
-def lock_held_by(server_url: str, name: str, pid: int, *, release: bool) -> Iterator[str]:
-    """``name``'s run lock held on a connection labelled as a run of process ``pid``.
-
-    With ``release``, let go one second after a run's own lock connection shows
-    up on the server (it has found the lock taken by then), as the server ends a
-    dead client's connection; otherwise when the block ends. Yields the label.
-    """
-    import asyncpg
-
-    label = f"aksara admin: {name} pid {pid} /killed/checkout"
-    ready, done = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        connection = await asyncpg.connect(server_url, server_settings={"application_name": label})
-        await connection.execute("SELECT pg_advisory_lock(hashtext($1))", f"aksara:{name}")
-        ready.set()
-        while release and not done.is_set():
-            others = await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE application_name LIKE $1 AND application_name <> $2",
-                f"aksara admin: {name} pid %",
-                label,
-            )
-            if others:
-                await asyncio.sleep(1.0)
-                break
-            await asyncio.sleep(0.01)
-        else:
-            await asyncio.to_thread(done.wait)
-        await connection.close()
-
-    thread = threading.Thread(target=asyncio.run, args=(hold(),))
-    thread.start()
-    try:
-        assert ready.wait(30), "the lock was never taken"
-        yield label
-    finally:
-        done.set()
-        thread.join(30)
 
 
 @pytest.fixture
