@@ -111,7 +111,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -190,6 +190,19 @@ class Variant:
         return [arg for name in blocked for arg in ("-p", f"no:{name}")] + list(self.extra_args)
 
 
+_AKSARA = Variant(
+    "e",
+    "aksara",
+    "aksara",
+    "aksara-testing `db_session` fixture",
+    plugins=("aksara", "asyncio"),
+    url_style="plain",
+    optional=True,
+    derives_test_database=True,
+    requires=("aksara_testing",),
+    postgres_requires=("asyncpg",),
+)
+
 VARIANTS: tuple[Variant, ...] = (
     Variant(
         "a",
@@ -229,18 +242,7 @@ VARIANTS: tuple[Variant, ...] = (
         requires=("django", "pytest_django"),
         postgres_requires=("psycopg|psycopg2",),
     ),
-    Variant(
-        "e",
-        "aksara",
-        "aksara",
-        "aksara-testing `db_session` fixture",
-        plugins=("aksara", "asyncio"),
-        url_style="plain",
-        optional=True,
-        derives_test_database=True,
-        requires=("aksara_testing",),
-        postgres_requires=("asyncpg",),
-    ),
+    _AKSARA,
     Variant(
         "f",
         "work-only",
@@ -250,17 +252,12 @@ VARIANTS: tuple[Variant, ...] = (
         requires=("pytest_asyncio", "sqlalchemy", "aiosqlite"),
         postgres_requires=("asyncpg",),
     ),
-    Variant(
-        "g",
-        "aksara-flush-commit",
-        "aksara_flush_commit",
-        "what-if: (e) with commit() only flushing (rollback_only session)",
-        plugins=("aksara", "asyncio"),
-        url_style="plain",
-        optional=True,
-        derives_test_database=True,
-        requires=("aksara_testing",),
-        postgres_requires=("asyncpg",),
+    replace(
+        _AKSARA,
+        letter="g",
+        key="aksara-flush-commit",
+        template="aksara_flush_commit",
+        description="what-if: (e) with commit() only flushing (rollback_only session)",
     ),
 )
 
