@@ -71,9 +71,10 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value  # once: later lookups are plain attribute reads
-        return value
+        # Not cached in globals(): if the module is dropped from sys.modules and imported
+        # again (pytester's in-process runs do this), a cached name would keep the old
+        # module's class while the rest of the package uses the new one.
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'aksara_testing' has no attribute {name!r}")
 
 

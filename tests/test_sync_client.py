@@ -227,6 +227,31 @@ def test_the_module_client_shut_down():
     project.run().assert_outcomes(passed=3)
 
 
+def test_public_names_stay_one_class_across_in_process_runs(sqlite_project: Project) -> None:
+    """pytester drops the modules a run imported; the next run must not mix old and new classes."""
+    make_app(sqlite_project)
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        from aksara_testing import sync_client
+
+        def test_it():
+            with sync_client() as client:
+                assert client.get("/async").status_code == 200
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=1)
+    sqlite_project.pytester.makepyfile(
+        test_it="""
+        from aksara_testing import AksaraSyncClient, sync_client
+
+        def test_it():
+            with sync_client() as client:
+                assert isinstance(client, AksaraSyncClient)
+        """
+    )
+    sqlite_project.run().assert_outcomes(passed=1)
+
+
 def test_sync_client_without_an_app_uses_the_app_setting(sqlite_project: Project) -> None:
     make_app(sqlite_project)
     sqlite_project.pytester.makepyfile(

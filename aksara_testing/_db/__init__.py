@@ -153,6 +153,6 @@ def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
-    globals()[name] = value  # the next lookup skips this function
-    return value
+    # Not cached in globals(), as in the package's own __getattr__: a module imported again
+    # after leaving sys.modules must not leave this name on its old copy.
+    return getattr(importlib.import_module(f".{home}", __name__), name)
