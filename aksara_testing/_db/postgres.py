@@ -222,13 +222,21 @@ async def _retried(
     """
     deadline = time.monotonic() + seconds
     pause = 0.05
+    looked_empty = False
     while True:
         try:
             await connection.execute(text(sql))
             return
         except Exception as exc:
-            if time.monotonic() >= deadline or not await _transient(connection, exc, database):
+            if time.monotonic() >= deadline:
                 raise
+            if not await _transient(connection, exc, database):
+                # A refusal to end a session (42501) with nobody left inside: the session
+                # (autovacuum) may have left between the error and the look, so one more
+                # attempt tells it from a missing privilege, which fails the same way again.
+                if looked_empty or sqlstate(exc) != INSUFFICIENT_PRIVILEGE:
+                    raise
+                looked_empty = True
         await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, 1.0)
 
