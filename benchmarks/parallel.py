@@ -26,8 +26,9 @@ Three measurements per backend (PostgreSQL needs ``AKSARA_TEST_POSTGRES_URL``):
    set-up), against plain xdist's and the hand-written fixture's.
 2. **Worker databases ready, clones vs migrating each.** In-process, through
    the plugin's own functions: N = 1, 2, 4, 8 workers' databases made the way
-   ``-n N`` makes them: N workers started together (a thread with its own
-   event loop each, as each xdist worker is a process with its own), each
+   ``-n N`` makes them: N workers started together (each a spawned process,
+   as xdist's workers are, its imports done before the clock starts;
+   ``--workers-as threads`` runs them as threads of one process instead), each
    taking its run lock first, as a worker does, then calling
    ``build_worker_database``: one of them migrates the template while the
    others wait, then all clone it at once (PostgreSQL) or in turn under the
@@ -773,7 +774,9 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
         await drop_database(target)
     lock = project / f"workers-{time.time_ns()}.lock"  # a run's own: its clone count starts at 0
 
-    if how == "clones":
+    if how == "clones" and WORKERS_AS[0] == "processes":
+        elapsed = await asyncio.to_thread(_worker_processes_at_once, project, workers, lock)
+    elif how == "clones":
         elapsed = await asyncio.to_thread(_workers_at_once, template, targets, source, lock)
     else:
         start = time.perf_counter()
@@ -924,6 +927,104 @@ def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path)
         builder, done = built[0]
         LAST_PHASES.append((taken[builder] - began, done - began, max(ready) - began))
     return max(ready) - began
+
+
+# How the N workers of a "clones" measurement run: "processes" (the default; each a
+# process of its own, as xdist's workers are) or "threads" (one process, a thread and an
+# event loop each, sharing one interpreter lock); set by --workers-as.
+WORKERS_AS = ["processes"]
+WORKERS_TEXT = {
+    "processes": "each a spawned process, as xdist's workers are, its imports done before "
+    "the clock starts",
+    "threads": "threads of one process, an event loop each, sharing one interpreter lock: "
+    "`--workers-as threads`",
+}
+
+
+def _worker_process(
+    project: Path, index: int, workers: int, lock: Path, start: Any, results: Any
+) -> None:
+    """One worker of ``_worker_processes_at_once``: what ``_workers_at_once``'s thread does,
+    in a process of its own; its imports and settings are done before the start barrier."""
+    from aksara_testing._db import parallel as product
+    from aksara_testing._db.urls import check_safe, derive_test_url
+    from aksara_testing._migrations.schema import migrations_source
+    from aksara_testing._settings import load_settings
+
+    settings = load_settings(project)
+    folder = project / "databases"
+    template = check_safe(
+        derive_test_url(settings, folder, suffix=product.TEMPLATE_SUFFIX), settings
+    )
+    target = check_safe(derive_test_url(settings, folder, suffix=f"_gw{index}"), settings)
+    source = migrations_source(settings, template.url)
+    build_template = product._build_template
+    built: list[float] = []
+
+    async def timed_build(*args: Any) -> None:
+        await build_template(*args)
+        built.append(time.perf_counter())
+
+    product._build_template = timed_build  # type: ignore[assignment]
+
+    async def worker() -> tuple[float, float]:
+        admin = await run_lock(target)
+        taken = time.perf_counter()
+        try:
+            made = await product.build_worker_database(
+                template, target, source, reuse=False, lock=lock, admin=admin, drop_after=workers
+            )
+            ready = time.perf_counter()
+            await made.handle.engine.dispose()
+        finally:
+            if admin is not None:
+                await admin.release()
+        return taken, ready
+
+    start.wait()
+    try:
+        taken, ready = asyncio.run(worker())
+    except BaseException as exc:
+        results.put(("error", f"worker {index}: {type(exc).__name__}: {exc}"))
+        return
+    results.put(("done", (taken, built[0] if built else None, ready)))
+
+
+def _worker_processes_at_once(project: Path, workers: int, lock: Path) -> float:
+    """Seconds until the last of N worker processes has its clone, the N starting together.
+
+    As ``_workers_at_once``, with each worker a process of its own (spawned, as xdist's
+    are, so none shares the measuring process's interpreter lock). The clock is
+    ``time.perf_counter`` (CLOCK_MONOTONIC on Linux: one clock for every process).
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(workers + 1)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_worker_process, args=(project, index, workers, lock, start, results)
+        )
+        for index in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    start.wait()
+    began = time.perf_counter()
+    outcomes = [results.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join()
+    errors = [detail for kind, detail in outcomes if kind == "error"]
+    if errors:
+        raise RuntimeError(errors[0])
+    times = [detail for _, detail in outcomes]
+    LAST_PHASES.clear()
+    builders = [(taken, done) for taken, done, _ in times if done is not None]
+    if len(builders) == 1:
+        taken, done = builders[0]
+        LAST_PHASES.append((taken - began, done - began, max(t[2] for t in times) - began))
+    return max(t[2] for t in times) - began
 
 
 async def run_lock(target: Any) -> Any:
@@ -1334,8 +1435,8 @@ def clones_section(
             "",
             f"Schema: a {TABLES}-revision Alembic chain (one table and index per revision, "
             "async `env.py`), not `create_all`. In-process, through the plugin's own "
-            "functions: N workers started together (a thread with its own event loop each, "
-            "as each xdist worker is a process with its own), each doing what a worker of "
+            f"functions: N workers started together ({WORKERS_TEXT[WORKERS_AS[0]]}), "
+            "each doing what a worker of "
             "`-n N` does: its run lock first (PostgreSQL: one server connection, which then "
             "does all the admin work), then `build_worker_database` (one worker migrates "
             "the template while the others wait; then PostgreSQL workers all run `CREATE "
@@ -1400,14 +1501,15 @@ def clones_section(
 
 
 def clones_command(options: argparse.Namespace) -> str:
+    threads = " --workers-as threads" if options.workers_as == "threads" else ""
     if options.only == "clones":
         return (
             f"python benchmarks/parallel.py --only clones --backend {options.backend} "
-            f"--repeats {options.repeats}"
+            f"--repeats {options.repeats}{threads}"
         )
     return (
         f"python benchmarks/parallel.py --backend {options.backend} "
-        f"--repeats {options.repeats} --tests {options.tests}"
+        f"--repeats {options.repeats} --tests {options.tests}{threads}"
     )
 
 
@@ -1431,10 +1533,7 @@ def section(
         if REDONE
         else "No measurement had to be redone."
     )
-    command = (
-        f"python benchmarks/parallel.py --backend {options.backend} "
-        f"--repeats {options.repeats} --tests {options.tests}"
-    )
+    command = clones_command(options)
     return "\n".join(
         [
             START_MARKER,
@@ -1542,7 +1641,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("clones",),
         help="only the worker-database part (its own markers in RESULTS.md)",
     )
+    parser.add_argument(
+        "--workers-as",
+        choices=("processes", "threads"),
+        default="processes",
+        help="worker databases: each worker a process (default, as xdist) or a thread",
+    )
     options = parser.parse_args(argv)
+    WORKERS_AS[0] = options.workers_as
     backends = ["sqlite", "postgres"] if options.backend == "all" else [options.backend]
     if "postgres" in backends and not os.environ.get(POSTGRES_VAR):
         if options.backend == "postgres":
