@@ -25,10 +25,11 @@ Three measurements per backend (PostgreSQL needs ``AKSARA_TEST_POSTGRES_URL``):
    directly as well: the small suite at ``-n 2`` with a stamping plugin, each
    worker's CPU seconds before its first test (start-up, collection, database
    set-up), against plain xdist's and the hand-written fixture's.
-2. **Worker databases ready, clones vs migrating each.** In-process, through
+2. **Worker databases ready, clones vs migrating each.** Through
    the plugin's own functions: N = 1, 2, 4, 8 workers' databases made the way
-   ``-n N`` makes them: N workers started together (each a spawned process,
-   as xdist's workers are, its imports done before the clock starts;
+   ``-n N`` makes them: N workers started together (PostgreSQL: each a spawned
+   process, as xdist's workers are, its imports done before the clock starts;
+   SQLite, whose baseline is a migrate in this process: threads of it;
    ``--workers-as threads`` runs them, and the floor below, as threads of this
    process instead), each taking its run lock first, as a worker does, then calling
    ``build_worker_database``: one of them migrates the template while the
@@ -835,7 +836,9 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
         await drop_database(target)
     lock = project / f"workers-{time.time_ns()}.lock"  # a run's own: its clone count starts at 0
 
-    if how == "clones" and WORKERS_AS[0] == "processes":
+    # SQLite's baseline is one migrate in this process: its workers stay threads here.
+    postgres = template.url.get_backend_name() == "postgresql"
+    if how == "clones" and WORKERS_AS[0] == "processes" and postgres:
         elapsed = await asyncio.to_thread(_worker_processes_at_once, project, workers, lock)
     elif how == "clones":
         elapsed = await asyncio.to_thread(_workers_at_once, template, targets, source, lock)
@@ -1042,9 +1045,10 @@ def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path)
 # event loop each, sharing one interpreter lock); set by --workers-as.
 WORKERS_AS = ["processes"]
 WORKERS_TEXT = {
-    "processes": "each a spawned process, as xdist's workers are, its imports done before "
-    "the clock starts; the floor below runs in a spawned process of its own too, so its "
-    "migrate starts as cold as our builder's",
+    "processes": "PostgreSQL: each a spawned process, as xdist's workers are, its imports "
+    "done before the clock starts, and the floor below in a spawned process of its own too, "
+    "so its migrate starts as cold as our builder's; SQLite, whose baseline is one migrate "
+    "in the measuring process: threads of that process, an event loop each",
     "threads": "threads of one process, an event loop each, sharing one interpreter lock, "
     "and the floor below in that process, warmed by the rounds before: "
     "`--workers-as threads`",
@@ -1553,7 +1557,7 @@ def clones_section(
             "### Worker databases ready: one migrate + clones vs migrating each, vs the floor",
             "",
             f"Schema: a {TABLES}-revision Alembic chain (one table and index per revision, "
-            "async `env.py`), not `create_all`. In-process, through the plugin's own "
+            "async `env.py`), not `create_all`. Through the plugin's own "
             f"functions: N workers started together ({WORKERS_TEXT[WORKERS_AS[0]]}), "
             "each doing what a worker of "
             "`-n N` does: its run lock first (PostgreSQL: one server connection, which then "
