@@ -817,8 +817,9 @@ class SetupTimes:
         )
 
 
-async def _setup_round(project: Path, workers: int, how: str) -> float:
-    from aksara_testing._db.lifecycle import build_database, drop_database
+def worker_databases(project: Path, workers: int) -> tuple[Any, Any, list[Any], Any]:
+    """(settings, template, the N workers' databases, the template's migrations source),
+    as ``-n N`` derives them from ``project``'s settings."""
     from aksara_testing._db.parallel import TEMPLATE_SUFFIX
     from aksara_testing._db.urls import check_safe, derive_test_url
     from aksara_testing._migrations.schema import migrations_source
@@ -831,7 +832,14 @@ async def _setup_round(project: Path, workers: int, how: str) -> float:
         check_safe(derive_test_url(settings, folder, suffix=f"_gw{i}"), settings)
         for i in range(workers)
     ]
-    source = migrations_source(settings, template.url)
+    return settings, template, targets, migrations_source(settings, template.url)
+
+
+async def _setup_round(project: Path, workers: int, how: str) -> float:
+    from aksara_testing._db.lifecycle import build_database, drop_database
+    from aksara_testing._migrations.schema import migrations_source
+
+    settings, template, targets, source = worker_databases(project, workers)
     for target in (template, *targets):
         await drop_database(target)
     lock = project / f"workers-{time.time_ns()}.lock"  # a run's own: its clone count starts at 0
@@ -957,14 +965,7 @@ def _floor_in_a_process(project: Path, workers: int) -> tuple[float, float]:
 def floor_round(project: Path, workers: int) -> tuple[float, float]:
     label = f"floor of {project.name}, N = {workers}"
     if WORKERS_AS[0] == "processes":
-        for attempt in range(5):  # as redoing(), across the process boundary
-            try:
-                return _floor_in_a_process(project, workers)
-            except RuntimeError as exc:
-                if AUTOVACUUM_REFUSAL not in str(exc) or attempt == 4:
-                    raise
-                REDONE.append(label)
-                time.sleep(1)
+        return redone(label, partial(_floor_in_a_process, project, workers))
     return redoing(label, partial(_floor_round, project, workers))
 
 
@@ -994,31 +995,15 @@ def _workers_at_once(template: Any, targets: list[Any], source: Any, lock: Path)
         await build_template(*args)
         built.append((threading.get_ident(), time.perf_counter()))
 
-    async def worker(target: Any) -> None:
-        admin = await run_lock(target)
-        taken[threading.get_ident()] = time.perf_counter()
-        try:
-            made = await product.build_worker_database(
-                template,
-                target,
-                source,
-                reuse=False,
-                lock=lock,
-                admin=admin,
-                drop_after=len(targets),
-            )
-            ready.append(time.perf_counter())
-            await made.handle.engine.dispose()
-        finally:
-            if admin is not None:
-                await admin.release()  # after the template's drop, if this worker started it
-
     def thread(target: Any) -> None:
         start.wait()
         try:
-            asyncio.run(worker(target))
+            lock_taken, done = asyncio.run(one_worker(template, target, source, lock, len(targets)))
         except BaseException as exc:
             errors.append(exc)
+            return
+        taken[threading.get_ident()] = lock_taken
+        ready.append(done)
 
     threads = [threading.Thread(target=thread, args=(target,)) for target in targets]
     for each in threads:
@@ -1055,23 +1040,37 @@ WORKERS_TEXT = {
 }
 
 
+async def one_worker(
+    template: Any, target: Any, source: Any, lock: Path, workers: int
+) -> tuple[float, float]:
+    """What one worker of ``-n N`` does for its database: its run lock first (PostgreSQL:
+    one server connection, which then does all the admin work), then
+    ``build_worker_database``. Returns when the lock was taken and when the database was
+    ready (``time.perf_counter``)."""
+    from aksara_testing._db import parallel as product
+
+    admin = await run_lock(target)
+    taken = time.perf_counter()
+    try:
+        made = await product.build_worker_database(
+            template, target, source, reuse=False, lock=lock, admin=admin, drop_after=workers
+        )
+        ready = time.perf_counter()
+        await made.handle.engine.dispose()
+    finally:
+        if admin is not None:
+            await admin.release()  # after the template's drop, if this worker started it
+    return taken, ready
+
+
 def _worker_process(
     project: Path, index: int, workers: int, lock: Path, start: Any, results: Any
 ) -> None:
     """One worker of ``_worker_processes_at_once``: what ``_workers_at_once``'s thread does,
     in a process of its own; its imports and settings are done before the start barrier."""
     from aksara_testing._db import parallel as product
-    from aksara_testing._db.urls import check_safe, derive_test_url
-    from aksara_testing._migrations.schema import migrations_source
-    from aksara_testing._settings import load_settings
 
-    settings = load_settings(project)
-    folder = project / "databases"
-    template = check_safe(
-        derive_test_url(settings, folder, suffix=product.TEMPLATE_SUFFIX), settings
-    )
-    target = check_safe(derive_test_url(settings, folder, suffix=f"_gw{index}"), settings)
-    source = migrations_source(settings, template.url)
+    _, template, targets, source = worker_databases(project, workers)
     build_template = product._build_template
     built: list[float] = []
 
@@ -1080,24 +1079,9 @@ def _worker_process(
         built.append(time.perf_counter())
 
     product._build_template = timed_build  # type: ignore[assignment]
-
-    async def worker() -> tuple[float, float]:
-        admin = await run_lock(target)
-        taken = time.perf_counter()
-        try:
-            made = await product.build_worker_database(
-                template, target, source, reuse=False, lock=lock, admin=admin, drop_after=workers
-            )
-            ready = time.perf_counter()
-            await made.handle.engine.dispose()
-        finally:
-            if admin is not None:
-                await admin.release()
-        return taken, ready
-
     start.wait()
     try:
-        taken, ready = asyncio.run(worker())
+        taken, ready = asyncio.run(one_worker(template, targets[index], source, lock, workers))
     except BaseException as exc:
         results.put(("error", f"worker {index}: {type(exc).__name__}: {exc}"))
         return
@@ -1154,11 +1138,17 @@ async def run_lock(target: Any) -> Any:
 
 def redoing(label: str, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """``asyncio.run(work())``, again (up to 5 times) when autovacuum refused a drop."""
-    for attempt in range(5):
+    return redone(label, lambda: asyncio.run(work()))
+
+
+def redone(label: str, attempt: Callable[[], T]) -> T:
+    """``attempt()``, again (up to 5 times) when autovacuum refused a drop (its error, or
+    a spawned process's error line, carries the server's words)."""
+    for tried in range(5):
         try:
-            return asyncio.run(work())
+            return attempt()
         except Exception as exc:
-            if AUTOVACUUM_REFUSAL not in str(exc) or attempt == 4:
+            if AUTOVACUUM_REFUSAL not in str(exc) or tried == 4:
                 raise
             REDONE.append(label)
             time.sleep(1)
