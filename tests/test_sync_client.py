@@ -227,8 +227,12 @@ def test_the_module_client_shut_down():
     project.run().assert_outcomes(passed=3)
 
 
-def test_public_names_stay_one_class_across_in_process_runs(sqlite_project: Project) -> None:
+def test_public_names_stay_one_class_across_in_process_runs(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """pytester drops the modules a run imported; the next run must not mix old and new classes."""
+    # Whatever ran before in this process: the first run imports the client module itself.
+    monkeypatch.delitem(sys.modules, "aksara_testing._sync_client", raising=False)
     make_app(sqlite_project)
     sqlite_project.pytester.makepyfile(
         test_it="""
