@@ -70,11 +70,15 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
+        import sys
 
-        # Not cached in globals(): if the module is dropped from sys.modules and imported
-        # again (pytester's in-process runs do this), a cached name would keep the old
-        # module's class while the rest of the package uses the new one.
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        # Read from sys.modules each time, never cached in globals(): if the module is
+        # dropped from sys.modules and imported again (pytester's in-process runs do this),
+        # a cached name would keep the old module's class while the rest of the package
+        # uses the new one.
+        home = _LAZY[name]
+        module = sys.modules.get(__name__ + home) or importlib.import_module(home, __name__)
+        return getattr(module, name)
     raise AttributeError(f"module 'aksara_testing' has no attribute {name!r}")
 
 
