@@ -400,6 +400,33 @@ async def test_sqlite_test_connections_run_on_the_loop_thread(tmp_path: Path) ->
         assert not started, f"threads started: {started}"
 
 
+async def test_the_sqlite_test_engine_adapts_sqlalchemys_aiosqlite_connection(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
+    from sqlalchemy.engine import make_url
+
+    from aksara_testing._db.sqlite import InlineAdaptedConnection, create_sqlite_engine
+
+    with relied_on(
+        "SQLAlchemy's AsyncAdapt_aiosqlite_connection (__init__(dbapi, connection), "
+        "_connection, _handle_exception) and AsyncConnection.execute's check that its "
+        "greenlet switched (AwaitRequired)",
+        "_db/sqlite.py (InlineAdaptedConnection, the SQLite test engine)",
+        "every test on SQLite fails at its first statement",
+    ):
+        parameters = list(inspect.signature(AsyncAdapt_aiosqlite_connection.__init__).parameters)
+        assert parameters[1:3] == ["dbapi", "connection"]
+        assert callable(AsyncAdapt_aiosqlite_connection._handle_exception)
+        engine = create_sqlite_engine(make_url(f"sqlite+aiosqlite:///{tmp_path / 't.db'}"))
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            assert isinstance(raw.dbapi_connection, InlineAdaptedConnection)
+            assert (await connection.execute(text("SELECT 41 + 1"))).scalar() == 42
+            assert (await connection.exec_driver_sql("SELECT 'x'")).scalar() == "x"
+        await engine.dispose()
+
+
 async def test_aiosqlite_engines_built_from_a_url_can_be_given_our_connection(
     tmp_path: Path,
 ) -> None:
