@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ._client import AksaraClient
     from ._mock_ai import MockAI
+    from ._settings import Settings
     from ._sync_client import AksaraSyncClient
     from ._tasks import CapturedTasks
 
@@ -30,6 +31,7 @@ __all__ = [
     "db_connection",
     "db_session",
     "db_sessionmaker",
+    "request_session_fixture",
     "test_settings",
 ]
 
@@ -242,3 +244,32 @@ def mock_ai_fixture() -> Iterator[MockAI]:
 
     with MockAI() as mock:
         yield mock
+
+
+# Fixtures whose use means the run needs the aksara session set-up.
+_NEEDS_SESSION = frozenset({"db_session", "test_settings"})
+# Fixtures whose use means the test talks to the test database (on the session loop).
+_USES_DATABASE = frozenset({"db_session", "db_sessionmaker", "db_connection", "client"})
+
+
+def request_session_fixture(settings: Settings, items: list[pytest.Item]) -> None:
+    """Put ``_aksara_session`` first in every test of a configured project.
+
+    It is not autouse: a project without ``[tool.aksara]`` whose tests use no
+    aksara fixture should not pay for it on every test. An anyio test that uses
+    the database checks its backend first (trio cannot reach the session loop).
+    """
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is None:
+            continue
+        if SESSION_FIXTURE not in names and (
+            settings.configured or not _NEEDS_SESSION.isdisjoint(names)
+        ):
+            names.insert(0, SESSION_FIXTURE)
+        if (
+            "anyio_backend" in names
+            and ANYIO_CHECK_FIXTURE not in names
+            and not _USES_DATABASE.isdisjoint(names)
+        ):
+            names.insert(0, ANYIO_CHECK_FIXTURE)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import _secrets, fixtures
+from . import _gc_freeze, _secrets, fixtures
 from ._asyncio_options import AsyncioDefaults, fill_unset
 from ._db import RefusedConnection
 from ._environment import export_env, restore_env
@@ -28,7 +28,7 @@ from ._report import header_line, summary_lines
 from ._runtime import RUNTIME_KEY, Runtime
 from ._settings import Settings, load_settings
 from .errors import ConfigurationError
-from .fixtures import ANYIO_CHECK_FIXTURE, SESSION_FIXTURE
+from .fixtures import SESSION_FIXTURE, request_session_fixture
 
 __all__ = ["SEED_KEY", "SETTINGS_KEY"]
 
@@ -37,6 +37,7 @@ SEED_KEY = pytest.StashKey[int]()
 _ENV_BACKUP_KEY = pytest.StashKey[dict[str, str | None]]()
 _AI_NET_KEY = pytest.StashKey[tuple[bool, str]]()
 _ASYNCIO_KEY = pytest.StashKey[AsyncioDefaults]()
+_FROZEN_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -223,7 +224,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if _configured(session.config) and session.items:
+        session.config.stash[_FROZEN_KEY] = _gc_freeze.freeze()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_FROZEN_KEY, False):
+        _gc_freeze.thaw()
     if RUNTIME_KEY in config.stash and _configured(config):
         ai_net.uninstall()
     runtime = config.stash.get(RUNTIME_KEY, None)
@@ -368,7 +377,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     runtime.layers.transactional_items = {
         item for item in items if item.get_closest_marker("transactional") is not None
     }
-    _use_session_fixture(runtime.settings, items)
+    request_session_fixture(runtime.settings, items)
 
 
 def _check_targets(config: pytest.Config, runtime: Runtime, items: list[pytest.Item]) -> None:
@@ -388,32 +397,3 @@ def _check_targets(config: pytest.Config, runtime: Runtime, items: list[pytest.I
     runtime.config_error = runtime.config_error or str(problem)
     config.hook.pytest_deselected(items=list(items))
     items.clear()
-
-
-# Fixtures whose use means the run needs the aksara session set-up.
-_NEEDS_SESSION = frozenset({"db_session", "test_settings"})
-# Fixtures whose use means the test talks to the test database (on the session loop).
-_USES_DATABASE = frozenset({"db_session", "db_sessionmaker", "db_connection", "client"})
-
-
-def _use_session_fixture(settings: Settings, items: list[pytest.Item]) -> None:
-    """Put ``_aksara_session`` first in every test of a configured project.
-
-    It is not autouse: a project without ``[tool.aksara]`` whose tests use no
-    aksara fixture should not pay for it on every test. An anyio test that uses
-    the database checks its backend first (trio cannot reach the session loop).
-    """
-    for item in items:
-        names = getattr(item, "fixturenames", None)
-        if names is None:
-            continue
-        if SESSION_FIXTURE not in names and (
-            settings.configured or not _NEEDS_SESSION.isdisjoint(names)
-        ):
-            names.insert(0, SESSION_FIXTURE)
-        if (
-            "anyio_backend" in names
-            and ANYIO_CHECK_FIXTURE not in names
-            and not _USES_DATABASE.isdisjoint(names)
-        ):
-            names.insert(0, ANYIO_CHECK_FIXTURE)
