@@ -1,41 +1,70 @@
 """The run's start-up objects, kept out of the garbage collector's way.
 
-A full collection walks every object the collector tracks, and a test run
-makes few new ones next to what start-up left: the modules, classes and
-collected items (over 100,000 objects in a one-table project, more with a
-real app). So each full collection during the tests walks start-up again.
-After collection, :func:`freeze` moves what exists into the collector's
-permanent generation (``gc.freeze()``); full collections then walk only
-what the tests made. :func:`thaw` hands everything back at the end of the
-run, so an in-process run (pytester) leaves nothing behind.
+A full collection walks every object the collector tracks, and start-up
+leaves many: the modules, classes and collected items (over 100,000 objects
+in a one-table project, more with a real app). Every full collection walks
+them again: those during the tests, pytest's own at the end of the run, and
+the interpreter's at exit, which together cost a one-test run about 0.3 s
+here. After collection, :func:`freeze` moves what exists into the
+collector's permanent generation (``gc.freeze()``); full collections then
+walk only what came after.
 
-A cycle made before the freeze that becomes garbage during the run is freed
-at :func:`thaw` rather than at once. A test that needs such an object
-collected calls ``gc.unfreeze()`` first.
+At the end of the run (:func:`end_run`) the objects stay frozen when the
+process is about to exit, so its last collections skip them too. A run
+inside another one (pytester's in-process runs) hands them back at once,
+since the outer run goes on; a second run in the same process (a notebook,
+a script calling ``pytest.main`` twice) hands back the first run's before
+freezing its own, so garbage never piles up.
+
+A cycle made before the freeze that becomes garbage during the run is not
+freed before the run ends; a test that needs such an object collected calls
+``gc.unfreeze()`` first.
 
 Example::
 
+    start_run()
     frozen = freeze()   # after collection
     ...                 # the tests
-    if frozen:
-        thaw()
+    end_run(frozen)
 """
 
 from __future__ import annotations
 
 import gc
 
-__all__ = ["freeze", "thaw"]
+__all__ = ["end_run", "freeze", "start_run"]
+
+# Process-wide, as the collector is: how many pytest runs are active now (an
+# in-process run nests in another), and whether an ended run left its freeze.
+_active_runs = 0
+_left_frozen = False
+
+
+def start_run() -> None:
+    global _active_runs
+    _active_runs += 1
 
 
 def freeze() -> bool:
-    """Freeze what exists now; False (and nothing done) when something else already froze."""
-    if gc.get_freeze_count():  # the project manages freezing itself (a pre-fork set-up)
+    """Freeze what exists now; False (and nothing done) when something else froze."""
+    global _left_frozen
+    if _left_frozen:  # an earlier run in this process kept its freeze: free its garbage
+        _left_frozen = False
+        gc.unfreeze()
+        gc.collect()
+    elif gc.get_freeze_count():  # the project manages freezing itself (a pre-fork set-up)
         return False
     gc.freeze()
     return True
 
 
-def thaw() -> None:
-    """Hand the frozen objects back to the collector."""
-    gc.unfreeze()
+def end_run(frozen: bool) -> None:
+    """The run is over: keep the freeze to exit, unless an outer run goes on."""
+    global _active_runs, _left_frozen
+    _active_runs = max(_active_runs - 1, 0)
+    if not frozen:
+        return
+    if _active_runs:
+        gc.unfreeze()
+    else:
+        _left_frozen = True

@@ -121,6 +121,7 @@ def _configured(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _gc_freeze.start_run()
     seed = config.getoption("aksara_seed")
     if seed is None:  # an xdist worker uses the controller's seed
         seed = getattr(config, "workerinput", {}).get("aksara_seed")
@@ -231,8 +232,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if config.stash.get(_FROZEN_KEY, False):
-        _gc_freeze.thaw()
+    _gc_freeze.end_run(config.stash.get(_FROZEN_KEY, False))
     if RUNTIME_KEY in config.stash and _configured(config):
         ai_net.uninstall()
     runtime = config.stash.get(RUNTIME_KEY, None)

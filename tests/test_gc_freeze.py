@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -93,3 +94,76 @@ def test_a_run_that_collects_nothing_freezes_nothing(pytester: pytest.Pytester) 
 
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     assert seen == [0]
+
+
+def test_a_run_in_its_own_process_keeps_the_freeze_to_exit(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.aksara]\n")
+    pytester.makeconftest(
+        """
+        import atexit
+        import gc
+
+        atexit.register(lambda: print("at exit, frozen:", gc.get_freeze_count()))
+        """
+    )
+    pytester.makepyfile("def test_ok(): pass")
+
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)
+    [line] = [line for line in result.outlines if line.startswith("at exit, frozen:")]
+    assert int(line.split(":")[1]) > 10_000  # the exit's collections skip start-up
+
+
+SECOND_RUN = """
+import builtins
+import gc
+
+import pytest
+
+args = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+assert pytest.main(args) == 0
+gc.collect()
+print("after the first run, frozen:", gc.get_freeze_count() > 0)
+first_runs = builtins.PROBE  # the second run makes its own
+print("start-up cycle alive:", first_runs() is not None)
+assert pytest.main(args) == 0
+print("after the second, the first run's start-up cycle alive:", first_runs() is not None)
+"""
+
+START_UP_CYCLE = """
+import builtins
+import weakref
+
+
+class Node:
+    pass
+
+
+node = Node()
+node.me = node  # a reference cycle: only a collection frees it
+builtins.PROBE = weakref.ref(node)
+HOLD = [node]
+del node
+"""
+
+
+def test_a_second_run_in_one_process_frees_the_first_runs_garbage(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml("[tool.aksara]\n")
+    pytester.makeconftest(START_UP_CYCLE)
+    pytester.makepyfile(
+        test_drop="def test_drop():\n    import conftest\n    conftest.HOLD.clear()\n"
+    )
+    script = pytester.makepyfile(twice=SECOND_RUN)
+
+    result = pytester.run(sys.executable, str(script))
+
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    seen = [line for line in result.outlines if ":" in line and not line.startswith(".")]
+    assert seen == [
+        "after the first run, frozen: True",
+        "start-up cycle alive: True",  # garbage since the test, but frozen with start-up
+        "after the second, the first run's start-up cycle alive: False",
+    ]
