@@ -50,12 +50,6 @@ def _leave(code: int) -> None:
 
 def _flush_open_files() -> None:
     """Flush files left open (a conftest's report file...): the teardown would have."""
-    import contextlib
-    import gc
-    import io
+    from aksara_testing._gc_freeze import flush_open_files
 
-    kinds = (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)
-    for obj in gc.get_objects():
-        if type(obj) in kinds and not obj.closed:
-            with contextlib.suppress(Exception):
-                obj.flush()
+    flush_open_files()

@@ -10,7 +10,9 @@ collector's permanent generation (``gc.freeze()``); full collections then
 walk only what came after.
 
 At the end of the run (:func:`end_run`) the objects stay frozen when the
-process is about to exit, so its last collections skip them too. A run
+process is about to exit, so its last collections skip them too; files
+left open are flushed at exit as that last collection would have
+(:func:`flush_open_files`, which ``aksara test`` also calls). A run
 inside another one (pytester's in-process runs) hands them back at once,
 since the outer run goes on; a second run in the same process (a notebook,
 a script calling ``pytest.main`` twice) hands back the first run's before
@@ -30,9 +32,14 @@ Example::
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
+import io
 
-__all__ = ["end_run", "freeze", "start_run"]
+__all__ = ["end_run", "flush_open_files", "freeze", "start_run"]
+
+_FILES = (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)
 
 # Process-wide, as the collector is: how many pytest runs are active now (an
 # in-process run nests in another), and whether an ended run left its freeze.
@@ -66,5 +73,29 @@ def end_run(frozen: bool) -> None:
         return
     if _active_runs:
         gc.unfreeze()
-    else:
+    elif not _left_frozen:
         _left_frozen = True
+        atexit.register(_flush_if_frozen)
+
+
+def flush_open_files() -> None:
+    """Flush the files left open (a conftest's report file...), frozen ones included.
+
+    An exit's collection would flush those in reference cycles; a frozen one,
+    or one after ``os._exit``, never is. What was frozen stays frozen.
+    """
+    frozen = gc.get_freeze_count() > 0
+    gc.unfreeze()  # get_objects() leaves the frozen out
+    try:
+        for obj in gc.get_objects():
+            if type(obj) in _FILES and not obj.closed:
+                with contextlib.suppress(Exception):
+                    obj.flush()
+    finally:
+        if frozen:
+            gc.freeze()
+
+
+def _flush_if_frozen() -> None:
+    if _left_frozen:
+        flush_open_files()

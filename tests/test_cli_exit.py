@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from app_process import clean_env
 
 AKSARA = Path(sys.executable).with_name("aksara")
@@ -48,7 +49,10 @@ def test_fails():
 """
 
 
-def test_threads_atexit_open_files_and_the_exit_code_survive(tmp_path: Path) -> None:
+@pytest.mark.parametrize("settings", ["", "[tool.aksara]\n"], ids=["plain", "configured"])
+def test_threads_atexit_open_files_and_the_exit_code_survive(tmp_path: Path, settings: str) -> None:
+    # A configured run freezes start-up objects (the open file among them) for the GC.
+    (tmp_path / "pyproject.toml").write_text(settings)
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_exit.py").write_text(TESTS)
 

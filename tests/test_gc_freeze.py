@@ -167,3 +167,27 @@ def test_a_second_run_in_one_process_frees_the_first_runs_garbage(
         "start-up cycle alive: True",  # garbage since the test, but frozen with start-up
         "after the second, the first run's start-up cycle alive: False",
     ]
+
+
+FILE_IN_A_CYCLE = """
+class Holder:
+    pass
+
+
+HOLDER = Holder()
+HOLDER.me = HOLDER  # only a collection would free it, and flush its file
+HOLDER.file = open("left_open.txt", "w")
+"""
+
+
+def test_files_left_open_in_frozen_cycles_are_flushed_at_exit(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.aksara]\n")
+    pytester.makeconftest(FILE_IN_A_CYCLE)
+    pytester.makepyfile(
+        "from conftest import HOLDER\n\ndef test_write():\n    HOLDER.file.write('written')\n"
+    )
+
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "left_open.txt").read_text() == "written"
