@@ -9,14 +9,14 @@ here. After collection, :func:`freeze` moves what exists into the
 collector's permanent generation (``gc.freeze()``); full collections then
 walk only what came after.
 
-At the end of the run (:func:`end_run`) the objects stay frozen when the
-process is about to exit, so its last collections skip them too; files
-left open are flushed at exit as that last collection would have
-(:func:`flush_open_files`, which ``aksara test`` also calls). A run
-inside another one (pytester's in-process runs) hands them back at once,
-since the outer run goes on; a second run in the same process (a notebook,
-a script calling ``pytest.main`` twice) hands back the first run's before
-freezing its own, so garbage never piles up.
+At the end of the run (:func:`end_run`) the objects stay frozen, so the
+process's last collections skip them too; files left open are flushed at
+exit as that last collection would have (:func:`flush_open_files`, which
+``aksara test`` also calls). A run inside another one (pytester's
+in-process runs) does not freeze; a second run in the same process (a
+notebook, a script calling ``pytest.main`` twice) hands back the first
+run's objects and collects them before freezing its own, so garbage never
+piles up.
 
 A cycle made before the freeze that becomes garbage during the run is not
 freed before the run ends; a test that needs such an object collected calls
@@ -53,8 +53,17 @@ def start_run() -> None:
 
 
 def freeze() -> bool:
-    """Freeze what exists now; False (and nothing done) when something else froze."""
+    """Freeze what exists now; False (and nothing done) when nested or something else froze.
+
+    A run nested in another (pytester's in-process runs) does not freeze: its
+    start-up would reach the collector only when the outer run's next full
+    collection finds it, and finalizers run then, in the middle of whatever
+    the outer run does (a CPython 3.11 ``ast.parse`` fails if one of them
+    imports a module).
+    """
     global _left_frozen
+    if _active_runs > 1:
+        return False
     if _left_frozen:  # an earlier run in this process kept its freeze: free its garbage
         _left_frozen = False
         gc.unfreeze()
@@ -66,14 +75,10 @@ def freeze() -> bool:
 
 
 def end_run(frozen: bool) -> None:
-    """The run is over: keep the freeze to exit, unless an outer run goes on."""
+    """The run is over: its freeze is kept to exit (only an outermost run freezes)."""
     global _active_runs, _left_frozen
     _active_runs = max(_active_runs - 1, 0)
-    if not frozen:
-        return
-    if _active_runs:
-        gc.unfreeze()
-    elif not _left_frozen:
+    if frozen and not _left_frozen:
         _left_frozen = True
         atexit.register(_flush_if_frozen)
 
