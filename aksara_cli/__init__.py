@@ -40,16 +40,12 @@ def _leave(code: int) -> None:
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
+    from aksara_testing._gc_freeze import flush_open_files, take_over_exit_flush
+
+    take_over_exit_flush()  # one flush, after every exit handler, as the teardown's would be
     run_exit_functions()
-    _flush_open_files()
+    flush_open_files()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # closed, or the reader went away
             stream.flush()
     os._exit(code)
-
-
-def _flush_open_files() -> None:
-    """Flush files left open (a conftest's report file...): the teardown would have."""
-    from aksara_testing._gc_freeze import flush_open_files
-
-    flush_open_files()

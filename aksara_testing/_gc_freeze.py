@@ -37,7 +37,7 @@ import contextlib
 import gc
 import io
 
-__all__ = ["end_run", "flush_open_files", "freeze", "start_run"]
+__all__ = ["end_run", "flush_open_files", "freeze", "start_run", "take_over_exit_flush"]
 
 _FILES = (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)
 
@@ -78,9 +78,8 @@ def end_run(frozen: bool) -> None:
     """The run is over: its freeze is kept to exit (only an outermost run freezes)."""
     global _active_runs, _left_frozen
     _active_runs = max(_active_runs - 1, 0)
-    if frozen and not _left_frozen:
+    if frozen:
         _left_frozen = True
-        atexit.register(_flush_if_frozen)
 
 
 def flush_open_files() -> None:
@@ -101,6 +100,14 @@ def flush_open_files() -> None:
             gc.freeze()
 
 
+def take_over_exit_flush() -> None:
+    """The caller flushes after every exit handler (``aksara test``): no flush of ours at exit."""
+    atexit.unregister(_flush_if_frozen)
+
+
 def _flush_if_frozen() -> None:
     if _left_frozen:
         flush_open_files()
+
+
+atexit.register(_flush_if_frozen)  # once per process; a no-op unless a run kept its freeze

@@ -199,3 +199,17 @@ async def test_statements_of_one_call_hand_control_to_the_loop_once(
 
     assert in_one_call == 1
     assert len(switches) == 3
+
+
+def test_a_sync_test_engines_autocommit_connections_commit_too(tmp_path: Path) -> None:
+    from aksara_testing._db.engines import create_sync_test_engine
+
+    engine = create_sync_test_engine(make_url(f"sqlite:///{tmp_path / 'sync.db'}"), "pysqlite")
+    Base.metadata.create_all(engine)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
+        autocommit.execute(insert(Team).values(name="at once"))
+    with engine.connect() as connection:
+        names = connection.scalars(select(Team.name)).all()
+    engine.dispose()
+
+    assert names == ["at once"]

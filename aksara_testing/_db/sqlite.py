@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any
 
 import aiosqlite
 from greenlet import getcurrent  # type: ignore[import-untyped]
@@ -114,26 +114,20 @@ class InlineCursor:
         self.description: Any = None
 
     def execute(self, operation: str, parameters: Any = None) -> None:
-        self._adapted.yield_once()
-        try:
-            cursor = self._adapted.sqlite3_connection().cursor()
-            try:
-                if parameters is None:
-                    cursor.execute(operation)
-                else:
-                    cursor.execute(operation, parameters)
-                self._took(cursor)
-            finally:
-                cursor.close()
-        except Exception as error:
-            self._adapted._handle_exception(error)
+        if parameters is None:
+            self._run("execute", operation)
+        else:
+            self._run("execute", operation, parameters)
 
     def executemany(self, operation: str, seq_of_parameters: Any) -> None:
+        self._run("executemany", operation, seq_of_parameters)
+
+    def _run(self, method: str, *args: Any) -> None:
         self._adapted.yield_once()
         try:
             cursor = self._adapted.sqlite3_connection().cursor()
             try:
-                cursor.executemany(operation, seq_of_parameters)
+                getattr(cursor, method)(*args)
                 self._took(cursor)
             finally:
                 cursor.close()
@@ -232,11 +226,6 @@ class InlineAdaptedConnection(AsyncAdapt_aiosqlite_connection):
                 connection.rollback()
             except Exception as error:
                 self._handle_exception(error)
-
-    def _handle_exception(self, error: Exception) -> NoReturn:
-        if isinstance(error, ValueError) and error.args == ("no active connection",):
-            raise sqlite3.OperationalError("no active connection") from error
-        raise error
 
 
 async def _no_op() -> None:
