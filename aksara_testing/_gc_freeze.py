@@ -55,11 +55,8 @@ def start_run() -> None:
 def freeze() -> bool:
     """Freeze what exists now; False (and nothing done) when nested or something else froze.
 
-    A run nested in another (pytester's in-process runs) does not freeze: its
-    start-up would reach the collector only when the outer run's next full
-    collection finds it, and finalizers run then, in the middle of whatever
-    the outer run does (a CPython 3.11 ``ast.parse`` fails if one of them
-    imports a module).
+    A run nested in another (pytester's in-process runs) does not freeze: the
+    process and its collector belong to the outer run, which decides alone.
     """
     global _left_frozen
     if _active_runs > 1:
