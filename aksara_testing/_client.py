@@ -11,12 +11,15 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from asgi_lifespan import LifespanManager
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import anyio
 
 __all__ = [
     "AksaraClient",
@@ -82,12 +85,14 @@ class AppTransport(httpx.AsyncBaseTransport):
     The lifespan starts at :meth:`start` (the clients call it before each
     request) and stops at :meth:`aclose`. Both run on the event loop that
     serves the requests: the lifespan's task lives there between them.
+    Concurrent first requests (``asyncio.gather``) wait for one startup.
     """
 
     def __init__(self, app: Any, raise_app_exceptions: bool = True) -> None:
         self.app = app
         self.raise_app_exceptions = raise_app_exceptions
         self._lifespan: LifespanManager | None = None
+        self._starting: anyio.Lock | None = None
 
     @property
     def started(self) -> bool:
@@ -95,11 +100,18 @@ class AppTransport(httpx.AsyncBaseTransport):
 
     async def start(self) -> None:
         """Run the app's lifespan startup, once."""
-        if self._lifespan is None:
-            # Made here, not in __init__: it needs the running loop to pick its backend.
-            lifespan = LifespanManager(self.app)
-            await lifespan.__aenter__()
-            self._lifespan = lifespan
+        if self._lifespan is not None:
+            return
+        if self._starting is None:
+            import anyio  # the running loop's library (asyncio or trio)
+
+            self._starting = anyio.Lock()
+        async with self._starting:
+            if self._lifespan is None:
+                # Made here, not in __init__: it needs the running loop to pick its backend.
+                lifespan = LifespanManager(self.app)
+                await lifespan.__aenter__()
+                self._lifespan = lifespan
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self.start()

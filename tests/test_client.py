@@ -97,6 +97,30 @@ def test_lifespan_runs_once_per_client_and_shuts_down(project: Project) -> None:
     project.run().assert_outcomes(passed=3)
 
 
+def test_concurrent_first_requests_start_the_lifespan_once(project: Project) -> None:
+    make_app(project)
+    project.pytester.makepyfile(
+        test_it="""
+        import asyncio
+        import gc
+
+        import webapp
+
+        async def test_gathered(client):
+            first, second = await asyncio.gather(client.get("/state"), client.get("/state"))
+            assert first.status_code == second.status_code == 200
+            assert webapp.EVENTS == ["startup"]
+
+        def test_after():
+            gc.collect()  # a leaked lifespan task would be logged as destroyed here
+            assert webapp.EVENTS == ["startup", "shutdown"]
+        """
+    )
+    result = project.run()
+    result.assert_outcomes(passed=2)
+    assert "Task was destroyed" not in result.stdout.str()
+
+
 def test_a_client_used_as_a_context_manager_shuts_the_lifespan_down(
     sqlite_project: Project,
 ) -> None:
