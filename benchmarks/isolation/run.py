@@ -442,6 +442,39 @@ def pytest_env(pycache: Path) -> dict[str, str]:
     return env
 
 
+# Loaded into every timed run (``-p _phase_clock``): the wall clock around pytest's
+# test loop, written to the file named by BENCH_PHASE_FILE. The per-test cost from it
+# leaves out start-up, collection and exit, which the whole-run figure includes.
+PHASE_CLOCK = """
+import os, time
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    start = time.perf_counter()
+    yield
+    with open(os.environ["BENCH_PHASE_FILE"], "w") as out:
+        out.write(repr(time.perf_counter() - start))
+"""
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall: float  # the whole subprocess, seconds
+    loop: float  # pytest's test loop inside it, seconds
+
+
+def run_timed(job: Job, clock_dir: Path) -> Timing:
+    """Run one generated project with the phase clock; return both of its times."""
+    phase_file = clock_dir / "phase.txt"
+    phase_file.unlink(missing_ok=True)
+    path = os.pathsep.join(p for p in (str(clock_dir), os.environ.get("PYTHONPATH", "")) if p)
+    wall = run_job(
+        job, ("-p", "_phase_clock"), {"PYTHONPATH": path, "BENCH_PHASE_FILE": str(phase_file)}
+    )
+    return Timing(wall, float(phase_file.read_text()))
+
+
 def run_job(
     job: Job, extra_args: Sequence[str] = (), extra_env: dict[str, str] | None = None
 ) -> float:
@@ -533,24 +566,27 @@ def time_jobs(
     jobs: Sequence[Job],
     repeats: int,
     warmup: int,
+    clock_dir: Path,
     each_pass: Callable[[], None] = lambda: None,
-) -> dict[Job, list[float]]:
-    timings: dict[Job, list[float]] = {job: [] for job in jobs}
+) -> dict[Job, list[Timing]]:
+    clock_dir.mkdir(parents=True, exist_ok=True)
+    (clock_dir / "_phase_clock.py").write_text(PHASE_CLOCK)
+    timings: dict[Job, list[Timing]] = {job: [] for job in jobs}
     total = (warmup + repeats) * len(jobs)
     done = 0
     for rep in range(-warmup, repeats):
         if rep >= 0:
             each_pass()
         for job in rotated(jobs, rep):
-            seconds = run_job(job)
+            timing = run_timed(job, clock_dir)
             done += 1
             tag = "warm-up" if rep < 0 else f"pass {rep + 1}/{repeats}"
             log(
                 f"[{done}/{total}] {tag}: {job.backend.name} {job.variant.label} "
-                f"N={job.n}: {seconds:.2f} s"
+                f"N={job.n}: {timing.wall:.2f} s (tests {timing.loop:.2f} s)"
             )
             if rep >= 0:
-                timings[job].append(seconds)
+                timings[job].append(timing)
     return timings
 
 
@@ -627,7 +663,9 @@ class Row:
     costs_ms: list[float]  # per pass
     t1: list[float]
     tn: list[float]
+    loop_ms: list[float]  # per pass, from the test loop alone
     ratios: list[float] = field(default_factory=list)  # per pass, against (b)
+    loop_ratios: list[float] = field(default_factory=list)
 
     @property
     def median_ms(self) -> float:
@@ -638,47 +676,50 @@ def per_test_costs(t1: Sequence[float], tn: Sequence[float], n: int) -> list[flo
     return [(big - small) / (n - 1) * 1000 for small, big in zip(t1, tn, strict=True)]
 
 
-def build_rows(timings: dict[Job, list[float]], n: int) -> list[Row]:
+def build_rows(timings: dict[Job, list[Timing]], n: int) -> list[Row]:
     by_key = {(j.backend.name, j.variant.letter, j.n): t for j, t in timings.items()}
     rows: list[Row] = []
     for job in timings:
         if job.n != n:
             continue
-        t1 = by_key[(job.backend.name, job.variant.letter, 1)]
-        rows.append(
-            Row(
-                job.backend.name, job.variant, per_test_costs(t1, timings[job], n), t1, timings[job]
-            )
-        )
+        one = by_key[(job.backend.name, job.variant.letter, 1)]
+        t1, tn = [t.wall for t in one], [t.wall for t in timings[job]]
+        loops = per_test_costs([t.loop for t in one], [t.loop for t in timings[job]], n)
+        rows.append(Row(job.backend.name, job.variant, per_test_costs(t1, tn, n), t1, tn, loops))
     for row in rows:
         base = next(
             (r for r in rows if r.backend == row.backend and r.variant.letter == BASELINE), None
         )
         if base is not None:
             row.ratios = [c / b for c, b in zip(row.costs_ms, base.costs_ms, strict=True)]
+            row.loop_ratios = [c / b for c, b in zip(row.loop_ms, base.loop_ms, strict=True)]
     rows.sort(key=lambda r: (r.backend != "sqlite", r.variant.letter))
     return rows
 
 
 def markdown_table(rows: Sequence[Row], n: int) -> str:
     lines = [
-        f"| Backend | Variant | ms/test (median) | range | x (b) | target | met | T1 s | T{n} s |",
-        "|---|---|---:|---:|---:|---|---|---:|---:|",
+        f"| Backend | Variant | ms/test (median) | range | x (b) | tests only: ms/test | x (b) "
+        f"| target | met | T1 s | T{n} s |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|",
     ]
     for r in rows:
         ratio = f"{statistics.median(r.ratios):.2f}x" if r.ratios else "-"
+        loop_ratio = f"{statistics.median(r.loop_ratios):.2f}x" if r.loop_ratios else "-"
         target, met = "", ""
         if r.variant.letter == OURS and r.ratios and r.backend in TARGETS:
             goal = TARGETS[r.backend]
             target = f"<= {goal:.2f}x"
-            met = "yes" if statistics.median(r.ratios) <= goal else "**no**"
+            both = (statistics.median(r.ratios), statistics.median(r.loop_ratios))
+            met = "yes" if max(both) <= goal else "tests only" if both[1] <= goal else "**no**"
         elif r.variant.letter == FLOOR:
             target = "floor"
         elif r.variant.letter == INLINE_FLOOR:
             target = "floor, our driver"
         lines.append(
             f"| {r.backend} | {r.variant.label} | {r.median_ms:.2f} | "
-            f"{min(r.costs_ms):.2f} to {max(r.costs_ms):.2f} | {ratio} | {target} | {met} | "
+            f"{min(r.costs_ms):.2f} to {max(r.costs_ms):.2f} | {ratio} | "
+            f"{statistics.median(r.loop_ms):.2f} | {loop_ratio} | {target} | {met} | "
             f"{statistics.median(r.t1):.2f} | {statistics.median(r.tn):.2f} |"
         )
     return "\n".join(lines)
@@ -890,6 +931,10 @@ def render_section(
         "Each test inserts a row, commits, counts the rows and asserts 1. Per-test cost "
         "= (T_N - T_1)/(N - 1) from whole `pytest` subprocess runs, interleaved across "
         "variants; median over the passes, ratio = median of per-pass ratios against (b). "
+        "The tests-only columns compute the same from the wall clock around pytest's test "
+        "loop inside each run (a `pytest_runtestloop` wrapper), which leaves out start-up, "
+        "collection (about 0.2 ms per test in every variant) and exit; met = both ratios "
+        'within the target ("tests only": only that one). '
         "(f) is the floor: the same test with no isolation at all (one session on one "
         "connection in one transaction, `commit()` only flushes; rows pile up, so it "
         "asserts >= 1): the test's own work, which every variant pays; it runs stock "
@@ -1047,7 +1092,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if pg is not None and pg.server_url is not None:
                     trips.append(round_trip_ms(pg.server_url))
 
-            timings = time_jobs(jobs, args.repeats, args.warmup, measure_round_trip) if jobs else {}
+            timings = (
+                time_jobs(jobs, args.repeats, args.warmup, root / "clock", measure_round_trip)
+                if jobs
+                else {}
+            )
     finally:
         if args.keep:
             log(f"generated projects kept in {root}")
