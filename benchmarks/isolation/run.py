@@ -765,11 +765,17 @@ def floor_notes(
                 f" (the async test itself, (a), {found['a'].median_ms:.2f} ms + its ORM work "
                 f"and statements {statistics.median(work):.2f} ms)"
             )
+        budget = _budget(base, floor, goal)
         text += (
-            f". The target {goal:.2f}x (b) leaves {_budget(base, floor, goal):.2f} ms/test "
+            f". The target {goal:.2f}x (b) leaves {budget:.2f} ms/test "
             f"for isolation on top of the floor; aksara's isolation costs (e) - (f) = "
             f"{statistics.median(isolation):.2f} ms/test"
         )
+        if budget <= 0:
+            text += (
+                " (the target is below the floor: reaching it needs a test with no isolation "
+                "at all, the requirement (f) gives up, or less work than the test's own)"
+            )
         ours_counts, floor_counts = counts.get((backend, OURS)), counts.get((backend, FLOOR))
         if (
             backend == "postgres"
