@@ -771,7 +771,7 @@ def floor_notes(
             f"for isolation on top of the floor; aksara's isolation costs (e) - (f) = "
             f"{statistics.median(isolation):.2f} ms/test"
         )
-        if budget <= 0:
+        if budget <= 0 and statistics.median(ours.ratios) > goal:
             text += (
                 " (the target is below the floor: reaching it needs a test with no isolation "
                 "at all, the requirement (f) gives up, or less work than the test's own)"
