@@ -27,11 +27,18 @@ class ParsesWhenCollected:
 
 
 def parse_with_garbage_waiting(parse: Callable[[str], ast.AST]) -> ast.AST:
-    for _ in range(50):
-        ParsesWhenCollected()
+    """Parse with cyclic garbage waiting in the youngest generation, collected mid-parse.
+
+    After a full collection the youngest generation is empty; the 50 objects stay well
+    under the threshold until the parse builds its thousands of nodes, so the one
+    collection falls inside the AST constructor.
+    """
+    gc.collect()
     threshold = gc.get_threshold()
-    gc.set_threshold(50)  # a collection falls inside the parse
+    gc.set_threshold(1000)
     try:
+        for _ in range(50):
+            ParsesWhenCollected()
         return parse(SOURCE)
     finally:
         gc.set_threshold(*threshold)
