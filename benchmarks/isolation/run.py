@@ -795,6 +795,13 @@ def floor_notes(
                 "Python: SQLAlchemy's savepoint transactions for the session, a new session "
                 "per test, the plugin's hooks"
             )
+            if 0 < budget < extra * rt and statistics.median(ours.ratios) > goal:
+                text += (
+                    f" (those {wire._num(extra)} round trips alone cost more than the "
+                    f"{budget:.2f} ms the target leaves: with `commit()` and `rollback()` "
+                    "working as in production, reaching the target means giving up isolation "
+                    "itself, or a faster network than loopback)"
+                )
         calls = {
             letter: counts[(backend, letter)].calls
             for letter in ("a", "b", "e", "f")
