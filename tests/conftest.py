@@ -7,7 +7,7 @@ import contextlib
 import functools
 import gc
 import os
-import ssl  # noqa: F401  (see below)
+import ssl  # noqa: F401  (loaded up front, as the drivers below: asyncpg imports it)
 import sys
 from collections.abc import Callable
 from typing import Any
