@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import Project
 
 APP = """
@@ -111,14 +112,68 @@ def test_concurrent_first_requests_start_the_lifespan_once(project: Project) -> 
             assert first.status_code == second.status_code == 200
             assert webapp.EVENTS == ["startup"]
 
-        def test_after():
-            gc.collect()  # a leaked lifespan task would be logged as destroyed here
+        def test_after(caplog):
+            gc.collect()  # a leaked lifespan task is logged as destroyed here
+            assert "Task was destroyed" not in caplog.text
             assert webapp.EVENTS == ["startup", "shutdown"]
         """
     )
-    result = project.run()
-    result.assert_outcomes(passed=2)
-    assert "Task was destroyed" not in result.stdout.str()
+    project.run().assert_outcomes(passed=2)
+
+
+def test_concurrent_first_requests_start_once_without_aksara_settings(
+    pytester: pytest.Pytester,
+) -> None:
+    """Plugin installed, project not configured: strict pytest-asyncio, and anyio marks."""
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(
+        test_it="""
+        import asyncio
+        from contextlib import asynccontextmanager
+
+        import pytest
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        from aksara_testing import AksaraClient
+
+        def make_app(events):
+            @asynccontextmanager
+            async def lifespan(app):
+                events.append("startup")
+                yield
+                events.append("shutdown")
+
+            return Starlette(
+                routes=[Route("/", lambda request: PlainTextResponse("ok"))], lifespan=lifespan
+            )
+
+        async def gathered(events):
+            async with AksaraClient(make_app(events)) as client:
+                await asyncio.gather(client.get("/"), client.get("/"), client.get("/"))
+
+        @pytest.mark.asyncio
+        async def test_strict_asyncio():
+            events = []
+            await gathered(events)
+            assert events == ["startup", "shutdown"]
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        @pytest.mark.anyio
+        async def test_anyio():
+            events = []
+            await gathered(events)
+            assert events == ["startup", "shutdown"]
+        """
+    )
+
+    pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_a_client_used_as_a_context_manager_shuts_the_lifespan_down(
