@@ -60,7 +60,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -69,10 +68,11 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, distribution, entry_points, version
+from importlib.metadata import version
 from pathlib import Path
 
-from _results import machine_line, replace_section  # benchmarks/ is on sys.path
+from _plugins import foreign_plugins  # benchmarks/ is on sys.path
+from _results import machine_line, replace_section
 
 HERE = Path(__file__).resolve().parent
 BLOG = HERE.parent / "examples" / "blog"
@@ -232,48 +232,6 @@ class Variant:
 # --------------------------------------------------------------------------
 # Projects and plugins
 # --------------------------------------------------------------------------
-
-
-def _requirement_names(dist_name: str) -> set[str]:
-    """Names of ``dist_name``'s unconditional requirements (markers with extras skipped)."""
-    names = set()
-    for requirement in distribution(dist_name).requires or ():
-        if "extra ==" in requirement:
-            continue
-        match = re.match(r"[A-Za-z0-9._-]+", requirement)
-        if match:
-            names.add(_normal(match.group(0)))
-    return names
-
-
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def our_dependency_tree() -> set[str]:
-    seen: set[str] = set()
-    todo = ["aksara-testing"]
-    while todo:
-        name = _normal(todo.pop())
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            todo += sorted(_requirement_names(name))
-        except PackageNotFoundError:
-            continue
-    return seen
-
-
-def foreign_plugins() -> list[str]:
-    """pytest11 entry points of distributions a user of aksara does not get with it."""
-    tree = our_dependency_tree()
-    names = []
-    for point in entry_points(group="pytest11"):
-        dist = point.dist.name if point.dist is not None else ""
-        if _normal(dist) not in tree:
-            names.append(point.name)
-    return sorted(set(names))
 
 
 def ignore(folder: str, names: list[str]) -> set[str]:

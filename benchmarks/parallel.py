@@ -71,6 +71,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,14 +79,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from textwrap import dedent
 from typing import Any, TypeVar
 
-from _results import machine_line, replace_section  # benchmarks/ is on sys.path
+from _plugins import foreign_plugins  # benchmarks/ is on sys.path
+from _results import machine_line, replace_section
 
 HERE = Path(__file__).resolve().parent
 START_MARKER = "<!-- parallel:start -->"
@@ -93,7 +95,11 @@ END_MARKER = "<!-- parallel:end -->"
 CLONES_START = "<!-- parallel-clones:start -->"  # the worker-database part, inside
 CLONES_END = "<!-- parallel-clones:end -->"
 AKSARA = str(Path(sys.executable).with_name("aksara"))
-QUIET_PLUGINS = "-p no:randomly -p no:cacheprovider -p no:faker"
+# Faker's plugin and the cache stay out of every run; so do the plugins a user of aksara
+# does not have (pytest-django's autouse fixtures alone cost ~0.2 ms a test here).
+QUIET_PLUGINS = " ".join(
+    f"-p no:{name}" for name in sorted({"cacheprovider", "faker", *foreign_plugins()})
+)
 POSTGRES_VAR = "AKSARA_TEST_POSTGRES_URL"
 MODULES = 20
 WORKER_COUNTS = (1, 2, 4, 8)
@@ -490,6 +496,17 @@ class SuiteTimes:
     loop_serial: list[float]
     loop_workers: list[float]
     loop_controller: list[float]
+    # Without xdist (``halves=True``): the modules in two halves, each run by a ``-n 0``
+    # process of its own (its own database), both at once; wall, CPU, CPU per test.
+    halves: list[float] = field(default_factory=list)
+    halves_cpu: list[float] = field(default_factory=list)
+    loop_halves: list[float] = field(default_factory=list)
+
+    @property
+    def halves_ratio(self) -> float:
+        """Speed-up of two plain processes at once over ``-n 0`` (median of per-round ratios)."""
+        pairs = zip(self.serial, self.halves, strict=True)
+        return statistics.median(s / h for s, h in pairs)
 
     @property
     def per_test(self) -> float:
@@ -613,9 +630,57 @@ def loop_costs(stamps: Path, tests: int) -> tuple[float, float | None]:
     return per_test, (controller[0]["end"] - controller[0]["loop"]) / tests
 
 
-def measure_suite(project: Path, backend: str, tests: int, repeats: int) -> SuiteTimes:
+def twin_of(project: Path) -> Path:
+    """A copy of ``project`` whose database has another name (its half runs beside ours)."""
+    twin = project.parent / f"{project.name}-twin"
+    shutil.copytree(project, twin, ignore=shutil.ignore_patterns("*.db", "__pycache__"))
+    config = twin / "pyproject.toml"
+    config.write_text(config.read_text().replace("/bench_par_", "/bench_twin_"))
+    return twin
+
+
+def two_halves(
+    project: Path, twin: Path, command: Sequence[str], extra: dict[str, str], tests: int
+) -> tuple[float, float]:
+    """Wall and CPU seconds of the suite's modules in two halves, a ``-n 0`` process each
+    (``project`` runs one half, ``twin`` the other), started together: no xdist at all.
+
+    Stops the benchmark unless the two ran all ``tests`` and passed.
+    """
+    modules = sorted(path.name for path in project.glob("test_*.py"))
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    processes = [
+        subprocess.Popen(
+            [*command, "-q", "-n", "0", "-p", "bench_loop", *half],
+            cwd=where,
+            env={**env_for(where), **extra},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for where, half in ((project, modules[0::2]), (twin, modules[1::2]))
+    ]
+    outputs = [process.communicate()[0] for process in processes]
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - used.ru_utime + after.ru_stime - used.ru_stime
+    passed = sum(int(n) for output in outputs for n in re.findall(r"(\d+) passed", output))
+    if passed != tests or any(process.returncode for process in processes):
+        sys.exit(
+            f"the two halves of {project.name} failed:\n" + "\n".join(o[-2000:] for o in outputs)
+        )
+    return elapsed, cpu
+
+
+def measure_suite(
+    project: Path, backend: str, tests: int, repeats: int, *, halves: bool = False
+) -> SuiteTimes:
+    """``-n 0`` against ``-n 2`` (and, with ``halves``, two ``-n 0`` halves at once),
+    each variant first in turn."""
     expect = f"{tests} passed"
-    variants = {"serial": ("-q", "-n", "0"), "workers": ("-q", "-n", "2")}
+    variants = ["serial", "workers", *(["halves"] if halves else [])]
+    argv = {"serial": ("-q", "-n", "0"), "workers": ("-q", "-n", "2")}
     command: Sequence[str] = (AKSARA, "test")
     if backend.startswith("baseline"):
         command = (sys.executable, "-m", "pytest", "-p", "no:aksara")
@@ -624,22 +689,32 @@ def measure_suite(project: Path, backend: str, tests: int, repeats: int) -> Suit
     (folder / "bench_loop.py").write_text(dedent(LOOP_PLUGIN).lstrip())
     stamps = folder / "loop.jsonl"
     extra = {"BENCH_LOOP": str(stamps), "PYTHONPATH": str(folder)}
+    twin = twin_of(project) if halves else project
 
-    def run(args: Sequence[str]) -> tuple[float, str, float]:
+    def run(name: str) -> tuple[float, float]:
         stamps.unlink(missing_ok=True)
-        return aksara_test(
-            project, *args, "-p", "bench_loop", expect=expect, command=command, extra_env=extra
+        if name == "halves":
+            return two_halves(project, twin, command, extra, tests)
+        elapsed, _output, used = aksara_test(
+            project,
+            *argv[name],
+            "-p",
+            "bench_loop",
+            expect=expect,
+            command=command,
+            extra_env=extra,
         )
+        return elapsed, used
 
-    for args in variants.values():  # warm-up: bytecode, first server connections
-        run(args)
+    for name in variants:  # warm-up: bytecode, first server connections
+        run(name)
     times: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
-    loop: dict[str, list[float]] = {"serial": [], "workers": [], "controller": []}
+    loop: dict[str, list[float]] = {name: [] for name in [*variants, "controller"]}
     for round_ in range(repeats):
-        order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
-        for name in order:
-            elapsed, _output, used = run(variants[name])
+        shift = round_ % len(variants)
+        for name in variants[shift:] + variants[:shift]:
+            elapsed, used = run(name)
             times[name].append(elapsed)
             cpu[name].append(used)
             per_test, controller = loop_costs(stamps, tests)
@@ -657,6 +732,9 @@ def measure_suite(project: Path, backend: str, tests: int, repeats: int) -> Suit
         loop["serial"],
         loop["workers"],
         loop["controller"],
+        times.get("halves", []),
+        cpu.get("halves", []),
+        loop.get("halves", []),
     )
 
 
@@ -1398,6 +1476,46 @@ def loop_table(results: Sequence[SuiteTimes]) -> str:
     return "\n".join(lines)
 
 
+def halves_table(results: Sequence[SuiteTimes]) -> str:
+    lines = [
+        "| suite | `-n 0` (s) | two `-n 0` halves at once (s) | speed-up of the halves "
+        "| speed-up of `-n 2` | `-n 2` against the halves | per test alone (CPU ms) "
+        "| per test, two at once (CPU ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if not r.halves:
+            continue
+        lines.append(
+            f"| {r.backend} | {statistics.median(r.serial):.2f} "
+            f"| {statistics.median(r.halves):.2f} | {r.halves_ratio:.2f}{TIMES} "
+            f"| {r.ratio:.2f}{TIMES} | {r.ratio / r.halves_ratio:.2f}{TIMES} "
+            f"| {r.per_test * 1000:.2f} | {statistics.median(r.loop_halves) * 1000:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def halves_verdict(suites: Sequence[SuiteTimes]) -> str:
+    """What xdist itself takes from the speed-up, ours against plain tests'."""
+    plain = next(r for r in suites if r.backend == BASELINE)
+    parts = [
+        f"{r.backend}: two plain processes {r.halves_ratio:.2f}{TIMES}, `-n 2` "
+        f"{r.ratio:.2f}{TIMES} ({r.ratio / r.halves_ratio:.2f} of it)"
+        for r in suites
+        if r.halves and r is not plain
+    ]
+    return (
+        "What xdist keeps of what the cores give: plain tests without a database: two plain "
+        f"processes {plain.halves_ratio:.2f}{TIMES}, `-n 2` {plain.ratio:.2f}{TIMES} "
+        f"({plain.ratio / plain.halves_ratio:.2f} of it); " + "; ".join(parts) + ". The "
+        "difference is xdist's: its controller is a third process on the 2 cores, and each "
+        "test sends it six messages (start, three reports, finish, done), each a write "
+        "the worker flushes and the controller reads, rebuilds and reports. A test that "
+        "costs less CPU loses a larger share to them, so a suite of cheaper tests keeps "
+        "less of the halves' speed-up under any xdist run."
+    )
+
+
 def worker_cost_table(costs: Sequence[WorkerCost]) -> str:
     lines = [
         "| variant | start-up (CPU s) | collection (CPU s) | to the first test (CPU s) "
@@ -1709,6 +1827,18 @@ def section(
             "",
             loop_table(suites),
             "",
+            "Without xdist: the suite's 20 modules in two halves (even and odd), each run "
+            "by a `-n 0` process of its own with its own database, both started together, "
+            "in the same rounds as the rows above (wall time until both end). This is what "
+            "the 2 cores give these tests when nothing stands between them: no controller "
+            "process, no per-test messages. Per test = CPU per test inside the test loop, "
+            "alone (`-n 0`) and with the other half running beside it (what sharing the "
+            "cores and caches adds).",
+            "",
+            halves_table(suites),
+            "",
+            halves_verdict(suites),
+            "",
             "Where the time goes: the same suite at a tenth of the size, timed the same way, "
             "gives a straight line per variant (suite time = fixed + tests x per test, through "
             "the two medians). Fixed = start-up, collection (each worker collects the whole "
@@ -1786,7 +1916,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aksara-parallel-") as tmp:
         for size, label in ((options.tests, "baseline"), (small_size, "baseline-small")):
             baseline = write_baseline(Path(tmp) / label, size)
-            suites.append(measure_suite(baseline, BASELINE, size, repeats))
+            suites.append(
+                measure_suite(baseline, BASELINE, size, repeats, halves=label == "baseline")
+            )
         small_baseline = suites.pop()
         models[BASELINE] = CostModel.fit(suites[0], small_baseline)
         costs.append(measure_worker_cost(baseline, BASELINE, small_size, repeats))
@@ -1800,7 +1932,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             models[label] = CostModel.fit(suites[-1], small_hand)
             costs.append(measure_worker_cost(hand, label, small_size, repeats))
             suite = write_suite(Path(tmp) / f"suite-{backend}", backend, options.tests)
-            large = measure_suite(suite, backend, options.tests, repeats)
+            large = measure_suite(suite, backend, options.tests, repeats, halves=True)
             suites.append(large)
             # The floor of the relative target: plain xdist on tests that cost as much CPU
             # at -n 0 as ours (the spin less pytest's own cost per test, from the 2 ms row).
