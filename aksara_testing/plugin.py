@@ -137,6 +137,10 @@ def pytest_configure(config: pytest.Config) -> None:
         ai_net.install(config.stash[SETTINGS_KEY].ai_hosts)
         if config.pluginmanager.has_plugin("django"):
             _client_over_django(config)
+        if hasattr(config, "workerinput"):
+            from . import _xdist_messages
+
+            _xdist_messages.hold_back(config)
     if config.getoption("aksara_migrations"):
         _register_migration_checks(config, runtime)
 
@@ -187,11 +191,16 @@ def _register_migration_checks(config: pytest.Config, runtime: Runtime) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller, per worker: share the seed and the folder for SQLite files."""
+    """xdist controller, per worker: share the seed and the folder for SQLite files, and
+    (a configured project) ask for one message per test."""
     runtime = node.config.stash[RUNTIME_KEY]
     node.workerinput["aksara_seed"] = node.config.stash[SEED_KEY]
     node.workerinput["aksara_run_dir"] = str(runtime.database.sqlite_dir())
     runtime.parallel = True
+    if _configured(node.config):
+        from . import _xdist_messages
+
+        _xdist_messages.ask(node)
 
 
 @pytest.hookimpl(optionalhook=True)

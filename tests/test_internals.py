@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import inspect
 import sys
 import threading
@@ -1003,3 +1004,30 @@ def test_pytest_split_registers_the_selection_we_take_over(pytester: pytest.Pyte
         assert stable is not None, "pytest-split's plugin was not found to take over"
         selection = stable._split.pytest_collection_modifyitems
         assert list(inspect.signature(selection).parameters) == ["config", "items"]
+
+
+def test_xdist_reads_the_callback_after_configure_node_and_sends_the_events_we_hold() -> None:
+    from xdist import remote, workermanage
+
+    with relied_on(
+        "pytest-xdist's WorkerController.setup (pytest_configure_node before the channel "
+        "callback self.process_from_remote) and WorkerInteractor.sendevent(name, **kwargs)",
+        "_xdist_messages.py (ask, hold_back)",
+        "a worker's grouped messages would reach a controller that cannot read them: "
+        "the run ends in an INTERNALERROR",
+    ):
+        setup = inspect.getsource(workermanage.WorkerController.setup)
+        configured = setup.index("pytest_configure_node(node=self)")
+        assert setup.index("setcallback(self.process_from_remote", configured) > configured
+        assert list(inspect.signature(remote.WorkerInteractor.sendevent).parameters) == [
+            "self",
+            "name",
+            "kwargs",
+        ]
+        # Read from the file: inside an xdist worker (this suite's own) the class comes
+        # from the module xdist sent over the channel, which has no source to inspect.
+        spec = importlib.util.find_spec("xdist.remote")
+        assert spec is not None and spec.origin is not None
+        source = Path(spec.origin).read_text()
+        for event in ("logstart", "testreport", "logfinish", "runtest_protocol_complete"):
+            assert f'"{event}"' in source, f"no {event} event"
