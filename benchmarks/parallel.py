@@ -1508,11 +1508,13 @@ def halves_verdict(suites: Sequence[SuiteTimes]) -> str:
         "What xdist keeps of what the cores give: plain tests without a database: two plain "
         f"processes {plain.halves_ratio:.2f}{TIMES}, `-n 2` {plain.ratio:.2f}{TIMES} "
         f"({plain.ratio / plain.halves_ratio:.2f} of it); " + "; ".join(parts) + ". The "
-        "difference is xdist's: its controller is a third process on the 2 cores, and each "
-        "test sends it six messages (start, three reports, finish, done), each a write "
-        "the worker flushes and the controller reads, rebuilds and reports. A test that "
-        "costs less CPU loses a larger share to them, so a suite of cheaper tests keeps "
-        "less of the halves' speed-up under any xdist run."
+        "difference is xdist's: its controller is a third process on the 2 cores, which "
+        "rebuilds and reports every test's three reports, and a plain worker sends it six "
+        "messages per test (start, three reports, finish, done), each a write the worker "
+        "flushes and the controller reads and wakes up for; aksara's workers send one "
+        "(`_xdist_messages.py`). A test that costs less CPU loses a larger share to "
+        "what remains, so a suite of cheaper tests keeps less of the halves' speed-up "
+        "under any xdist run."
     )
 
 
@@ -1809,9 +1811,10 @@ def section(
             "speed-up that CPU allows if the tests' processes had that many cores to "
             "themselves: cores x CPU(`-n 0`) / CPU(`-n 2`). pytest-xdist's controller "
             "turns every test's three reports back into objects and runs the reporting "
-            "hooks on them, and each worker serialises them: with 2 ms tests that is "
-            "~1 ms of extra CPU per test, about half of a test, on top of a second start-up "
-            "and collection per worker.",
+            "hooks on them, and each worker serialises them (plain xdist in six messages "
+            "per test, aksara's workers in one): with 2 ms tests plain xdist spends "
+            "~1 ms of extra CPU per test on that, about half of a test, on top of a second "
+            "start-up and collection per worker.",
             "",
             "Per-test CPU inside the test loop, from the same runs (a stamping plugin, "
             "`-p bench_loop`, in every run above): c = one test's CPU at `-n 0`, from the "
