@@ -469,7 +469,7 @@ def section(
             f"aksara's (plugin, settings, test database, layers, factories) costs nothing. "
             f"`--reuse-db` is at {over_floor:.2f}{TIMES} that floor and at "
             f"{over_fair_floor:.2f}{TIMES} the fair one (medians of per-round ratios). "
-            f"{floor_verdict(floor_ratio, REUSE_TARGET)}"
+            f"{floor_verdict(floor_ratio, REUSE_TARGET)} "
             "The fresh-models row builds its fresh database as the baseline does, from the "
             "models with `create_all` (`--no-migrations`), instead of by the app's Alembic "
             "chain, which the fresh row runs because the project sets `migrations` (the "

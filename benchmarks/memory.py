@@ -18,8 +18,10 @@ Peak resident memory (RSS) of the process that runs the tests, for a suite of
     session engine that runs ``create_all``, a connection + outer transaction
     + ``AsyncSession(join_transaction_mode="create_savepoint")`` per test).
 
-Both run the same test modules with ``-q -p no:randomly -p no:cacheprovider``;
-other installed plugins load in both. Target: (a) <= 1.2x (b).
+Both run the same test modules with ``-q -p no:cacheprovider`` and block the
+plugins a user of aksara does not have (``benchmarks/_plugins.py``:
+pytest-django, pytest-randomly... of the dev extra); the others load in both
+(Faker's, pytest-xdist, pytest-split...). Target: (a) <= 1.2x (b).
 
 Method
 ------
@@ -74,7 +76,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from _results import RESULTS_FILE, machine_line, replace_section  # benchmarks/ is on sys.path
+from _plugins import foreign_plugins  # benchmarks/ is on sys.path
+from _results import RESULTS_FILE, machine_line, replace_section
 
 HERE = Path(__file__).resolve().parent
 START_MARKER = "<!-- memory:start -->"
@@ -84,7 +87,14 @@ PLUGIN_DB = "bench_memory_aksara"  # the plugin derives test_bench_memory_aksara
 BASELINE_DB = "test_bench_memory_baseline"
 DB_NAME_RE = re.compile(r"^test_bench_memory_[a-z0-9_]+$")
 AKSARA = str(Path(sys.executable).with_name("aksara"))
-COMMON_ARGS = ("-q", "-p", "no:randomly", "-p", "no:cacheprovider")
+COMMON_ARGS = (
+    "-q",
+    *(
+        arg
+        for name in sorted({"cacheprovider", *foreign_plugins()})
+        for arg in ("-p", f"no:{name}")
+    ),
+)
 PER_MODULE = 100
 TARGET = 1.2
 RUN_TIMEOUT_S = 1800
@@ -355,8 +365,9 @@ def section(
         "(`getrusage(RUSAGE_CHILDREN).ru_maxrss`); every run must pass all its tests. "
         f"{options.repeats} rounds after a warm-up, the jobs' order rotated each round; "
         "medians over rounds; ratio = median of per-round ratios (aksara / baseline: below 1 "
-        "means aksara uses less). Both run `-q -p no:randomly -p no:cacheprovider`, other "
-        "installed plugins load in both (Faker's pytest plugin, pytest-xdist, "
+        "means aksara uses less). Both run `-q -p no:cacheprovider` and block the plugins a "
+        f"user of aksara does not have ({', '.join(f'`{n}`' for n in foreign_plugins())}); "
+        "the other installed plugins load in both (Faker's, pytest-xdist, "
         f"pytest-split...). Growth = (peak at {big:,} - peak at {small:,}) / "
         f"{big - small:,}: what one more test keeps. See the module docstring of "
         "`benchmarks/memory.py`.",

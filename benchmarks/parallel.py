@@ -329,6 +329,17 @@ def write_baseline(root: Path, tests: int, spin: float = BUSY_SPIN) -> Path:
 
 
 HANDWRITTEN = "baseline: plain pytest-xdist, hand-written rollback fixture, {backend}"
+# aksara with its workers sending xdist's six messages per test (the grouping switched off):
+# what one message per test (aksara_testing/_xdist_messages.py) buys, in the same run.
+UNGROUPED = "what-if: {backend} with xdist's six messages per test"
+UNGROUPED_PLUGIN = """
+import pytest
+
+
+@pytest.hookimpl(trylast=True)  # after aksara asked for one message per test
+def pytest_configure_node(node):
+    node.workerinput.pop("aksara_one_message_per_test", None)
+"""
 HANDWRITTEN_CONFTEST = """
 import os
 
@@ -680,13 +691,15 @@ def measure_suite(
     each variant first in turn."""
     expect = f"{tests} passed"
     variants = ["serial", "workers", *(["halves"] if halves else [])]
-    argv = {"serial": ("-q", "-n", "0"), "workers": ("-q", "-n", "2")}
+    ungrouped = ("-p", "bench_ungrouped") if backend.startswith("what-if") else ()
+    argv = {"serial": ("-q", "-n", "0", *ungrouped), "workers": ("-q", "-n", "2", *ungrouped)}
     command: Sequence[str] = (AKSARA, "test")
     if backend.startswith("baseline"):
         command = (sys.executable, "-m", "pytest", "-p", "no:aksara")
     folder = project.parent / f"{project.name}-loop"
     folder.mkdir(exist_ok=True)
     (folder / "bench_loop.py").write_text(dedent(LOOP_PLUGIN).lstrip())
+    (folder / "bench_ungrouped.py").write_text(dedent(UNGROUPED_PLUGIN).lstrip())
     stamps = folder / "loop.jsonl"
     extra = {"BENCH_LOOP": str(stamps), "PYTHONPATH": str(folder)}
     twin = twin_of(project) if halves else project
@@ -1446,7 +1459,7 @@ def suite_table(results: Sequence[SuiteTimes], tests: int, cores: float) -> str:
         verdict = (
             f"{relative:.2f}{TIMES} | ≥ {RELATIVE_TARGET:.2f}{TIMES} "
             f"(≥ {RELATIVE_TARGET * plain.ratio:.2f}{TIMES}) | {yes(relative >= RELATIVE_TARGET)}"
-            if not r.backend.startswith("baseline")
+            if not r.backend.startswith(("baseline", "what-if"))
             else f"{relative:.2f}{TIMES} | — | —"
         )
         lines.append(
@@ -1555,6 +1568,15 @@ def verdict(suites: Sequence[SuiteTimes], cores: float) -> str:
                 f"{matched.ratio:.2f}{TIMES}, so aksara reaches "
                 f"{ours.ratio / matched.ratio:.2f}{TIMES} of plain xdist's speed-up on tests "
                 "that cost what its tests cost"
+            )
+        ungrouped = found.get(UNGROUPED.format(backend=backend))
+        if ungrouped is not None:
+            parts[-1] += (
+                f"; with xdist's six messages per test instead of one, aksara gets "
+                f"{ungrouped.ratio:.2f}{TIMES} ({ungrouped.ratio / found[BASELINE].ratio:.2f}"
+                f"{TIMES} of plain xdist's speed-up; its controller spends "
+                f"{ungrouped.controller * 1000:.2f} ms of CPU per test, against "
+                f"{ours.controller * 1000:.2f} ms with one message)"
             )
         worked = found.get(WORKED.format(backend=backend))
         if worked is not None:
@@ -1804,7 +1826,10 @@ def section(
             "tests) with the fixture people write without aksara: a connection per test "
             "inside a transaction, a session joined with `create_savepoint`, rolled back "
             "after; each worker creates its own database with `create_all` (aiosqlite / "
-            "asyncpg as shipped, no aksara speed-ups).",
+            "asyncpg as shipped, no aksara speed-ups). *what-if: X with xdist's six "
+            "messages per test* is X's suite run by `aksara test` with one message per test "
+            "switched off (a plugin takes the request out of each worker's input), its "
+            "rounds right after X's.",
             "",
             "CPU = user + system seconds of the pytest processes (controller and workers), "
             "median per run; the database server's own CPU is not in it. Ceiling = the "
@@ -1937,6 +1962,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             suite = write_suite(Path(tmp) / f"suite-{backend}", backend, options.tests)
             large = measure_suite(suite, backend, options.tests, repeats, halves=True)
             suites.append(large)
+            label = UNGROUPED.format(backend=backend)
+            suites.append(measure_suite(suite, label, options.tests, repeats))
             # The floor of the relative target: plain xdist on tests that cost as much CPU
             # at -n 0 as ours (the spin less pytest's own cost per test, from the 2 ms row).
             spin = max(0.0, large.per_test - (suites[0].per_test - BUSY_SPIN))
