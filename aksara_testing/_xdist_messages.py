@@ -60,10 +60,10 @@ def ask(node: Any) -> None:
     node.process_from_remote = process_from_remote  # read before the worker starts
 
 
-def hold_back(config: pytest.Config) -> bool:
-    """Worker: send a test's messages together, if the controller asked; True if so."""
+def hold_back(config: pytest.Config) -> None:
+    """Worker: send a test's messages together, if the controller asked."""
     if not getattr(config, "workerinput", {}).get(KEY):
-        return False
+        return
     interactor = next(
         (
             plugin
@@ -73,7 +73,7 @@ def hold_back(config: pytest.Config) -> bool:
         None,
     )
     if interactor is None:  # a pytest-xdist we do not know: every message goes as it comes
-        return False
+        return
     send: Callable[..., None] = interactor.sendevent
     held: list[tuple[str, dict[str, Any]]] = []
 
@@ -96,4 +96,3 @@ def hold_back(config: pytest.Config) -> bool:
         send(name, **kwargs)
 
     interactor.sendevent = sendevent
-    return True
